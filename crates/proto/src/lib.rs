@@ -1,0 +1,34 @@
+//! SecureChat wire protocol: the types both ends of a connection agree on.
+//!
+//! This crate has no sockets and no database; the server and the clients
+//! depend on it, never the other way round. Layout:
+//!
+//! - [`ids`]: typed ids (`UserId`, `RoomId`, `MessageId`) and `Seq`;
+//! - [`time`]: [`Timestamp`], milliseconds since the epoch, RFC 3339 on the wire;
+//! - [`ws`]: WebSocket frames, [`ClientMsg`] and [`ServerMsg`] (`"type"`-tagged JSON);
+//! - [`http`]: bodies of the HTTPS API (`/api/register`, `/api/login`, …);
+//! - [`error`]: the stable error codes shared by both;
+//! - [`validate`]: the rules for usernames, passwords and message bodies.
+//!
+//! `docs/protocol.md` at the repository root is the human-readable contract.
+
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod time;
+pub mod validate;
+pub mod ws;
+
+pub use error::ErrorCode;
+pub use ids::{MessageId, RoomId, Seq, UserId};
+pub use time::Timestamp;
+pub use ws::{ClientMsg, ServerMsg};
+
+/// Version of the WebSocket protocol, sent in `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Name of the room every user belongs to.
+pub const GENERAL_ROOM: &str = "general";
+
+/// Name of the session cookie set by `/api/register` and `/api/login`.
+pub const SESSION_COOKIE: &str = "securechat_session";

@@ -1,0 +1,140 @@
+//! Validation rules shared by the server (which enforces them) and clients
+//! (which can check before sending).
+
+use crate::ErrorCode;
+use thiserror::Error;
+
+/// Shortest and longest username, in characters.
+pub const USERNAME_LEN: std::ops::RangeInclusive<usize> = 3..=32;
+/// Shortest and longest password, in bytes.
+pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=1024;
+/// Longest `client_msg_id`, in bytes.
+pub const CLIENT_MSG_ID_MAX: usize = 64;
+
+/// A value broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    #[error("username must be 3 to 32 characters of a-z, 0-9, '.', '_' or '-'")]
+    Username,
+    #[error("password must be 8 to 1024 bytes")]
+    Password,
+    #[error("message body is empty")]
+    EmptyBody,
+    #[error("message body is {len} bytes; the limit is {max}")]
+    BodyTooLarge { len: usize, max: usize },
+    #[error("message body contains control characters")]
+    ControlCharacters,
+    #[error("client_msg_id must be 1 to 64 printable ASCII characters")]
+    ClientMsgId,
+}
+
+impl ValidationError {
+    /// The wire error code for this failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ValidationError::BodyTooLarge { .. } => ErrorCode::TooLarge,
+            _ => ErrorCode::BadRequest,
+        }
+    }
+}
+
+/// Usernames are case-insensitive: this lowercases and checks the rules.
+pub fn normalize_username(name: &str) -> Result<String, ValidationError> {
+    let name = name.to_ascii_lowercase();
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok_chars && USERNAME_LEN.contains(&name.len()) {
+        Ok(name)
+    } else {
+        Err(ValidationError::Username)
+    }
+}
+
+/// Checks a new password's length.
+pub fn validate_password(password: &str) -> Result<(), ValidationError> {
+    if PASSWORD_LEN.contains(&password.len()) {
+        Ok(())
+    } else {
+        Err(ValidationError::Password)
+    }
+}
+
+/// Checks a message body: not empty or blank, at most `max_bytes`, and no
+/// control characters other than newline, carriage return and tab (an
+/// escape sequence in a body would reach other users' terminals).
+pub fn validate_body(body: &str, max_bytes: usize) -> Result<(), ValidationError> {
+    if body.len() > max_bytes {
+        return Err(ValidationError::BodyTooLarge {
+            len: body.len(),
+            max: max_bytes,
+        });
+    }
+    if body.trim().is_empty() {
+        return Err(ValidationError::EmptyBody);
+    }
+    if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ValidationError::ControlCharacters);
+    }
+    Ok(())
+}
+
+/// Checks a `client_msg_id`.
+pub fn validate_client_msg_id(id: &str) -> Result<(), ValidationError> {
+    let ok = !id.is_empty()
+        && id.len() <= CLIENT_MSG_ID_MAX
+        && id.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::ClientMsgId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(normalize_username("Alice").unwrap(), "alice");
+        assert_eq!(normalize_username("a.b_c-9").unwrap(), "a.b_c-9");
+        for bad in ["ab", "", "has space", "émile", "x\u{0}yz", &"a".repeat(33)] {
+            assert_eq!(normalize_username(bad), Err(ValidationError::Username), "{bad:?}");
+        }
+        assert!(normalize_username(&"a".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(validate_body("hello\nworld\t!", 100).is_ok());
+        assert_eq!(validate_body("  \n", 100), Err(ValidationError::EmptyBody));
+        assert_eq!(
+            validate_body("abc", 2),
+            Err(ValidationError::BodyTooLarge { len: 3, max: 2 })
+        );
+        assert_eq!(validate_body("abc", 2).unwrap_err().code(), ErrorCode::TooLarge);
+        assert_eq!(
+            validate_body("red \u{1b}[31m", 100),
+            Err(ValidationError::ControlCharacters)
+        );
+    }
+
+    #[test]
+    fn client_msg_ids() {
+        assert!(validate_client_msg_id("0193a1b2-c3d4").is_ok());
+        assert!(validate_client_msg_id("").is_err());
+        assert!(validate_client_msg_id("has space").is_err());
+        assert!(validate_client_msg_id(&"x".repeat(65)).is_err());
+    }
+}

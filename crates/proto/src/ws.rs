@@ -1,0 +1,240 @@
+//! WebSocket frames: one JSON object per text frame, tagged by `"type"`.
+//!
+//! Unknown fields are ignored (so either side can grow), unknown `type`s are
+//! an error (`bad_request`).
+
+use crate::{ErrorCode, MessageId, RoomId, Seq, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A frame from a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Post `body` to `room`. `client_msg_id` makes retries idempotent.
+    Send {
+        room: RoomId,
+        client_msg_id: String,
+        body: String,
+    },
+    /// Replay every event after the given seq, per room, then `synced`.
+    Sync {
+        #[serde(deserialize_with = "room_keyed")]
+        since: BTreeMap<RoomId, Seq>,
+    },
+    /// Application-level heartbeat (browsers cannot send WebSocket pings).
+    Ping { nonce: String },
+}
+
+/// A frame from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// First frame on every connection.
+    Welcome(Welcome),
+    /// A `send` is durable; `id` and `seq` are its place in the room.
+    Ack(Ack),
+    /// A chat message, live or replayed.
+    Message(MessageEvent),
+    /// The replay asked for by `sync` is complete; what follows is live.
+    Synced,
+    /// Answer to `ping`.
+    Pong { nonce: String },
+    /// A user came online (first connection) or went offline (last one).
+    Presence { user: String, online: bool },
+    /// A request failed.
+    Error(ErrorMsg),
+}
+
+/// The first frame: who you are, where you are, and the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol_version: u32,
+    pub server_version: String,
+    pub user: UserInfo,
+    pub rooms: Vec<RoomInfo>,
+    /// Usernames online now (sharing a room with you), you included.
+    pub online: Vec<String>,
+    pub limits: Limits,
+}
+
+/// A user as others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+/// What kind of conversation a room is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    Public,
+    Private,
+    Dm,
+}
+
+/// A room the user belongs to, as listed in `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    pub name: String,
+    /// Seq of the newest event in the room (0 when empty).
+    pub last_seq: Seq,
+    /// Messages from others the user has not read yet.
+    pub unread: u64,
+}
+
+/// Limits the client should respect (the server enforces them anyway).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest `body`, in UTF-8 bytes.
+    pub max_message_bytes: usize,
+    /// Largest WebSocket frame; larger ones close the connection (1009).
+    pub max_frame_bytes: usize,
+    /// Sustained sends per second per user.
+    pub rate_per_sec: f64,
+    /// Sends allowed in a burst.
+    pub burst: u32,
+    /// How often the server pings; send something at least this often.
+    pub ping_interval_ms: u64,
+}
+
+/// Confirms a durable `send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub client_msg_id: String,
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Timestamp,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEvent {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Timestamp,
+    /// Sender's username.
+    pub from: String,
+    pub body: String,
+}
+
+/// A failed request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMsg {
+    pub code: ErrorCode,
+    pub message: String,
+    /// With `rate_limited`: wait this long before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// When the error answers a `send`: which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+}
+
+impl ErrorMsg {
+    /// An error with just a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorMsg {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+            client_msg_id: None,
+        }
+    }
+}
+
+/// JSON object keys are strings; inside a `"type"`-tagged enum serde cannot
+/// turn them into integers by itself, so room ids are parsed here.
+fn room_keyed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<RoomId, Seq>, D::Error> {
+    let raw = BTreeMap::<String, Seq>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            k.parse::<i64>()
+                .map(|id| (RoomId(id), v))
+                .map_err(|_| serde::de::Error::custom(format!("room id {k:?} is not a number")))
+        })
+        .collect()
+}
+
+impl ServerMsg {
+    /// Serializes to the JSON text of one frame.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string keys,
+        // no custom serializers that error.
+        serde_json::to_string(self).expect("ServerMsg serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn send_frame_matches_the_contract() {
+        let msg: ClientMsg = serde_json::from_value(json!({
+            "type": "send", "room": 1, "client_msg_id": "c1", "body": "hi", "extra": true
+        }))
+        .unwrap();
+        assert_eq!(
+            msg,
+            ClientMsg::Send {
+                room: RoomId(1),
+                client_msg_id: "c1".into(),
+                body: "hi".into()
+            }
+        );
+    }
+
+    #[test]
+    fn sync_keys_are_room_ids_as_strings() {
+        let msg: ClientMsg =
+            serde_json::from_str(r#"{"type":"sync","since":{"1":5,"7":0}}"#).unwrap();
+        let ClientMsg::Sync { since } = &msg else {
+            panic!("not a sync: {msg:?}")
+        };
+        assert_eq!(since.get(&RoomId(1)), Some(&5));
+        assert_eq!(
+            serde_json::to_string(&msg).unwrap(),
+            r#"{"type":"sync","since":{"1":5,"7":0}}"#
+        );
+    }
+
+    #[test]
+    fn unknown_type_is_an_error() {
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"room":1}"#).is_err());
+    }
+
+    #[test]
+    fn server_frames_have_the_documented_shape() {
+        let ack = ServerMsg::Ack(Ack {
+            client_msg_id: "c1".into(),
+            id: MessageId(9),
+            room: RoomId(1),
+            seq: 3,
+            ts: Timestamp(0),
+        });
+        assert_eq!(
+            serde_json::to_value(&ack).unwrap(),
+            json!({"type":"ack","client_msg_id":"c1","id":9,"room":1,"seq":3,
+                   "ts":"1970-01-01T00:00:00.000Z"})
+        );
+        assert_eq!(ServerMsg::Synced.to_json(), r#"{"type":"synced"}"#);
+        let err = ServerMsg::Error(ErrorMsg {
+            retry_after_ms: Some(200),
+            ..ErrorMsg::new(ErrorCode::RateLimited, "slow down")
+        });
+        assert_eq!(
+            serde_json::to_value(&err).unwrap(),
+            json!({"type":"error","code":"rate_limited","message":"slow down",
+                   "retry_after_ms":200})
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! The server's one configuration struct: defaults, then the TOML file, then
+//! `SECURECHAT_*` environment variables, then command-line flags, validated
+//! once at start-up. `docs/config.example.toml` documents every option.
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Who may create an account through `POST /api/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only holders of an invite code (`securechat-server invite create`).
+    Invite,
+    /// Nobody; operators add users with `securechat-server user add`.
+    Closed,
+}
+
+/// Every server option. Field docs are the reference; defaults in
+/// [`Config::default`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on (HTTPS and wss:// share it).
+    pub bind: SocketAddr,
+    /// Where the database, certificates and files live.
+    pub data_dir: PathBuf,
+    /// Extra DNS names or IP addresses clients use to reach the server. They
+    /// go into the generated certificate (and CA name constraints) and are
+    /// accepted as WebSocket `Origin`s. localhost, 127.0.0.1 and ::1 are
+    /// always included.
+    pub hostnames: Vec<String>,
+    /// Extra browser origins allowed to open `/ws`, e.g.
+    /// `https://chat.example.com` when served behind a proxy.
+    pub allowed_origins: Vec<String>,
+    /// PEM certificate chain to serve instead of the built-in CA's.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Lifetime of the generated leaf certificate, in days (1–365). It is
+    /// renewed when a third of it remains.
+    pub cert_validity_days: u32,
+    /// `open`, `invite` or `closed`.
+    pub registration: RegistrationMode,
+    /// How long a session token stays valid, in hours.
+    pub session_ttl_hours: u64,
+    /// Sustained messages per second per user (token bucket refill rate).
+    pub rate_per_sec: f64,
+    /// Messages a user may send in a burst (token bucket size).
+    pub burst: u32,
+    /// Rejected (rate-limited) sends within one minute after which a
+    /// connection is closed with code 1008.
+    pub flood_limit: u32,
+    /// Largest message body, in UTF-8 bytes.
+    pub max_message_bytes: usize,
+    /// Largest WebSocket frame; a larger one closes the connection (1009).
+    pub max_frame_bytes: usize,
+    /// Interval between server pings, in milliseconds.
+    pub ping_interval_ms: u64,
+    /// A peer silent for this long (milliseconds) is disconnected.
+    pub idle_timeout_ms: u64,
+    /// Frames queued per connection before it counts as a slow consumer and
+    /// is disconnected (close 1013; it resumes with `sync`).
+    pub outbound_queue: usize,
+    /// Failed logins per account before growing delays start.
+    pub login_attempts_per_account: u32,
+    /// Failed logins per client IP before growing delays start.
+    pub login_attempts_per_ip: u32,
+    /// Log filter in `tracing` syntax, e.g. `info` or `securechat_server=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            data_dir: PathBuf::from("securechat-data"),
+            hostnames: Vec::new(),
+            allowed_origins: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            cert_validity_days: 90,
+            registration: RegistrationMode::Open,
+            session_ttl_hours: 24 * 30,
+            rate_per_sec: 5.0,
+            burst: 10,
+            flood_limit: 100,
+            max_message_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
+            ping_interval_ms: 20_000,
+            idle_timeout_ms: 60_000,
+            outbound_queue: 1024,
+            login_attempts_per_account: 5,
+            login_attempts_per_ip: 20,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Values given as command-line flags; `None` leaves the lower layers alone.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<RegistrationMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// The configuration could not be loaded or is invalid.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults → `file` (if any) → `SECURECHAT_*` env → `flags`, and
+    /// validates the result.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let config: Config = fig
+            .merge(Env::prefixed("SECURECHAT_").ignore(&["config"]))
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every rule a value must follow.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert and tls_key must be given together".into());
+        }
+        if !(1..=365).contains(&self.cert_validity_days) {
+            return bad("cert_validity_days must be between 1 and 365".into());
+        }
+        if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
+            return bad("rate_per_sec must be a positive number".into());
+        }
+        if self.burst == 0 || self.flood_limit == 0 {
+            return bad("burst and flood_limit must be at least 1".into());
+        }
+        if self.max_message_bytes == 0 || self.max_message_bytes + 1024 > self.max_frame_bytes {
+            return bad(
+                "max_message_bytes must be positive and at least 1024 below max_frame_bytes".into(),
+            );
+        }
+        if self.ping_interval_ms == 0 || self.idle_timeout_ms <= self.ping_interval_ms {
+            return bad("idle_timeout_ms must be greater than ping_interval_ms (> 0)".into());
+        }
+        if self.outbound_queue < 16 {
+            return bad("outbound_queue must be at least 16".into());
+        }
+        if self.session_ttl_hours == 0 {
+            return bad("session_ttl_hours must be at least 1".into());
+        }
+        if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
+            return bad("login attempt limits must be at least 1".into());
+        }
+        for name in &self.hostnames {
+            let dns_ok = !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+            if name.parse::<IpAddr>().is_err() && !dns_ok {
+                return bad(format!("hostname {name:?} is not a DNS name or IP address"));
+            }
+        }
+        for origin in &self.allowed_origins {
+            if !origin.starts_with("https://") || origin.ends_with('/') {
+                return bad(format!(
+                    "allowed origin {origin:?} must look like https://host[:port]"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The names the certificate is for: localhost, loopback IPs, then
+    /// `hostnames`.
+    pub fn cert_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for h in &self.hostnames {
+            let h = h.to_ascii_lowercase();
+            if !names.contains(&h) {
+                names.push(h);
+            }
+        }
+        names
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_hours * 3600)
+    }
+
+    /// Path of the SQLite database.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("securechat.db")
+    }
+
+    /// Directory of the built-in CA and certificate.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data_dir.join("tls")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nburst = 3\nlog = \"debug\"\n").unwrap();
+        let flags = Overrides {
+            log: Some("warn".into()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &flags).unwrap();
+        assert_eq!(c.bind.port(), 9000, "file beats default");
+        assert_eq!(c.burst, 3);
+        assert_eq!(c.log, "warn", "flag beats file");
+        assert_eq!(c.rate_per_sec, 5.0, "default kept");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "cert_validity_days = 400\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("cert_validity_days"), "{err}");
+
+        std::fs::write(&file, "no_such_option = 1\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("no_such_option"), "{err}");
+
+        let missing = dir.path().join("missing.toml");
+        assert!(matches!(
+            Config::load(Some(&missing), &Overrides::default()),
+            Err(ConfigError::MissingFile(_))
+        ));
+    }
+
+    #[test]
+    fn cert_names_always_cover_loopback() {
+        let c = Config {
+            hostnames: vec!["Chat.Example.com".into(), "localhost".into()],
+            ..Config::default()
+        };
+        assert_eq!(
+            c.cert_names(),
+            ["localhost", "127.0.0.1", "::1", "chat.example.com"]
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Account endpoints: register, login, logout, change password, me.
+
+use super::auth::{Authed, cleared_cookie, session_cookie};
+use super::error::ApiError;
+use crate::accounts::{self, AccountError};
+use crate::config::RegistrationMode;
+use crate::hub::Close;
+use crate::metrics;
+use crate::state::AppState;
+use crate::store::sessions;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use securechat_proto::ErrorCode;
+use securechat_proto::http::{AuthResponse, LoginRequest, MeResponse, PasswordChange, RegisterRequest};
+use securechat_proto::validate::normalize_username;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// `Json<T>` whose rejections are [`ApiError`]s (`bad_request`).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ErrorCode::TooLarge
+                } else {
+                    ErrorCode::BadRequest
+                };
+                Err(ApiError::new(code, rejection.body_text()))
+            }
+        }
+    }
+}
+
+/// A 200/201 answer with the session cookie set.
+async fn signed_in(
+    state: &AppState,
+    status: StatusCode,
+    user: crate::store::users::UserRecord,
+) -> Result<Response, ApiError> {
+    let ttl = state.config.session_ttl();
+    let (token, _) = accounts::create_session(&state.store, user.id, ttl).await?;
+    metrics::inc(&state.metrics.logins_total);
+    let cookie = session_cookie(&token, ttl);
+    let body = AuthResponse {
+        user: user.info(),
+        token,
+    };
+    Ok((status, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// `POST /api/register`.
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<Response, ApiError> {
+    let invite = match state.config.registration {
+        RegistrationMode::Open => None,
+        RegistrationMode::Closed => {
+            return Err(ApiError::new(
+                ErrorCode::RegistrationClosed,
+                "registration is closed; ask an administrator for an account",
+            ));
+        }
+        RegistrationMode::Invite => match req.invite_code.as_deref() {
+            Some(code) => Some(code),
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::RegistrationClosed,
+                    "registration needs an invite code",
+                ));
+            }
+        },
+    };
+    let user = accounts::create_user(
+        &state.store,
+        &state.hasher,
+        &req.username,
+        req.password,
+        None,
+        invite,
+    )
+    .await?;
+    tracing::info!(user = %user.id, username = %user.username, admin = user.is_admin, "registered");
+    signed_in(&state, StatusCode::CREATED, user).await
+}
+
+/// `POST /api/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let ip = peer.ip();
+    // Throttle by the name as given, normalized where possible, so that
+    // "Alice" and "alice" share a counter.
+    let account = normalize_username(&req.username).unwrap_or(req.username.clone());
+    let now = Instant::now();
+    let blocked = state
+        .login_by_ip
+        .check(&ip, now)
+        .and(state.login_by_account.check(&account, now));
+    if let Err(wait) = blocked {
+        metrics::inc(&state.metrics.logins_failed_total);
+        return Err(ApiError::rate_limited(wait));
+    }
+    let user = accounts::find_user(&state.store, &req.username).await?;
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state.hasher.verify(req.password, phc).await;
+    match user {
+        Some(user) if ok => {
+            state.login_by_account.succeed(&account);
+            if user.disabled {
+                return Err(ApiError::new(ErrorCode::Forbidden, "this account is disabled"));
+            }
+            tracing::info!(user = %user.id, "logged in");
+            signed_in(&state, StatusCode::OK, user).await
+        }
+        _ => {
+            metrics::inc(&state.metrics.logins_failed_total);
+            let now = Instant::now();
+            state.login_by_ip.fail(ip, now);
+            state.login_by_account.fail(account, now);
+            tracing::info!(%ip, "failed login");
+            Err(AccountError::WrongPassword.into())
+        }
+    }
+}
+
+/// `POST /api/logout`: ends this session and closes its sockets.
+pub async fn logout(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+) -> Result<Response, ApiError> {
+    let id = session.id;
+    state.store.write(move |tx| sessions::delete(tx, id)).await?;
+    state.hub.close_sessions(&[id], Close::SESSION_ENDED);
+    tracing::info!(user = %session.user.id, "logged out");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response())
+}
+
+/// `POST /api/password`: needs the old password; ends every other session.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let account = session.user.username.clone();
+    if let Err(wait) = state.login_by_account.check(&account, Instant::now()) {
+        return Err(ApiError::rate_limited(wait));
+    }
+    let ok = state
+        .hasher
+        .verify(req.old_password, Some(session.user.password_hash.clone()))
+        .await;
+    if !ok {
+        state.login_by_account.fail(account, Instant::now());
+        return Err(ApiError::new(ErrorCode::Forbidden, "the old password is wrong"));
+    }
+    let ended = accounts::set_password(
+        &state.store,
+        &state.hasher,
+        session.user.id,
+        req.new_password,
+        Some(session.id),
+    )
+    .await?;
+    state.hub.close_sessions(&ended, Close::SESSION_ENDED);
+    tracing::info!(user = %session.user.id, ended = ended.len(), "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/me`.
+pub async fn me(Authed(session): Authed) -> Json<MeResponse> {
+    Json(MeResponse {
+        user: session.user.info(),
+    })
+}

@@ -1,0 +1,65 @@
+//! Finding the caller's session: `Authorization: Bearer <token>` or the
+//! `securechat_session` cookie.
+
+use super::error::ApiError;
+use crate::accounts;
+use crate::state::AppState;
+use crate::store::sessions::Session;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use securechat_proto::SESSION_COOKIE;
+use std::time::Duration;
+
+/// The token a request carries, if any.
+pub fn token_from_headers(headers: &HeaderMap) -> Option<&str> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(token) = auth.strip_prefix("Bearer ") {
+            return Some(token.trim());
+        }
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The live session for a request, or 401.
+pub async fn session_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
+    let token = token_from_headers(headers).ok_or_else(ApiError::unauthorized)?;
+    accounts::session_for_token(&state.store, token)
+        .await?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// Extractor for handlers that need a logged-in user.
+pub struct Authed(pub Session);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        session_from_headers(state, &parts.headers).await.map(Authed)
+    }
+}
+
+/// `Set-Cookie` for a new session.
+pub fn session_cookie(token: &str, ttl: Duration) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+        ttl.as_secs()
+    ))
+    .expect("tokens are base64url")
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"
+    ))
+    .expect("static cookie")
+}

@@ -1,0 +1,333 @@
+//! The in-process hub: who is connected, who is in which room, and fan-out.
+//!
+//! Every connection has a bounded queue of [`Outbound`] items drained by its
+//! writer task. Fan-out serializes an event once and queues the same bytes
+//! (a reference-counted `Utf8Bytes`) to every member connection with
+//! `try_send`: a connection whose queue is full is a slow consumer and is
+//! closed (1013) instead of slowing everyone down; it resumes with `sync`.
+//!
+//! One `std::sync::Mutex` guards the maps; it is never held across an
+//! `.await`. This is the seam where a broker (NATS) would plug in for
+//! several nodes.
+
+use crate::metrics::Metrics;
+use crate::store::sessions::SessionId;
+use axum::extract::ws::Utf8Bytes;
+use securechat_proto::{RoomId, Seq, ServerMsg, UserId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Identifies one WebSocket connection.
+pub type ConnId = u64;
+
+/// Why the server closes a connection: a WebSocket close code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Close {
+    pub const NORMAL: Close = Close {
+        code: 1000,
+        reason: "bye",
+    };
+    pub const GOING_AWAY: Close = Close {
+        code: 1001,
+        reason: "server shutting down",
+    };
+    pub const IDLE: Close = Close {
+        code: 1001,
+        reason: "no heartbeat",
+    };
+    pub const PROTOCOL: Close = Close {
+        code: 1002,
+        reason: "protocol error",
+    };
+    pub const BINARY: Close = Close {
+        code: 1003,
+        reason: "binary frames are not supported",
+    };
+    pub const BAD_DATA: Close = Close {
+        code: 1007,
+        reason: "text frame is not valid UTF-8",
+    };
+    pub const FLOODING: Close = Close {
+        code: 1008,
+        reason: "too many rate-limited sends",
+    };
+    pub const TOO_BIG: Close = Close {
+        code: 1009,
+        reason: "frame too large",
+    };
+    pub const INTERNAL: Close = Close {
+        code: 1011,
+        reason: "internal error",
+    };
+    pub const SLOW_CONSUMER: Close = Close {
+        code: 1013,
+        reason: "slow consumer: reconnect and sync",
+    };
+    pub const SESSION_ENDED: Close = Close {
+        code: 4001,
+        reason: "session ended: log in again",
+    };
+}
+
+/// An item in a connection's outbound queue.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A stored room event; the writer uses `room`/`seq` to skip what the
+    /// client has and to fill gaps.
+    Event {
+        room: RoomId,
+        seq: Seq,
+        json: Utf8Bytes,
+    },
+    /// Any other frame (ack, error, pong, presence).
+    Frame(Utf8Bytes),
+    /// Replay events after these seqs, then send `synced` and go live.
+    Sync(BTreeMap<RoomId, Seq>),
+    /// Go live without a replay (the client did not start with `sync`).
+    Release,
+    /// Close the connection.
+    Close(Close),
+}
+
+struct Conn {
+    user: UserId,
+    session: SessionId,
+    tx: mpsc::Sender<Outbound>,
+    kill: Option<oneshot::Sender<Close>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    conns: HashMap<ConnId, Conn>,
+    by_user: HashMap<UserId, Vec<ConnId>>,
+    usernames: HashMap<UserId, String>,
+    members: HashMap<RoomId, HashSet<UserId>>,
+    rooms_of: HashMap<UserId, HashSet<RoomId>>,
+}
+
+/// The hub. Share it as `Arc<Hub>`.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+/// A registered connection's end of the hub.
+pub struct Registration {
+    pub id: ConnId,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub tx: mpsc::Sender<Outbound>,
+    pub kill: oneshot::Receiver<Close>,
+}
+
+impl Hub {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Hub {
+            inner: Mutex::new(Inner::default()),
+            next_id: AtomicU64::new(1),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that `user` is in `room`.
+    pub fn add_member(&self, room: RoomId, user: UserId) {
+        let mut inner = self.lock();
+        inner.members.entry(room).or_default().insert(user);
+        inner.rooms_of.entry(user).or_default().insert(room);
+    }
+
+    /// Subscribes a new connection. If it is the user's first, everyone
+    /// sharing a room with them is told they are online.
+    pub fn register(
+        &self,
+        user: UserId,
+        username: &str,
+        session: SessionId,
+        queue: usize,
+    ) -> Registration {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let (tx, rx) = mpsc::channel(queue);
+        let (kill_tx, kill) = oneshot::channel();
+        let mut inner = self.lock();
+        inner.conns.insert(
+            id,
+            Conn {
+                user,
+                session,
+                tx: tx.clone(),
+                kill: Some(kill_tx),
+            },
+        );
+        inner.usernames.insert(user, username.to_owned());
+        let conns = inner.by_user.entry(user).or_default();
+        conns.push(id);
+        let first = conns.len() == 1;
+        self.metrics.connections.fetch_add(1, Relaxed);
+        self.metrics.connections_total.fetch_add(1, Relaxed);
+        if first {
+            self.metrics.users_online.fetch_add(1, Relaxed);
+            self.announce(&mut inner, user, true);
+        }
+        Registration { id, rx, tx, kill }
+    }
+
+    /// Removes a connection (idempotent). Returns true if that took its user
+    /// offline; peers have then been told.
+    pub fn unregister(&self, id: ConnId) -> bool {
+        let mut inner = self.lock();
+        self.remove(&mut inner, id, None)
+    }
+
+    /// Usernames of online users who share a room with `user` (and `user`).
+    pub fn online_peers(&self, user: UserId) -> Vec<String> {
+        let inner = self.lock();
+        let mut names: Vec<String> = peers(&inner, user)
+            .into_iter()
+            .chain([user])
+            .filter(|u| inner.by_user.contains_key(u))
+            .filter_map(|u| inner.usernames.get(&u).cloned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Queues a stored event to every connection of every member of `room`.
+    pub fn publish(&self, room: RoomId, seq: Seq, msg: &ServerMsg) {
+        let json = Utf8Bytes::from(msg.to_json());
+        let mut inner = self.lock();
+        let targets: Vec<ConnId> = inner
+            .members
+            .get(&room)
+            .into_iter()
+            .flatten()
+            .filter_map(|u| inner.by_user.get(u))
+            .flatten()
+            .copied()
+            .collect();
+        self.deliver(&mut inner, &targets, || Outbound::Event {
+            room,
+            seq,
+            json: json.clone(),
+        });
+    }
+
+    /// Closes every connection of the given sessions.
+    pub fn close_sessions(&self, sessions: &[SessionId], why: Close) {
+        let mut inner = self.lock();
+        let ids: Vec<ConnId> = inner
+            .conns
+            .iter()
+            .filter(|(_, c)| sessions.contains(&c.session))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.remove(&mut inner, id, Some(why.clone()));
+        }
+    }
+
+    /// Closes every connection (server shutdown).
+    pub fn close_all(&self, why: Close) {
+        let mut inner = self.lock();
+        let ids: Vec<ConnId> = inner.conns.keys().copied().collect();
+        for id in ids {
+            self.remove(&mut inner, id, Some(why.clone()));
+        }
+    }
+
+    /// Queues `make()` to each of `targets`; closes the ones whose queue is
+    /// full.
+    fn deliver(&self, inner: &mut Inner, targets: &[ConnId], make: impl Fn() -> Outbound) {
+        let mut slow = Vec::new();
+        for id in targets {
+            let Some(conn) = inner.conns.get(id) else {
+                continue;
+            };
+            match conn.tx.try_send(make()) {
+                Ok(()) => {
+                    self.metrics.deliveries_total.fetch_add(1, Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        for id in slow {
+            self.metrics
+                .slow_consumer_disconnects_total
+                .fetch_add(1, Relaxed);
+            self.remove(inner, id, Some(Close::SLOW_CONSUMER));
+        }
+    }
+
+    fn remove(&self, inner: &mut Inner, id: ConnId, why: Option<Close>) -> bool {
+        let Some(mut conn) = inner.conns.remove(&id) else {
+            return false;
+        };
+        self.metrics.connections.fetch_sub(1, Relaxed);
+        if let (Some(why), Some(kill)) = (why, conn.kill.take()) {
+            let _ = kill.send(why);
+        }
+        let user = conn.user;
+        let now_offline = match inner.by_user.get_mut(&user) {
+            Some(list) => {
+                list.retain(|c| *c != id);
+                list.is_empty()
+            }
+            None => false,
+        };
+        if now_offline {
+            inner.by_user.remove(&user);
+            self.metrics.users_online.fetch_sub(1, Relaxed);
+            self.announce(inner, user, false);
+        }
+        now_offline
+    }
+
+    /// Tells everyone who shares a room with `user` (but not `user`) that
+    /// they came online or went offline.
+    fn announce(&self, inner: &mut Inner, user: UserId, online: bool) {
+        let Some(name) = inner.usernames.get(&user).cloned() else {
+            return;
+        };
+        let json = Utf8Bytes::from(
+            ServerMsg::Presence {
+                user: name,
+                online,
+            }
+            .to_json(),
+        );
+        let targets: Vec<ConnId> = peers(inner, user)
+            .iter()
+            .filter(|u| **u != user)
+            .filter_map(|u| inner.by_user.get(u))
+            .flatten()
+            .copied()
+            .collect();
+        self.deliver(inner, &targets, || Outbound::Frame(json.clone()));
+    }
+}
+
+/// Users sharing at least one room with `user`.
+fn peers(inner: &Inner, user: UserId) -> HashSet<UserId> {
+    inner
+        .rooms_of
+        .get(&user)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| inner.members.get(r))
+        .flatten()
+        .copied()
+        .collect()
+}

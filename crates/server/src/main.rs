@@ -1,0 +1,290 @@
+//! `securechat-server`: serve, or manage users and certificates.
+//!
+//! A thin binary over the `securechat_server` library: parse flags, load
+//! the config, set up tracing, then serve or run one operator command.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use securechat_server::auth::password::Hasher;
+use securechat_server::config::{Config, Overrides, RegistrationMode};
+use securechat_server::store::{Store, users};
+use securechat_server::{Prepared, accounts, server};
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// SecureChat server: HTTPS and wss:// on one port, SQLite storage, and a
+/// built-in certificate authority.
+///
+/// Settings come from defaults, then the config file, then SECURECHAT_*
+/// environment variables (e.g. SECURECHAT_BIND, SECURECHAT_RATE_PER_SEC),
+/// then these flags. See docs/config.example.toml for every option.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args)]
+struct Global {
+    /// TOML config file.
+    #[arg(long, short, global = true, env = "SECURECHAT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the database and certificates live [default: ./securechat-data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8443].
+    #[arg(long, global = true)]
+    bind: Option<SocketAddr>,
+    /// Who may register: open, invite or closed [default: open].
+    #[arg(long, global = true)]
+    registration: Option<RegistrationMode>,
+    /// Extra DNS name or IP for the certificate and allowed origins (repeatable).
+    #[arg(long = "hostname", global = true)]
+    hostnames: Vec<String>,
+    /// PEM certificate chain to serve instead of the built-in CA's.
+    #[arg(long, global = true, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, global = true, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log filter, e.g. info or securechat_server=debug [default: info].
+    #[arg(long, global = true)]
+    log: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage user accounts (works while the server runs).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Make a single-use invite code (for registration = "invite").
+    #[command(subcommand)]
+    Invite(InviteCmd),
+    /// Certificate information.
+    #[command(subcommand)]
+    Cert(CertCmd),
+    /// Check the configuration and print the effective settings.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user; asks for the password (hidden).
+    Add {
+        username: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password; ends all their sessions.
+    Passwd {
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: they cannot log in and their sessions end.
+    Disable { username: String },
+    /// Re-enable a disabled user.
+    Enable { username: String },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum InviteCmd {
+    /// Print a new invite code, valid for 7 days.
+    Create,
+}
+
+#[derive(Subcommand)]
+enum CertCmd {
+    /// Print the SHA-256 fingerprint clients pin.
+    Fingerprint,
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate and print the effective configuration as TOML-like lines.
+    Check,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let flags = Overrides {
+        bind: cli.global.bind,
+        data_dir: cli.global.data_dir.clone(),
+        registration: cli.global.registration,
+        tls_cert: cli.global.tls_cert.clone(),
+        tls_key: cli.global.tls_key.clone(),
+        hostnames: cli.global.hostnames.clone(),
+        log: cli.global.log.clone(),
+    };
+    let config = Config::load(cli.global.config.as_deref(), &flags)?;
+    init_tracing(&config.log);
+    securechat_server::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(dispatch(cli.command.unwrap_or(Command::Serve), config))
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn dispatch(command: Command, config: Config) -> Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::User(cmd) => user(cmd, &config).await,
+        Command::Invite(InviteCmd::Create) => {
+            let store = open_store(&config)?;
+            let code = accounts::create_invite(&store).await?;
+            store.close();
+            println!("{code}");
+            Ok(())
+        }
+        Command::Cert(CertCmd::Fingerprint) => {
+            let tls = securechat_server::tls::Tls::load(&config)?;
+            println!("{}", tls.pin_fingerprint());
+            Ok(())
+        }
+        Command::Config(ConfigCmd::Check) => {
+            println!("{config:#?}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let bind = config.bind;
+    let prepared = Prepared::new(config)?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let tls = &prepared.state.tls;
+    println!("SecureChat is listening on {}", server::url_for(addr));
+    println!("Certificate fingerprint (SHA-256): {}", tls.pin_fingerprint());
+    if tls.ca_pem().is_some() {
+        println!(
+            "Browsers: trust {}/ca.pem, or the file {}",
+            server::url_for(addr),
+            prepared.state.config.tls_dir().join("ca.pem").display()
+        );
+    }
+    tracing::info!(%addr, registration = ?prepared.state.config.registration, "serving");
+    server::serve(listener, prepared, server::shutdown_signal()).await;
+    Ok(())
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    Ok(Store::open(&config.db_path())?)
+}
+
+async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
+    let store = open_store(config)?;
+    let hasher = Hasher::new(1);
+    let result = match cmd {
+        UserCmd::Add {
+            username,
+            admin,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            let user =
+                accounts::create_user(&store, &hasher, &username, password, Some(admin), None)
+                    .await?;
+            println!(
+                "created {}{}",
+                user.username,
+                if user.is_admin { " (admin)" } else { "" }
+            );
+            Ok(())
+        }
+        UserCmd::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let user = find(&store, &username).await?;
+            let password = read_password(password_stdin, true)?;
+            let ended = accounts::set_password(&store, &hasher, user.id, password, None).await?;
+            println!(
+                "password changed for {}; {} session(s) ended",
+                user.username,
+                ended.len()
+            );
+            Ok(())
+        }
+        UserCmd::Disable { username } => {
+            let user = find(&store, &username).await?;
+            let ended = accounts::set_disabled(&store, user.id, true).await?;
+            println!("disabled {}; {} session(s) ended", user.username, ended.len());
+            Ok(())
+        }
+        UserCmd::Enable { username } => {
+            let user = find(&store, &username).await?;
+            accounts::set_disabled(&store, user.id, false).await?;
+            println!("enabled {}", user.username);
+            Ok(())
+        }
+        UserCmd::List => {
+            let list = store.read(|c| users::list(c)).await?;
+            println!("{:<32} {:<6} {:<9} last seen", "username", "admin", "disabled");
+            for u in list {
+                let seen = u
+                    .last_seen
+                    .map(|t| securechat_proto::Timestamp(t).to_string())
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{:<32} {:<6} {:<9} {seen}",
+                    u.username,
+                    if u.is_admin { "yes" } else { "no" },
+                    if u.disabled { "yes" } else { "no" }
+                );
+            }
+            Ok(())
+        }
+    };
+    store.close();
+    result
+}
+
+async fn find(store: &Store, username: &str) -> Result<users::UserRecord> {
+    accounts::find_user(store, username)
+        .await?
+        .with_context(|| format!("no user named {username:?}"))
+}
+
+/// Reads a password hidden from the terminal (twice), or one line of stdin.
+fn read_password(from_stdin: bool, confirm: bool) -> Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    if confirm && rpassword::prompt_password("Repeat password: ")? != first {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}

@@ -1,0 +1,249 @@
+//! Serving: accept TCP, handshake TLS (with a deadline), serve HTTP/1.1
+//! with upgrades, and shut down gracefully.
+//!
+//! [`run`] takes a bound listener, so tests bind port 0 and read the port
+//! back; it returns once every connection has finished after `shutdown`
+//! resolves (stop accepting, close WebSockets with 1001, let HTTP requests
+//! in flight finish, commit everything queued in the store).
+
+use crate::auth::{password::Hasher, throttle::Throttle};
+use crate::config::Config;
+use crate::hub::{Close, Hub};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::state::{AppState, Inner};
+use crate::store::{Store, StoreError, sessions};
+use crate::tls::{Tls, TlsError};
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP request headers must arrive within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// After shutdown starts, connections get this long to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often certificate renewal and session expiry are checked.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Start-up failed.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Everything needed to serve, made before the listener starts accepting.
+pub struct Prepared {
+    pub state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+    tasks_rx: mpsc::Receiver<()>,
+}
+
+impl Prepared {
+    /// Opens the store and sets up TLS from `config`.
+    pub fn new(config: Config) -> Result<Prepared, ServerError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
+        let store = Store::open(&config.db_path())?;
+        let tls = Arc::new(Tls::load(&config)?);
+        let metrics = Arc::new(Metrics::default());
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let (tasks, tasks_rx) = mpsc::channel(1);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let state = AppState::new(Inner {
+            hub: Arc::new(Hub::new(metrics.clone())),
+            hasher: Hasher::new(workers),
+            limiter: RateLimiter::new(config.rate_per_sec, config.burst),
+            login_by_ip: Throttle::new(config.login_attempts_per_ip),
+            login_by_account: Throttle::new(config.login_attempts_per_account),
+            metrics,
+            tls,
+            shutdown,
+            tasks,
+            store,
+            config,
+        });
+        Ok(Prepared {
+            state,
+            shutdown_tx,
+            tasks_rx,
+        })
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let prepared = Prepared::new(config)?;
+    serve(listener, prepared, shutdown).await;
+    Ok(())
+}
+
+/// Serves a prepared server on `listener` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Future<Output = ()>) {
+    let Prepared {
+        state,
+        shutdown_tx,
+        mut tasks_rx,
+    } = prepared;
+    let tls_config = match state.tls.server_config() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "TLS configuration failed");
+            return;
+        }
+    };
+    let acceptor = TlsAcceptor::from(tls_config);
+    let app = crate::http::router(state.clone());
+    let maintenance = tokio::spawn(maintenance(state.clone()));
+    tokio::pin!(shutdown);
+
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let alive = state.tasks.clone();
+        let mut stopping = state.shutdown.clone();
+        tokio::spawn(async move {
+            let _alive = alive;
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = app.map_request(move |mut req: axum::extract::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let conn = http
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
+                .with_upgrades();
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = async { drop(stopping.wait_for(|s| *s).await) } => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+
+    tracing::info!("shutting down");
+    drop(listener);
+    maintenance.abort();
+    let _ = shutdown_tx.send(true);
+    state.hub.close_all(Close::GOING_AWAY);
+    let store = state.store.clone();
+    drop(state);
+    drop(app);
+    // Every connection task holds a sender; recv() returns None when all
+    // are gone.
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections did not finish in time");
+    }
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .ok();
+    tracing::info!("stopped");
+}
+
+/// Hourly: renew the certificate when due, drop expired sessions.
+async fn maintenance(state: AppState) {
+    let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        every.tick().await;
+        match state
+            .tls
+            .renew_if_due(&state.config, time::OffsetDateTime::now_utc())
+        {
+            Ok(true) => tracing::info!(
+                not_after = %state.tls.leaf_not_after(),
+                "renewed the TLS certificate"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "certificate renewal failed"),
+        }
+        let now = securechat_proto::Timestamp::now().0;
+        if let Err(e) = state
+            .store
+            .write(move |tx| sessions::purge_expired(tx, now))
+            .await
+        {
+            tracing::warn!(error = %e, "session purge failed");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// The address a server bound to, as an `https://` URL.
+pub fn url_for(addr: SocketAddr) -> String {
+    match addr.ip() {
+        std::net::IpAddr::V6(ip) => format!("https://[{ip}]:{}", addr.port()),
+        std::net::IpAddr::V4(ip) => format!("https://{ip}:{}", addr.port()),
+    }
+}

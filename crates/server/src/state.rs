@@ -1,0 +1,50 @@
+//! [`AppState`]: everything a request handler or connection task needs,
+//! shared behind one `Arc`.
+
+use crate::auth::password::Hasher;
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use crate::tls::Tls;
+use std::net::IpAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Shared server state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub hasher: Hasher,
+    pub limiter: RateLimiter,
+    pub login_by_ip: Throttle<IpAddr>,
+    pub login_by_account: Throttle<String>,
+    pub metrics: Arc<Metrics>,
+    pub tls: Arc<Tls>,
+    /// Flips to true when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Each connection task holds a clone; shutdown waits until all are
+    /// dropped.
+    pub tasks: mpsc::Sender<()>,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

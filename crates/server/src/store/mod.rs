@@ -1,0 +1,257 @@
+//! Storage: SQLite (bundled, WAL, `synchronous=FULL`) in the data directory.
+//!
+//! - this file: [`Store`], the handle. Writes go to one writer thread that
+//!   runs them in batches, one transaction and one fsync per batch (group
+//!   commit), each job in its own savepoint so one failure does not undo the
+//!   others; nothing is answered before its batch commits. Reads run on a
+//!   small pool of read-only connections on the blocking thread pool.
+//! - [`schema`]: the embedded migrations;
+//! - [`users`], [`sessions`], [`rooms`], [`events`]: the queries, plain
+//!   functions over a `&Connection`, so they compose inside one transaction.
+//!
+//! The method set of [`Store`] (`write`, `write_then`, `read`) is the seam a
+//! PostgreSQL backend would implement for scale-out.
+
+pub mod events;
+pub mod rooms;
+pub mod schema;
+pub mod sessions;
+pub mod users;
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most jobs committed together in one transaction.
+const MAX_BATCH: usize = 512;
+/// Jobs waiting for the writer before `write` callers wait for room.
+const QUEUE: usize = 4096;
+
+/// A storage failure.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness or foreign-key rule was broken (e.g. username taken).
+    #[error("constraint violated")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("transaction failed: {0}")]
+    Batch(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("database schema version {0} is newer than this server knows")]
+    TooNew(i64),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict
+            }
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            other => StoreError::Sqlite(other),
+        }
+    }
+}
+
+/// What a job hands back after running: a callback told whether its batch
+/// committed.
+type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
+
+/// Handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<ReaderPool>,
+    writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("securechat-store-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Batch(format!("cannot start writer thread: {e}")))?;
+        Ok(Store {
+            jobs,
+            readers: Arc::new(ReaderPool {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            writer: Arc::new(Mutex::new(Some(writer))),
+        })
+    }
+
+    /// Runs `f` in the writer's next batch and returns its result once the
+    /// batch is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_then(f, |_| {}).await
+    }
+
+    /// Like [`write`](Self::write), and runs `after_commit` on the writer
+    /// thread right after the commit, in commit order. Fan-out hooks in here
+    /// so that events leave in the order their seqs were assigned.
+    pub async fn write_then<T, F, A>(&self, f: F, after_commit: A) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |txn| {
+            let result = in_savepoint(txn, f);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let result = committed.and(result);
+                if let Ok(value) = &result {
+                    after_commit(value);
+                }
+                let _ = tx.send(result);
+            })
+        });
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read-only query on a pooled connection off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops the writer after it has committed every queued job.
+    pub fn close(self) {
+        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(self.jobs);
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn in_savepoint<T>(
+    txn: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    txn.execute_batch("SAVEPOINT job")?;
+    match f(txn) {
+        Ok(v) => {
+            txn.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            txn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let finishers = run_batch(&mut conn, &mut batch);
+        for (finish, committed) in finishers {
+            finish(committed);
+        }
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Vec<(Finish, Result<(), StoreError>)> {
+    let txn = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(t) => t,
+        Err(e) => {
+            // The jobs never ran; dropping them drops their reply channels,
+            // which their callers see as an error.
+            tracing::error!(error = %e, "cannot begin transaction");
+            batch.clear();
+            return Vec::new();
+        }
+    };
+    let finishers: Vec<Finish> = batch.drain(..).map(|job| job(&txn)).collect();
+    let committed = txn.commit().map_err(|e| {
+        tracing::error!(error = %e, "commit failed");
+        e.to_string()
+    });
+    finishers
+        .into_iter()
+        .map(|f| (f, committed.clone().map_err(StoreError::Batch)))
+        .collect()
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+    }
+}

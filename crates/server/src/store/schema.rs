@@ -1,0 +1,83 @@
+//! Embedded migrations, applied in order; `PRAGMA user_version` records how
+//! many have run.
+
+use super::StoreError;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: users, sessions, rooms, membership, the per-room event stream.
+    r#"
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        username      TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        is_admin      INTEGER NOT NULL DEFAULT 0,
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL,
+        last_seen     INTEGER
+    );
+    CREATE TABLE sessions (
+        id          INTEGER PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash  BLOB NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_id);
+    CREATE TABLE rooms (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('public', 'private', 'dm')),
+        name        TEXT NOT NULL,
+        topic       TEXT,
+        created_by  INTEGER REFERENCES users(id),
+        created_at  INTEGER NOT NULL,
+        last_seq    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX rooms_name ON rooms(name) WHERE kind != 'dm';
+    CREATE TABLE members (
+        room_id   INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        joined_at INTEGER NOT NULL,
+        read_seq  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (room_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_user ON members(user_id);
+    CREATE TABLE events (
+        id            INTEGER PRIMARY KEY,
+        room_id       INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        seq           INTEGER NOT NULL,
+        ts            INTEGER NOT NULL,
+        user_id       INTEGER NOT NULL REFERENCES users(id),
+        kind          TEXT NOT NULL DEFAULT 'message',
+        body          TEXT,
+        client_msg_id TEXT,
+        UNIQUE (room_id, seq)
+    );
+    CREATE UNIQUE INDEX events_client_msg ON events(user_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    CREATE TABLE invites (
+        code_hash   BLOB PRIMARY KEY,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        used_by     INTEGER REFERENCES users(id)
+    );
+    INSERT INTO rooms (kind, name, topic, created_at) VALUES ('public', 'general', 'Everyone', 0);
+    "#,
+];
+
+/// Brings the schema up to date.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::TooNew(current));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}

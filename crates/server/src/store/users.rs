@@ -1,0 +1,153 @@
+//! Accounts and invite codes.
+
+use super::StoreError;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use securechat_proto::UserId;
+use securechat_proto::ws::UserInfo;
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    /// Milliseconds since the epoch; `None` if never connected.
+    pub last_seen: Option<i64>,
+}
+
+impl UserRecord {
+    /// The public view of this user.
+    pub fn info(&self) -> UserInfo {
+        UserInfo {
+            id: self.id,
+            username: self.username.clone(),
+            is_admin: self.is_admin,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, username, password_hash, is_admin, disabled, last_seen";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        id: UserId(r.get(0)?),
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        is_admin: r.get(3)?,
+        disabled: r.get(4)?,
+        last_seen: r.get(5)?,
+    })
+}
+
+/// Creates a user and puts them in `general`. The first user is an admin
+/// unless `admin` says otherwise. Fails with `Conflict` if the name is taken.
+pub fn insert(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    admin: Option<bool>,
+    now: i64,
+) -> Result<UserRecord, StoreError> {
+    let first: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+    let is_admin = admin.unwrap_or(first);
+    conn.execute(
+        "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![username, password_hash, is_admin, now],
+    )?;
+    let id = UserId(conn.last_insert_rowid());
+    conn.execute(
+        "INSERT INTO members (room_id, user_id, joined_at)
+         SELECT id, ?1, ?2 FROM rooms WHERE kind = 'public' AND name = 'general'",
+        params![id.0, now],
+    )?;
+    by_id(conn, id)?.ok_or(StoreError::NotFound)
+}
+
+pub fn by_name(conn: &Connection, username: &str) -> Result<Option<UserRecord>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
+            [username],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            [id.0],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Every user, by name.
+pub fn list(conn: &Connection) -> Result<Vec<UserRecord>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_password(conn: &Connection, id: UserId, hash: &str) -> Result<(), StoreError> {
+    expect_one(conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id.0, hash],
+    )?)
+}
+
+pub fn set_disabled(conn: &Connection, id: UserId, disabled: bool) -> Result<(), StoreError> {
+    expect_one(conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        params![id.0, disabled],
+    )?)
+}
+
+pub fn touch_last_seen(conn: &Connection, id: UserId, now: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE users SET last_seen = ?2 WHERE id = ?1",
+        params![id.0, now],
+    )?;
+    Ok(())
+}
+
+/// Stores an invite code (by hash) valid until `expires_at`.
+pub fn insert_invite(
+    conn: &Connection,
+    code_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO invites (code_hash, created_at, expires_at) VALUES (?1, ?2, ?3)",
+        params![code_hash, now, expires_at],
+    )?;
+    Ok(())
+}
+
+/// Marks an unused, unexpired invite as used by `user`; false if there is
+/// no such invite.
+pub fn use_invite(
+    conn: &Connection,
+    code_hash: &[u8],
+    user: UserId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE invites SET used_by = ?2
+         WHERE code_hash = ?1 AND used_by IS NULL AND expires_at > ?3",
+        params![code_hash, user.0, now],
+    )?;
+    Ok(n == 1)
+}
+
+fn expect_one(changed: usize) -> Result<(), StoreError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}

@@ -1,0 +1,75 @@
+//! The `/ws` endpoint.
+//!
+//! - this file: the upgrade handler: `Origin` check (403), session check
+//!   (401), then the socket limits (small read buffer, frame cap);
+//! - [`session`]: one connection's life: subscribe, welcome, read frames;
+//! - [`writer`]: the task that owns the sending half: welcome first, then
+//!   queued frames with per-room cursors (no duplicates, gaps filled from
+//!   the store), replay for `sync`, heartbeats, and close codes.
+
+pub mod session;
+pub mod writer;
+
+use crate::http::auth::session_from_headers;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use securechat_proto::ErrorCode;
+
+/// WebSocket read buffer. tungstenite's 128 KiB default is allocated per
+/// connection; 4 KiB keeps idle connections cheap.
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames are written through a buffer of this size before a flush.
+const WRITE_BUFFER: usize = 16 * 1024;
+/// A peer that stops reading cannot make the server buffer more than this.
+const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+
+/// `GET /ws`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if !origin_allowed(origin.to_str().unwrap_or(""), &headers, &state) {
+            return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+        }
+    }
+    let session = match session_from_headers(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(_) => {
+            return ApiError::new(ErrorCode::BadRequest, "expected a WebSocket upgrade")
+                .into_response();
+        }
+    };
+    let max = state.config.max_frame_bytes;
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| session::serve(socket, state, session))
+}
+
+/// A browser may open `/ws` only from this server's own origin (the one in
+/// its `Host` header) or a configured one: no cross-site WebSocket
+/// hijacking. Requests without `Origin` (non-browser clients) pass.
+fn origin_allowed(origin: &str, headers: &HeaderMap, state: &AppState) -> bool {
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|host| format!("https://{host}"));
+    own.as_deref() == Some(origin)
+        || state
+            .config
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+}

@@ -1,0 +1,370 @@
+//! One WebSocket connection: subscribe to the hub, send `welcome` (through
+//! the writer), then read and answer frames until either side ends.
+
+use super::writer::{Heartbeat, Writer};
+use crate::chat;
+use crate::hub::{Close, Outbound};
+use crate::metrics;
+use crate::state::AppState;
+use crate::store::rooms;
+use crate::store::sessions::Session;
+use crate::store::users;
+use crate::store::events::Appended;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::{Stream, StreamExt};
+use securechat_proto::validate::{validate_body, validate_client_msg_id};
+use securechat_proto::ws::{Ack, ErrorMsg, Limits, Welcome};
+use securechat_proto::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RoomId, Seq, ServerMsg, Timestamp};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Most rooms one `sync` may name.
+const MAX_SYNC_ROOMS: usize = 1000;
+/// How long the writer may take to say goodbye after the reader stopped.
+const WRITER_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs a connection to its end.
+pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
+    let _alive = state.tasks.clone();
+    let user = session.user.id;
+    // Membership first, so the hub knows the user's rooms when it announces
+    // them; subscribe; only then read the rooms' last seqs for `welcome`, so
+    // every event after them reaches this connection live.
+    let memberships = state.store.read(move |c| rooms::for_user(c, user)).await;
+    let Ok(memberships) = memberships else {
+        tracing::error!(user = %user, "cannot load rooms for a new connection");
+        return;
+    };
+    for room in &memberships {
+        state.hub.add_member(room.id, user);
+    }
+    let reg = state.hub.register(
+        user,
+        &session.user.username,
+        session.id,
+        state.config.outbound_queue,
+    );
+    let conn_id = reg.id;
+    touch_last_seen(&state, user).await;
+    let rooms = match state.store.read(move |c| rooms::for_user(c, user)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load rooms for welcome");
+            state.hub.unregister(conn_id);
+            return;
+        }
+    };
+    tracing::debug!(user = %user, conn = conn_id, "connected");
+    let welcome = ServerMsg::Welcome(Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
+        user: session.user.info(),
+        online: state.hub.online_peers(user),
+        limits: Limits {
+            max_message_bytes: state.config.max_message_bytes,
+            max_frame_bytes: state.config.max_frame_bytes,
+            rate_per_sec: state.config.rate_per_sec,
+            burst: state.config.burst,
+            ping_interval_ms: state.config.ping_interval_ms,
+        },
+        rooms,
+    });
+    let cursors = match &welcome {
+        ServerMsg::Welcome(w) => w.rooms.iter().map(|r| (r.id, r.last_seq)).collect(),
+        _ => unreachable!(),
+    };
+    let heartbeat = Arc::new(Heartbeat::new());
+    let (sink, stream) = socket.split();
+    let writer = Writer {
+        sink,
+        rx: reg.rx,
+        kill: reg.kill,
+        shutdown: state.shutdown.clone(),
+        store: state.store.clone(),
+        metrics: state.metrics.clone(),
+        cursors,
+        held: Some(Vec::new()),
+        heartbeat: heartbeat.clone(),
+        ping_interval: state.config.ping_interval(),
+        idle_timeout: state.config.idle_timeout(),
+        session_expires: Timestamp(session.expires_at),
+        hold_limit: state.config.outbound_queue,
+    };
+    let mut writer_task = tokio::spawn(writer.run(Utf8Bytes::from(welcome.to_json())));
+
+    let mut reader = Reader {
+        state: &state,
+        session: &session,
+        tx: reg.tx,
+        heartbeat,
+        spoke: false,
+        flood: FloodMeter::default(),
+    };
+    let ended = tokio::select! {
+        ended = reader.run(stream) => ended,
+        _ = &mut writer_task => None,
+    };
+    if !writer_task.is_finished() {
+        let close = ended.unwrap_or(Close::NORMAL);
+        if reader.tx.try_send(Outbound::Close(close)).is_err() {
+            writer_task.abort();
+        }
+        if tokio::time::timeout(WRITER_GRACE, &mut writer_task)
+            .await
+            .is_err()
+        {
+            writer_task.abort();
+        }
+    }
+    if state.hub.unregister(conn_id) {
+        touch_last_seen(&state, user).await;
+    }
+    tracing::debug!(user = %user, conn = conn_id, "disconnected");
+}
+
+async fn touch_last_seen(state: &AppState, user: securechat_proto::UserId) {
+    let now = Timestamp::now().0;
+    if let Err(e) = state
+        .store
+        .write(move |tx| users::touch_last_seen(tx, user, now))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record last_seen");
+    }
+}
+
+/// Counts rate-limited sends per minute.
+#[derive(Default)]
+struct FloodMeter {
+    window_start: Option<Instant>,
+    count: u32,
+}
+
+impl FloodMeter {
+    /// Records a rejection; returns the count within the current minute.
+    fn record(&mut self, now: Instant) -> u32 {
+        match self.window_start {
+            Some(start) if now.duration_since(start) < Duration::from_secs(60) => self.count += 1,
+            _ => {
+                self.window_start = Some(now);
+                self.count = 1;
+            }
+        }
+        self.count
+    }
+}
+
+struct Reader<'a> {
+    state: &'a AppState,
+    session: &'a Session,
+    tx: mpsc::Sender<Outbound>,
+    heartbeat: Arc<Heartbeat>,
+    /// Whether the client has sent a frame yet.
+    spoke: bool,
+    flood: FloodMeter,
+}
+
+impl Reader<'_> {
+    /// Reads until the peer goes away (`None`) or the connection must be
+    /// closed for a reason (`Some`).
+    async fn run<S>(&mut self, mut stream: S) -> Option<Close>
+    where
+        S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        while let Some(frame) = stream.next().await {
+            self.heartbeat.touch();
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => return close_for_error(e),
+            };
+            match frame {
+                Message::Text(text) => {
+                    if let Some(close) = self.on_text(text.as_str()).await {
+                        return Some(close);
+                    }
+                }
+                Message::Binary(_) => {
+                    metrics::inc(&self.state.metrics.bad_frames_total);
+                    return Some(Close::BINARY);
+                }
+                Message::Close(_) => return None,
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+        None
+    }
+
+    async fn on_text(&mut self, text: &str) -> Option<Close> {
+        let msg = match serde_json::from_str::<ClientMsg>(text) {
+            Ok(m) => m,
+            Err(e) => {
+                metrics::inc(&self.state.metrics.bad_frames_total);
+                self.error(ErrorMsg::new(
+                    ErrorCode::BadRequest,
+                    format!("malformed frame: {e}"),
+                ))
+                .await;
+                return None;
+            }
+        };
+        if !self.spoke {
+            self.spoke = true;
+            if !matches!(msg, ClientMsg::Sync { .. }) {
+                self.queue(Outbound::Release).await;
+            }
+        }
+        match msg {
+            ClientMsg::Send {
+                room,
+                client_msg_id,
+                body,
+            } => return self.on_send(room, client_msg_id, body).await,
+            ClientMsg::Sync { since } => self.on_sync(since).await,
+            ClientMsg::Ping { nonce } => {
+                self.frame(&ServerMsg::Pong { nonce }).await;
+            }
+        }
+        None
+    }
+
+    async fn on_send(&mut self, room: RoomId, client_msg_id: String, body: String) -> Option<Close> {
+        let state = self.state;
+        if let Err(e) = validate_client_msg_id(&client_msg_id) {
+            metrics::inc(&state.metrics.bad_frames_total);
+            self.error(ErrorMsg::new(e.code(), e.to_string())).await;
+            return None;
+        }
+        let answer = |code, message: String| ErrorMsg {
+            client_msg_id: Some(client_msg_id.clone()),
+            ..ErrorMsg::new(code, message)
+        };
+        if let Err(e) = validate_body(&body, state.config.max_message_bytes) {
+            metrics::inc(&state.metrics.bad_frames_total);
+            self.error(answer(e.code(), e.to_string())).await;
+            return None;
+        }
+        let now = Instant::now();
+        if let Err(wait) = state.limiter.check(self.session.user.id, now) {
+            metrics::inc(&state.metrics.rate_limited_total);
+            if self.flood.record(now) >= state.config.flood_limit {
+                metrics::inc(&state.metrics.flood_disconnects_total);
+                return Some(Close::FLOODING);
+            }
+            let retry_after_ms = wait.as_millis().max(1) as u64;
+            self.error(ErrorMsg {
+                retry_after_ms: Some(retry_after_ms),
+                ..answer(
+                    ErrorCode::RateLimited,
+                    format!("rate limited: retry in {retry_after_ms} ms"),
+                )
+            })
+            .await;
+            return None;
+        }
+        let user = self.session.user.id;
+        match chat::post(state, user, room, client_msg_id.clone(), body).await {
+            Ok(Ok(appended)) => {
+                let (Appended::New(e) | Appended::Duplicate(e)) = appended;
+                self.frame(&ServerMsg::Ack(Ack {
+                    client_msg_id,
+                    id: e.id,
+                    room: e.room,
+                    seq: e.seq,
+                    ts: e.ts,
+                }))
+                .await;
+            }
+            Ok(Err(denied)) => {
+                self.error(answer(denied.code(), denied.message().into()))
+                    .await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing a message failed");
+                self.error(answer(
+                    ErrorCode::Internal,
+                    "the message could not be stored; retry".into(),
+                ))
+                .await;
+            }
+        }
+        None
+    }
+
+    async fn on_sync(&mut self, since: BTreeMap<RoomId, Seq>) {
+        if since.len() > MAX_SYNC_ROOMS {
+            self.error(ErrorMsg::new(
+                ErrorCode::BadRequest,
+                format!("sync names more than {MAX_SYNC_ROOMS} rooms"),
+            ))
+            .await;
+            return;
+        }
+        let user = self.session.user.id;
+        let rooms: Vec<RoomId> = since.keys().copied().collect();
+        let access = self
+            .state
+            .store
+            .read(move |c| {
+                rooms
+                    .into_iter()
+                    .map(|r| Ok((r, rooms::access(c, r, user)?)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await;
+        let access = match access {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "sync access check failed");
+                self.error(ErrorMsg::new(ErrorCode::Internal, "sync failed; retry"))
+                    .await;
+                return;
+            }
+        };
+        let mut allowed = BTreeMap::new();
+        for (room, access) in access {
+            match chat::require_member(access) {
+                Ok(()) => {
+                    allowed.insert(room, since[&room]);
+                }
+                Err(denied) => {
+                    self.error(ErrorMsg::new(
+                        denied.code(),
+                        format!("room {room}: {}", denied.message()),
+                    ))
+                    .await
+                }
+            }
+        }
+        self.queue(Outbound::Sync(allowed)).await;
+    }
+
+    async fn frame(&self, msg: &ServerMsg) {
+        self.queue(Outbound::Frame(Utf8Bytes::from(msg.to_json())))
+            .await;
+    }
+
+    async fn error(&self, err: ErrorMsg) {
+        self.frame(&ServerMsg::Error(err)).await;
+    }
+
+    /// Queues to the writer; if the writer is gone the connection is ending
+    /// anyway.
+    async fn queue(&self, item: Outbound) {
+        let _ = self.tx.send(item).await;
+    }
+}
+
+/// The close code for a read error (`None` when the peer simply vanished).
+fn close_for_error(e: axum::Error) -> Option<Close> {
+    match e.into_inner().downcast::<tungstenite::Error>() {
+        Ok(err) => match *err {
+            tungstenite::Error::Capacity(_) => Some(Close::TOO_BIG),
+            tungstenite::Error::Protocol(_) => Some(Close::PROTOCOL),
+            tungstenite::Error::Utf8(_) => Some(Close::BAD_DATA),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}

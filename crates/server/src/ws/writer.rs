@@ -1,0 +1,266 @@
+//! The writer task: the only code that sends on a connection.
+//!
+//! It sends `welcome` first, then drains the connection's queue, feeding
+//! every ready frame and flushing once per batch. It keeps a cursor per
+//! room (the last seq this client has or was told about in `welcome`):
+//! a live event at or below the cursor is a duplicate and is skipped; one
+//! beyond `cursor + 1` means a gap, filled from the store first.
+//!
+//! Room events are held back until the client's first frame (or
+//! [`SYNC_GRACE`]): a reconnecting client sends `sync` first, and its
+//! replay must come before anything newer, in order.
+
+use crate::hub::{Close, Outbound};
+use crate::metrics::{self, Metrics};
+use crate::store::{Store, StoreError, events};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use futures_util::stream::SplitSink;
+use securechat_proto::{RoomId, Seq, ServerMsg, Timestamp};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// How long room events wait for a client's first frame (normally `sync`).
+pub const SYNC_GRACE: Duration = Duration::from_secs(1);
+/// Queued items written before one flush.
+const COALESCE: usize = 64;
+/// Events fetched per store read during a replay.
+const REPLAY_PAGE: usize = 500;
+
+/// When the peer was last heard from (any frame, pongs included).
+pub struct Heartbeat {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Heartbeat {
+    pub fn new() -> Self {
+        Heartbeat {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn touch(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    pub fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Everything the writer task owns.
+pub struct Writer {
+    pub sink: SplitSink<WebSocket, Message>,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub kill: oneshot::Receiver<Close>,
+    pub shutdown: watch::Receiver<bool>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    /// Last seq per room this client has.
+    pub cursors: HashMap<RoomId, Seq>,
+    /// Room events held until the client's first frame; `None` once live.
+    pub held: Option<Vec<(RoomId, Seq, Utf8Bytes)>>,
+    pub heartbeat: Arc<Heartbeat>,
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    pub session_expires: Timestamp,
+    /// Most events held before going live anyway.
+    pub hold_limit: usize,
+}
+
+/// Why the writer stopped sending.
+enum Stop {
+    /// Send this close frame.
+    Close(Close),
+    /// The socket failed; nothing more can be sent.
+    Broken,
+}
+
+impl From<axum::Error> for Stop {
+    fn from(_: axum::Error) -> Self {
+        Stop::Broken
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "replay from the store failed");
+        Stop::Close(Close::INTERNAL)
+    }
+}
+
+impl Writer {
+    /// Runs until the connection closes.
+    pub async fn run(mut self, welcome: Utf8Bytes) {
+        let stop = match self.sink.send(Message::Text(welcome)).await {
+            Ok(()) => self.serve().await,
+            Err(_) => Stop::Broken,
+        };
+        if let Stop::Close(close) = stop {
+            let frame = CloseFrame {
+                code: close.code,
+                reason: Utf8Bytes::from_static(close.reason),
+            };
+            let _ = self.sink.send(Message::Close(Some(frame))).await;
+            let _ = self.sink.close().await;
+        }
+    }
+
+    async fn serve(&mut self) -> Stop {
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.ping_interval,
+            self.ping_interval,
+        );
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let hold_deadline = tokio::time::sleep(SYNC_GRACE);
+        tokio::pin!(hold_deadline);
+        let mut kill_armed = true;
+        loop {
+            let item = tokio::select! {
+                biased;
+                why = &mut self.kill, if kill_armed => match why {
+                    Ok(close) => return Stop::Close(close),
+                    Err(_) => { kill_armed = false; continue; }
+                },
+                _ = self.shutdown.changed() => return Stop::Close(Close::GOING_AWAY),
+                _ = ping.tick() => {
+                    if let Err(stop) = self.heartbeat_tick().await {
+                        return stop;
+                    }
+                    continue;
+                }
+                _ = &mut hold_deadline, if self.held.is_some() => {
+                    if let Err(stop) = self.go_live().await {
+                        return stop;
+                    }
+                    if self.sink.flush().await.is_err() {
+                        return Stop::Broken;
+                    }
+                    continue;
+                }
+                item = self.rx.recv() => match item {
+                    Some(item) => item,
+                    None => return Stop::Close(Close::NORMAL),
+                },
+            };
+            if let Err(stop) = self.handle(item).await {
+                return stop;
+            }
+            for _ in 1..COALESCE {
+                let Ok(item) = self.rx.try_recv() else { break };
+                if let Err(stop) = self.handle(item).await {
+                    return stop;
+                }
+            }
+            if self.sink.flush().await.is_err() {
+                return Stop::Broken;
+            }
+        }
+    }
+
+    /// Pings, or closes a peer that has been silent too long or whose
+    /// session expired.
+    async fn heartbeat_tick(&mut self) -> Result<(), Stop> {
+        if self.heartbeat.silent_for() >= self.idle_timeout {
+            metrics::inc(&self.metrics.idle_disconnects_total);
+            return Err(Stop::Close(Close::IDLE));
+        }
+        if Timestamp::now() >= self.session_expires {
+            return Err(Stop::Close(Close::SESSION_ENDED));
+        }
+        self.sink.send(Message::Ping(Default::default())).await?;
+        Ok(())
+    }
+
+    /// Feeds one queued item (no flush).
+    async fn handle(&mut self, item: Outbound) -> Result<(), Stop> {
+        match item {
+            Outbound::Event { room, seq, json } => match &mut self.held {
+                Some(held) => {
+                    held.push((room, seq, json));
+                    if held.len() >= self.hold_limit {
+                        self.go_live().await?;
+                    }
+                }
+                None => self.live(room, seq, json).await?,
+            },
+            Outbound::Frame(json) => self.sink.feed(Message::Text(json)).await?,
+            Outbound::Sync(since) => self.sync(since).await?,
+            Outbound::Release => self.go_live().await?,
+            Outbound::Close(close) => return Err(Stop::Close(close)),
+        }
+        Ok(())
+    }
+
+    /// Sends a live event unless the client has it; fills a gap first.
+    async fn live(&mut self, room: RoomId, seq: Seq, json: Utf8Bytes) -> Result<(), Stop> {
+        let cursor = *self
+            .cursors
+            .entry(room)
+            .or_insert_with(|| seq.saturating_sub(1));
+        if seq <= cursor {
+            return Ok(());
+        }
+        if seq > cursor + 1 {
+            self.replay(room, cursor, seq - 1).await?;
+        }
+        self.sink.feed(Message::Text(json)).await?;
+        self.cursors.insert(room, seq);
+        Ok(())
+    }
+
+    /// Replays what the client lacks, says `synced`, and goes live.
+    async fn sync(&mut self, since: BTreeMap<RoomId, Seq>) -> Result<(), Stop> {
+        for (room, after) in since {
+            if let Some(&upto) = self.cursors.get(&room) {
+                self.replay(room, after, upto).await?;
+            }
+        }
+        self.sink
+            .feed(Message::Text(ServerMsg::Synced.to_json().into()))
+            .await?;
+        self.go_live().await
+    }
+
+    /// Sends the events held so far and stops holding.
+    async fn go_live(&mut self) -> Result<(), Stop> {
+        if let Some(held) = self.held.take() {
+            for (room, seq, json) in held {
+                self.live(room, seq, json).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends stored events of `room` with seq in `(after, upto]`.
+    async fn replay(&mut self, room: RoomId, mut after: Seq, upto: Seq) -> Result<(), Stop> {
+        while after < upto {
+            let page = self
+                .store
+                .read(move |c| events::range(c, room, after, upto, REPLAY_PAGE))
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for event in page {
+                let json = ServerMsg::Message(event).to_json();
+                self.sink.feed(Message::Text(json.into())).await?;
+            }
+        }
+        let cursor = self.cursors.entry(room).or_insert(0);
+        *cursor = (*cursor).max(upto);
+        Ok(())
+    }
+}
