@@ -84,9 +84,8 @@ pub fn validate_body(body: &str, max_bytes: usize) -> Result<(), ValidationError
 
 /// Checks a `client_msg_id`.
 pub fn validate_client_msg_id(id: &str) -> Result<(), ValidationError> {
-    let ok = !id.is_empty()
-        && id.len() <= CLIENT_MSG_ID_MAX
-        && id.bytes().all(|b| b.is_ascii_graphic());
+    let ok =
+        !id.is_empty() && id.len() <= CLIENT_MSG_ID_MAX && id.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
@@ -103,7 +102,11 @@ mod tests {
         assert_eq!(normalize_username("Alice").unwrap(), "alice");
         assert_eq!(normalize_username("a.b_c-9").unwrap(), "a.b_c-9");
         for bad in ["ab", "", "has space", "émile", "x\u{0}yz", &"a".repeat(33)] {
-            assert_eq!(normalize_username(bad), Err(ValidationError::Username), "{bad:?}");
+            assert_eq!(
+                normalize_username(bad),
+                Err(ValidationError::Username),
+                "{bad:?}"
+            );
         }
         assert!(normalize_username(&"a".repeat(32)).is_ok());
     }
@@ -123,7 +126,10 @@ mod tests {
             validate_body("abc", 2),
             Err(ValidationError::BodyTooLarge { len: 3, max: 2 })
         );
-        assert_eq!(validate_body("abc", 2).unwrap_err().code(), ErrorCode::TooLarge);
+        assert_eq!(
+            validate_body("abc", 2).unwrap_err().code(),
+            ErrorCode::TooLarge
+        );
         assert_eq!(
             validate_body("red \u{1b}[31m", 100),
             Err(ValidationError::ControlCharacters)

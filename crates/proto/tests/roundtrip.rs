@@ -45,29 +45,39 @@ fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
 }
 
 fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
-    let user = (any::<i64>(), any_text(), any::<bool>()).prop_map(|(id, username, is_admin)| {
-        UserInfo {
+    let user =
+        (any::<i64>(), any_text(), any::<bool>()).prop_map(|(id, username, is_admin)| UserInfo {
             id: UserId(id),
             username,
             is_admin,
-        }
-    });
-    let room = (any_room(), any_kind(), any_text(), any::<u64>(), any::<u64>()).prop_map(
-        |(id, kind, name, last_seq, unread)| RoomInfo {
+        });
+    let room = (
+        any_room(),
+        any_kind(),
+        any_text(),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(|(id, kind, name, last_seq, unread)| RoomInfo {
             id,
             kind,
             name,
             last_seq,
             unread,
-        },
-    );
+        });
     let welcome = (
         any::<u32>(),
         any_text(),
         user,
         prop::collection::vec(room, 0..4),
         prop::collection::vec(any_text(), 0..4),
-        (any::<usize>(), any::<usize>(), 0.0f64..1e6, any::<u32>(), any::<u64>()),
+        (
+            any::<usize>(),
+            any::<usize>(),
+            0.0f64..1e6,
+            any::<u32>(),
+            any::<u64>(),
+        ),
     )
         .prop_map(
             |(protocol_version, server_version, user, rooms, online, l)| {
@@ -98,16 +108,24 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
                 ts
             })
         ),
-        (any::<i64>(), any_room(), any::<u64>(), any_ts(), any_text(), any_text()).prop_map(
-            |(id, room, seq, ts, from, body)| ServerMsg::Message(MessageEvent {
-                id: MessageId(id),
-                room,
-                seq,
-                ts,
-                from,
-                body
-            })
-        ),
+        (
+            any::<i64>(),
+            any_room(),
+            any::<u64>(),
+            any_ts(),
+            any_text(),
+            any_text()
+        )
+            .prop_map(
+                |(id, room, seq, ts, from, body)| ServerMsg::Message(MessageEvent {
+                    id: MessageId(id),
+                    room,
+                    seq,
+                    ts,
+                    from,
+                    body
+                })
+            ),
         Just(ServerMsg::Synced),
         any_text().prop_map(|nonce| ServerMsg::Pong { nonce }),
         (any_text(), any::<bool>()).prop_map(|(user, online)| ServerMsg::Presence { user, online }),

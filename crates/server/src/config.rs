@@ -259,7 +259,11 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\nburst = 3\nlog = \"debug\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\nburst = 3\nlog = \"debug\"\n",
+        )
+        .unwrap();
         let flags = Overrides {
             log: Some("warn".into()),
             ..Default::default()

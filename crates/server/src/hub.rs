@@ -301,13 +301,7 @@ impl Hub {
         let Some(name) = inner.usernames.get(&user).cloned() else {
             return;
         };
-        let json = Utf8Bytes::from(
-            ServerMsg::Presence {
-                user: name,
-                online,
-            }
-            .to_json(),
-        );
+        let json = Utf8Bytes::from(ServerMsg::Presence { user: name, online }.to_json());
         let targets: Vec<ConnId> = peers(inner, user)
             .iter()
             .filter(|u| **u != user)

@@ -15,7 +15,8 @@
 //! - [`store`]: SQLite with group commit, migrations, queries;
 //! - [`config`]: the one validated configuration struct;
 //! - [`metrics`]: counters for `/metrics`;
-//! - [`state`]: the shared [`state::AppState`].
+//! - [`state`]: the shared [`state::AppState`];
+//! - [`tracker`]: counts connection tasks so shutdown can wait for them.
 
 pub mod accounts;
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod tracker;
 pub mod ws;
 
 pub use config::Config;

@@ -157,7 +157,7 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
         Command::Invite(InviteCmd::Create) => {
             let store = open_store(&config)?;
             let code = accounts::create_invite(&store).await?;
-            store.close();
+            tokio::task::block_in_place(|| store.close());
             println!("{code}");
             Ok(())
         }
@@ -182,7 +182,10 @@ async fn serve(config: Config) -> Result<()> {
     let addr = listener.local_addr()?;
     let tls = &prepared.state.tls;
     println!("SecureChat is listening on {}", server::url_for(addr));
-    println!("Certificate fingerprint (SHA-256): {}", tls.pin_fingerprint());
+    println!(
+        "Certificate fingerprint (SHA-256): {}",
+        tls.pin_fingerprint()
+    );
     if tls.ca_pem().is_some() {
         println!(
             "Browsers: trust {}/ca.pem, or the file {}",
@@ -238,7 +241,11 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
         UserCmd::Disable { username } => {
             let user = find(&store, &username).await?;
             let ended = accounts::set_disabled(&store, user.id, true).await?;
-            println!("disabled {}; {} session(s) ended", user.username, ended.len());
+            println!(
+                "disabled {}; {} session(s) ended",
+                user.username,
+                ended.len()
+            );
             Ok(())
         }
         UserCmd::Enable { username } => {
@@ -248,8 +255,11 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
             Ok(())
         }
         UserCmd::List => {
-            let list = store.read(|c| users::list(c)).await?;
-            println!("{:<32} {:<6} {:<9} last seen", "username", "admin", "disabled");
+            let list = store.read(users::list).await?;
+            println!(
+                "{:<32} {:<6} {:<9} last seen",
+                "username", "admin", "disabled"
+            );
             for u in list {
                 let seen = u
                     .last_seen
@@ -265,7 +275,7 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
             Ok(())
         }
     };
-    store.close();
+    tokio::task::block_in_place(|| store.close());
     result
 }
 

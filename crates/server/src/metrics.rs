@@ -72,7 +72,11 @@ mod tests {
         inc(&m.messages_total);
         m.connections.fetch_add(2, Relaxed);
         let text = m.render();
-        assert!(text.contains("# TYPE securechat_messages_total counter\nsecurechat_messages_total 1\n"));
+        assert!(
+            text.contains(
+                "# TYPE securechat_messages_total counter\nsecurechat_messages_total 1\n"
+            )
+        );
         assert!(text.contains("# TYPE securechat_connections gauge\nsecurechat_connections 2\n"));
         assert!(text.contains("# HELP securechat_logins_failed_total Failed logins"));
     }

@@ -14,6 +14,7 @@ use crate::ratelimit::RateLimiter;
 use crate::state::{AppState, Inner};
 use crate::store::{Store, StoreError, sessions};
 use crate::tls::{Tls, TlsError};
+use crate::tracker::Tracker;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -51,7 +52,6 @@ pub enum ServerError {
 pub struct Prepared {
     pub state: AppState,
     shutdown_tx: watch::Sender<bool>,
-    tasks_rx: mpsc::Receiver<()>,
 }
 
 impl Prepared {
@@ -63,7 +63,6 @@ impl Prepared {
         let tls = Arc::new(Tls::load(&config)?);
         let metrics = Arc::new(Metrics::default());
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let (tasks, tasks_rx) = mpsc::channel(1);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState::new(Inner {
             hub: Arc::new(Hub::new(metrics.clone())),
@@ -74,15 +73,11 @@ impl Prepared {
             metrics,
             tls,
             shutdown,
-            tasks,
+            tasks: Tracker::default(),
             store,
             config,
         });
-        Ok(Prepared {
-            state,
-            shutdown_tx,
-            tasks_rx,
-        })
+        Ok(Prepared { state, shutdown_tx })
     }
 }
 
@@ -99,11 +94,7 @@ pub async fn run(
 
 /// Serves a prepared server on `listener` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Future<Output = ()>) {
-    let Prepared {
-        state,
-        shutdown_tx,
-        mut tasks_rx,
-    } = prepared;
+    let Prepared { state, shutdown_tx } = prepared;
     let tls_config = match state.tls.server_config() {
         Ok(c) => c,
         Err(e) => {
@@ -132,7 +123,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
-        let alive = state.tasks.clone();
+        let alive = state.tasks.guard();
         let mut stopping = state.shutdown.clone();
         tokio::spawn(async move {
             let _alive = alive;
@@ -177,17 +168,16 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     maintenance.abort();
     let _ = shutdown_tx.send(true);
     state.hub.close_all(Close::GOING_AWAY);
-    let store = state.store.clone();
-    drop(state);
-    drop(app);
-    // Every connection task holds a sender; recv() returns None when all
-    // are gone.
-    if tokio::time::timeout(DRAIN_TIMEOUT, tasks_rx.recv())
+    if tokio::time::timeout(DRAIN_TIMEOUT, state.tasks.idle())
         .await
         .is_err()
     {
-        tracing::warn!("connections did not finish in time");
+        tracing::warn!(
+            left = state.tasks.live(),
+            "connections did not finish in time"
+        );
     }
+    let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.close())
         .await
         .ok();

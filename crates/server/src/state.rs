@@ -9,10 +9,11 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 use crate::tls::Tls;
+use crate::tracker::Tracker;
 use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Shared server state. Cheap to clone.
 #[derive(Clone)]
@@ -30,9 +31,8 @@ pub struct Inner {
     pub tls: Arc<Tls>,
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
-    /// Each connection task holds a clone; shutdown waits until all are
-    /// dropped.
-    pub tasks: mpsc::Sender<()>,
+    /// Connection tasks; shutdown waits for them.
+    pub tasks: Tracker,
 }
 
 impl AppState {

@@ -8,12 +8,14 @@ use crate::hub::Close;
 use crate::metrics;
 use crate::state::AppState;
 use crate::store::sessions;
+use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use securechat_proto::ErrorCode;
-use securechat_proto::http::{AuthResponse, LoginRequest, MeResponse, PasswordChange, RegisterRequest};
+use securechat_proto::http::{
+    AuthResponse, LoginRequest, MeResponse, PasswordChange, RegisterRequest,
+};
 use securechat_proto::validate::normalize_username;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -118,7 +120,10 @@ pub async fn login(
         Some(user) if ok => {
             state.login_by_account.succeed(&account);
             if user.disabled {
-                return Err(ApiError::new(ErrorCode::Forbidden, "this account is disabled"));
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "this account is disabled",
+                ));
             }
             tracing::info!(user = %user.id, "logged in");
             signed_in(&state, StatusCode::OK, user).await
@@ -140,10 +145,17 @@ pub async fn logout(
     Authed(session): Authed,
 ) -> Result<Response, ApiError> {
     let id = session.id;
-    state.store.write(move |tx| sessions::delete(tx, id)).await?;
+    state
+        .store
+        .write(move |tx| sessions::delete(tx, id))
+        .await?;
     state.hub.close_sessions(&[id], Close::SESSION_ENDED);
     tracing::info!(user = %session.user.id, "logged out");
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared_cookie())]).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cleared_cookie())],
+    )
+        .into_response())
 }
 
 /// `POST /api/password`: needs the old password; ends every other session.
@@ -162,7 +174,10 @@ pub async fn change_password(
         .await;
     if !ok {
         state.login_by_account.fail(account, Instant::now());
-        return Err(ApiError::new(ErrorCode::Forbidden, "the old password is wrong"));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the old password is wrong",
+        ));
     }
     let ended = accounts::set_password(
         &state.store,

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 /// The token a request carries, if any.
 pub fn token_from_headers(headers: &HeaderMap) -> Option<&str> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Some(token) = auth.strip_prefix("Bearer ") {
             return Some(token.trim());
         }
@@ -29,7 +32,10 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The live session for a request, or 401.
-pub async fn session_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
+pub async fn session_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Session, ApiError> {
     let token = token_from_headers(headers).ok_or_else(ApiError::unauthorized)?;
     accounts::session_for_token(&state.store, token)
         .await?
@@ -43,7 +49,9 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        session_from_headers(state, &parts.headers).await.map(Authed)
+        session_from_headers(state, &parts.headers)
+            .await
+            .map(Authed)
     }
 }
 

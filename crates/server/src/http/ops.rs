@@ -13,7 +13,10 @@ pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse,
         .store
         .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
         .await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#))
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    ))
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -29,12 +32,20 @@ pub async fn ca_pem(State(state): State<AppState>) -> Result<impl IntoResponse, 
     let pem = state
         .tls
         .ca_pem()
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "this server uses a configured certificate"))?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "this server uses a configured certificate",
+            )
+        })?
         .to_owned();
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-pem-file"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"securechat-ca.pem\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"securechat-ca.pem\"",
+            ),
         ],
         pem,
     ))

@@ -57,7 +57,9 @@ pub fn append_message(
         return Ok(Appended::Duplicate(event));
     }
     let seq: Seq = conn
-        .prepare_cached("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")?
+        .prepare_cached(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )?
         .query_row([room.0], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::NotFound)?;
@@ -93,13 +95,4 @@ pub fn range(
     ))?;
     let rows = stmt.query_map(params![room.0, after, upto, limit as i64], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// The room's newest seq (0 if empty).
-pub fn last_seq(conn: &Connection, room: RoomId) -> Result<Seq, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT last_seq FROM rooms WHERE id = ?1")?
-        .query_row([room.0], |r| r.get(0))
-        .optional()?
-        .ok_or(StoreError::NotFound)?)
 }

@@ -71,10 +71,17 @@ impl From<rusqlite::Error> for StoreError {
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
 
+/// What the writer thread receives.
+enum Cmd {
+    Run(Job),
+    /// Commit what is queued and stop; `write` fails from then on.
+    Close,
+}
+
 /// Handle to the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Cmd>,
     readers: Arc<ReaderPool>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
@@ -136,7 +143,10 @@ impl Store {
                 let _ = tx.send(result);
             })
         });
-        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.jobs
+            .send(Cmd::Run(job))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -157,11 +167,13 @@ impl Store {
         .map_err(|_| StoreError::Closed)?
     }
 
-    /// Stops the writer after it has committed every queued job.
-    pub fn close(self) {
+    /// Stops the writer after it has committed every job queued before
+    /// this call, and waits for it. Blocking. Later writes fail with
+    /// `Closed`, whatever clones of the handle still exist.
+    pub fn close(&self) {
         let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop(self.jobs);
         if let Some(handle) = handle {
+            let _ = self.jobs.blocking_send(Cmd::Close);
             let _ = handle.join();
         }
     }
@@ -191,13 +203,21 @@ fn in_savepoint<T>(
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
+    let mut open = true;
+    while open {
+        match rx.blocking_recv() {
+            Some(Cmd::Run(job)) => batch.push(job),
+            Some(Cmd::Close) | None => break,
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(Cmd::Run(job)) => batch.push(job),
+                Ok(Cmd::Close) => {
+                    open = false;
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -206,6 +226,8 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             finish(committed);
         }
     }
+    // Jobs still queued after Close are dropped; their callers get Closed.
+    rx.close();
 }
 
 fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Vec<(Finish, Result<(), StoreError>)> {

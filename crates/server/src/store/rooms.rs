@@ -42,7 +42,6 @@ pub fn all_members(conn: &Connection) -> Result<Vec<(RoomId, UserId)>, StoreErro
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-
 /// How a user stands with a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -34,7 +34,11 @@ pub fn insert(
 
 /// The session with this token hash, if it exists, has not expired, and its
 /// user is not disabled.
-pub fn lookup(conn: &Connection, token_hash: &[u8], now: i64) -> Result<Option<Session>, StoreError> {
+pub fn lookup(
+    conn: &Connection,
+    token_hash: &[u8],
+    now: i64,
+) -> Result<Option<Session>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT s.id, s.expires_at, u.id, u.username, u.password_hash, u.is_admin, u.disabled, u.last_seen

@@ -50,7 +50,8 @@ pub fn insert(
     admin: Option<bool>,
     now: i64,
 ) -> Result<UserRecord, StoreError> {
-    let first: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+    let first: bool =
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
     let is_admin = admin.unwrap_or(first);
     conn.execute(
         "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)",

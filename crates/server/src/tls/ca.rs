@@ -52,12 +52,11 @@ impl LocalCa {
         }
         let cert_pem = files::read_file(&cert_path)?;
         let key = KeyPair::from_pem(&files::read_file(&key_path)?)?;
-        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| {
-            TlsError::Pem {
+        let cert_der =
+            CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| TlsError::Pem {
                 path: cert_path.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let issuer = Issuer::from_ca_cert_der(&cert_der, key)?;
         Ok(LocalCa {
             dir: dir.to_owned(),
@@ -108,7 +107,10 @@ impl LocalCa {
             })
             .collect::<Result<_, rcgen::Error>>()?;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        dn.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         dn.push(DnType::OrganizationName, "SecureChat");
         params.distinguished_name = dn;
         params.not_before = now - Duration::hours(1);
@@ -210,7 +212,9 @@ fn permitted_names(der: &CertificateDer<'_>) -> Result<Vec<String>, TlsError> {
 fn name_within(name: &str, base: &str) -> bool {
     name.eq_ignore_ascii_case(base)
         || (base.parse::<IpAddr>().is_err()
-            && name.to_ascii_lowercase().ends_with(&format!(".{}", base.to_ascii_lowercase())))
+            && name
+                .to_ascii_lowercase()
+                .ends_with(&format!(".{}", base.to_ascii_lowercase())))
 }
 
 /// A certificate's validity period.
@@ -238,7 +242,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = LocalCa::open_or_create(dir.path(), &names()).unwrap();
         let again = LocalCa::open_or_create(dir.path(), &names()).unwrap();
-        assert_eq!(ca.cert_der(), again.cert_der(), "the CA is reused, not remade");
+        assert_eq!(
+            ca.cert_der(),
+            again.cert_der(),
+            "the CA is reused, not remade"
+        );
         assert_eq!(permitted_names(ca.cert_der()).unwrap(), names());
         ca.check_names(&names()).unwrap();
         let err = ca
@@ -247,7 +255,11 @@ mod tests {
         assert!(err.to_string().contains("other.example.org"));
         let mode = |f: &str| {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777
+            std::fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
         };
         assert_eq!(mode("ca-key.pem"), 0o600);
     }
@@ -263,7 +275,9 @@ mod tests {
         assert!(nb <= now && na > now + Duration::days(89));
         assert_eq!(leaf.chain[1], *ca.cert_der());
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(dir.path().join("key.pem")).unwrap().permissions(),
+            &std::fs::metadata(dir.path().join("key.pem"))
+                .unwrap()
+                .permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
     }

@@ -58,18 +58,12 @@ impl ResolvesServerCert for SwappableCert {
     }
 }
 
-/// Where the served certificate comes from.
-enum Source {
-    /// The built-in CA issues (and re-issues) the leaf.
-    BuiltIn(ca::LocalCa),
-    /// An operator-provided PEM pair, served as is.
-    Configured,
-}
-
 /// The server's TLS state.
 pub struct Tls {
     resolver: Arc<SwappableCert>,
-    source: Source,
+    /// The built-in CA that issues (and re-issues) the leaf; `None` when an
+    /// operator-provided certificate is served as is.
+    local_ca: Option<ca::LocalCa>,
     /// The certificate clients pin: the CA's, or the configured leaf's.
     pin_der: CertificateDer<'static>,
     /// The CA certificate served at `/ca.pem` (built-in CA only).
@@ -112,7 +106,7 @@ impl Tls {
         let certified = certified_key(chain, key)?;
         Ok(Tls {
             resolver: Arc::new(SwappableCert(RwLock::new(Arc::new(certified)))),
-            source: Source::Configured,
+            local_ca: None,
             pin_der: first,
             ca_pem: None,
             leaf_not_after: RwLock::new(not_after),
@@ -131,17 +125,18 @@ impl Tls {
             ca_pem: Some(local.cert_pem().to_owned()),
             leaf_not_after: RwLock::new(leaf.not_after),
             leaf_not_before: RwLock::new(leaf.not_before),
-            source: Source::BuiltIn(local),
+            local_ca: Some(local),
         })
     }
 
     /// The rustls server configuration (TLS 1.2 and 1.3, ring's AEAD
     /// forward-secret suites only, HTTP/1.1 by ALPN).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_cert_resolver(self.resolver.clone());
+        let mut cfg =
+            rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+                .with_no_client_auth()
+                .with_cert_resolver(self.resolver.clone());
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }
@@ -158,30 +153,47 @@ impl Tls {
 
     /// When the served leaf certificate expires.
     pub fn leaf_not_after(&self) -> OffsetDateTime {
-        *self.leaf_not_after.read().unwrap_or_else(|e| e.into_inner())
+        *self
+            .leaf_not_after
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Issues and swaps in a new leaf if a third or less of the current one's
-    /// lifetime remains at `now`. Returns whether it renewed.
+    /// Issues (valid from the real current time) and swaps in a new leaf if
+    /// a third or less of the current one's lifetime remains at `now`.
+    /// Returns whether it renewed.
     pub fn renew_if_due(&self, config: &Config, now: OffsetDateTime) -> Result<bool, TlsError> {
-        let Source::BuiltIn(local) = &self.source else {
+        let Some(local) = &self.local_ca else {
             return Ok(false);
         };
-        let not_before = *self.leaf_not_before.read().unwrap_or_else(|e| e.into_inner());
+        let not_before = *self
+            .leaf_not_before
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         if !renewal_due(not_before, self.leaf_not_after(), now) {
             return Ok(false);
         }
-        let leaf = local.issue_leaf(config.cert_validity_days, now)?;
+        let leaf = local.issue_leaf(config.cert_validity_days, OffsetDateTime::now_utc())?;
         let certified = certified_key(leaf.chain, leaf.key)?;
         *self.resolver.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
-        *self.leaf_not_after.write().unwrap_or_else(|e| e.into_inner()) = leaf.not_after;
-        *self.leaf_not_before.write().unwrap_or_else(|e| e.into_inner()) = leaf.not_before;
+        *self
+            .leaf_not_after
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = leaf.not_after;
+        *self
+            .leaf_not_before
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = leaf.not_before;
         Ok(true)
     }
 }
 
 /// A leaf is renewed once two thirds of its lifetime have passed.
-pub fn renewal_due(not_before: OffsetDateTime, not_after: OffsetDateTime, now: OffsetDateTime) -> bool {
+pub fn renewal_due(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> bool {
     let lifetime = not_after - not_before;
     now >= not_after - lifetime / 3
 }

@@ -6,10 +6,10 @@ use crate::chat;
 use crate::hub::{Close, Outbound};
 use crate::metrics;
 use crate::state::AppState;
+use crate::store::events::Appended;
 use crate::store::rooms;
 use crate::store::sessions::Session;
 use crate::store::users;
-use crate::store::events::Appended;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{Stream, StreamExt};
 use securechat_proto::validate::{validate_body, validate_client_msg_id};
@@ -27,7 +27,7 @@ const WRITER_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a connection to its end.
 pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
-    let _alive = state.tasks.clone();
+    let _alive = state.tasks.guard();
     let user = session.user.id;
     // Membership first, so the hub knows the user's rooms when it announces
     // them; subscribe; only then read the rooms' last seqs for `welcome`, so
@@ -80,8 +80,6 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
     let writer = Writer {
         sink,
         rx: reg.rx,
-        kill: reg.kill,
-        shutdown: state.shutdown.clone(),
         store: state.store.clone(),
         metrics: state.metrics.clone(),
         cursors,
@@ -92,7 +90,11 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         session_expires: Timestamp(session.expires_at),
         hold_limit: state.config.outbound_queue,
     };
-    let mut writer_task = tokio::spawn(writer.run(Utf8Bytes::from(welcome.to_json())));
+    let mut writer_task = tokio::spawn(writer.run(
+        Utf8Bytes::from(welcome.to_json()),
+        reg.kill,
+        state.shutdown.clone(),
+    ));
 
     let mut reader = Reader {
         state: &state,
@@ -229,7 +231,12 @@ impl Reader<'_> {
         None
     }
 
-    async fn on_send(&mut self, room: RoomId, client_msg_id: String, body: String) -> Option<Close> {
+    async fn on_send(
+        &mut self,
+        room: RoomId,
+        client_msg_id: String,
+        body: String,
+    ) -> Option<Close> {
         let state = self.state;
         if let Err(e) = validate_client_msg_id(&client_msg_id) {
             metrics::inc(&state.metrics.bad_frames_total);

@@ -29,6 +29,8 @@ pub const SYNC_GRACE: Duration = Duration::from_secs(1);
 const COALESCE: usize = 64;
 /// Events fetched per store read during a replay.
 const REPLAY_PAGE: usize = 500;
+/// A peer that does not read gets this long to take the close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// When the peer was last heard from (any frame, pongs included).
 pub struct Heartbeat {
@@ -65,8 +67,6 @@ impl Default for Heartbeat {
 pub struct Writer {
     pub sink: SplitSink<WebSocket, Message>,
     pub rx: mpsc::Receiver<Outbound>,
-    pub kill: oneshot::Receiver<Close>,
-    pub shutdown: watch::Receiver<bool>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Last seq per room this client has.
@@ -103,19 +103,44 @@ impl From<StoreError> for Stop {
 }
 
 impl Writer {
-    /// Runs until the connection closes.
-    pub async fn run(mut self, welcome: Utf8Bytes) {
-        let stop = match self.sink.send(Message::Text(welcome)).await {
-            Ok(()) => self.serve().await,
-            Err(_) => Stop::Broken,
+    /// Runs until the connection closes. `kill` (from the hub) and
+    /// `shutdown` interrupt it even while a send is blocked on a peer that
+    /// does not read.
+    pub async fn run(
+        mut self,
+        welcome: Utf8Bytes,
+        kill: oneshot::Receiver<Close>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let killed = async {
+            match kill.await {
+                Ok(close) => close,
+                // Unregistered without a reason: the session is ending.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let stopping = async { drop(shutdown.wait_for(|s| *s).await) };
+        let stop = tokio::select! {
+            biased;
+            close = killed => Stop::Close(close),
+            _ = stopping => Stop::Close(Close::GOING_AWAY),
+            stop = async {
+                match self.sink.send(Message::Text(welcome)).await {
+                    Ok(()) => self.serve().await,
+                    Err(_) => Stop::Broken,
+                }
+            } => stop,
         };
         if let Stop::Close(close) = stop {
             let frame = CloseFrame {
                 code: close.code,
                 reason: Utf8Bytes::from_static(close.reason),
             };
-            let _ = self.sink.send(Message::Close(Some(frame))).await;
-            let _ = self.sink.close().await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                let _ = self.sink.send(Message::Close(Some(frame))).await;
+                let _ = self.sink.close().await;
+            })
+            .await;
         }
     }
 
@@ -127,15 +152,9 @@ impl Writer {
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let hold_deadline = tokio::time::sleep(SYNC_GRACE);
         tokio::pin!(hold_deadline);
-        let mut kill_armed = true;
         loop {
             let item = tokio::select! {
                 biased;
-                why = &mut self.kill, if kill_armed => match why {
-                    Ok(close) => return Stop::Close(close),
-                    Err(_) => { kill_armed = false; continue; }
-                },
-                _ = self.shutdown.changed() => return Stop::Close(Close::GOING_AWAY),
                 _ = ping.tick() => {
                     if let Err(stop) = self.heartbeat_tick().await {
                         return stop;

@@ -1,0 +1,164 @@
+//! Operator endpoints, headers, Origin checks and graceful shutdown.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use securechat_proto::ServerMsg;
+use serde_json::json;
+use std::io::{Read, Write};
+
+#[tokio::test]
+async fn healthz_metrics_and_ca_pem() {
+    let app = spawn_app().await;
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), r#"{"status":"ok"}"#);
+
+    let token = app.register_ok("alice").await;
+    let (mut a, w) = app.connect(&token).await;
+    a.send_text(general(&w), "m", "counted").await;
+    a.next().await;
+    let _ = app.login("alice", "wrong password").await;
+    let res = app.get("/metrics", None).await;
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    for line in [
+        "securechat_connections 1\n",
+        "securechat_messages_total 1\n",
+        "securechat_logins_failed_total 1\n",
+        "securechat_rate_limited_total 0\n",
+        "securechat_users_online 1\n",
+        "# TYPE securechat_messages_total counter\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {text}");
+    }
+
+    let pem = app.get("/ca.pem", None).await.text().await.unwrap();
+    let on_disk = std::fs::read_to_string(app.data_dir().join("tls/ca.pem")).unwrap();
+    assert_eq!(pem, on_disk);
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+#[tokio::test]
+async fn every_https_answer_carries_hsts_and_safe_headers() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("GET", "/healthz"),
+        ("GET", "/nope"),
+        ("GET", "/api/me"),
+        ("POST", "/api/login"),
+    ] {
+        let res = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let h = res.headers();
+        assert!(
+            h["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .contains("max-age="),
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+    }
+    let res = app.get("/nope", None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_of(res).await.0, "not_found");
+}
+
+#[tokio::test]
+async fn plain_http_is_never_served() {
+    let app = spawn_app().await;
+    let addr = app.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        buf
+    })
+    .await
+    .unwrap();
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "got {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
+async fn websocket_needs_a_session_and_a_same_origin() {
+    let app = spawn_with(|c| c.allowed_origins = vec!["https://chat.example.com".into()]).await;
+    let token = app.register_ok("alice").await;
+    let bearer = ("authorization", format!("Bearer {token}"));
+
+    let err = app.ws_with(&[], None).await.err().expect("no session");
+    assert!(err.to_string().contains("401"), "{err}");
+
+    let evil = ("origin", "https://evil.example".to_string());
+    let err = app
+        .ws_with(&[bearer.clone(), evil], None)
+        .await
+        .err()
+        .expect("cross-site");
+    assert!(err.to_string().contains("403"), "{err}");
+    let null = ("origin", "null".to_string());
+    assert!(app.ws_with(&[bearer.clone(), null], None).await.is_err());
+
+    let own = ("origin", format!("https://localhost:{}", app.addr.port()));
+    let mut c = app
+        .ws_with(&[bearer.clone(), own], None)
+        .await
+        .expect("same origin");
+    c.welcome().await;
+    let configured = ("origin", "https://chat.example.com".to_string());
+    let mut c = app
+        .ws_with(&[bearer.clone(), configured], None)
+        .await
+        .expect("configured");
+    c.welcome().await;
+
+    // The cookie works for browsers.
+    let cookie = ("cookie", format!("securechat_session={token}"));
+    let mut c = app.ws_with(&[cookie], None).await.expect("cookie auth");
+    c.welcome().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_1001_and_keeps_acked_messages() {
+    let mut app = spawn_app().await;
+    let token = app.register_ok("alice").await;
+    let (mut a, w) = app.connect(&token).await;
+    a.send_text(general(&w), "last", "before shutdown").await;
+    let mut acked = false;
+    while !acked {
+        acked = matches!(a.next().await, ServerMsg::Ack(_));
+    }
+    let stopping = tokio::spawn(async move {
+        app.stop().await;
+        app
+    });
+    assert_eq!(a.expect_close().await.0, 1001);
+    let app = stopping.await.unwrap();
+    let app = app.restart().await;
+    let (_, w) = app.connect(&token).await;
+    assert_eq!(w.rooms[0].last_seq, 1);
+    let _ = json!({});
+}
