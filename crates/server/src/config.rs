@@ -295,6 +295,13 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_the_defaults() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.example.toml");
+        let c = Config::load(Some(Path::new(example)), &Overrides::default()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
     fn cert_names_always_cover_loopback() {
         let c = Config {
             hostnames: vec!["Chat.Example.com".into(), "localhost".into()],
