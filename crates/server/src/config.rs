@@ -296,7 +296,10 @@ mod tests {
 
     #[test]
     fn the_documented_example_is_the_defaults() {
-        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.example.toml");
+        let example = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/config.example.toml"
+        );
         let c = Config::load(Some(Path::new(example)), &Overrides::default()).unwrap();
         assert_eq!(c, Config::default());
     }
