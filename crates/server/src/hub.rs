@@ -224,6 +224,15 @@ impl Hub {
         });
     }
 
+    /// The sessions that have connections open.
+    pub fn sessions(&self) -> Vec<SessionId> {
+        let inner = self.lock();
+        let mut ids: Vec<SessionId> = inner.conns.values().map(|c| c.session).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
     /// Closes every connection of the given sessions.
     pub fn close_sessions(&self, sessions: &[SessionId], why: Close) {
         let mut inner = self.lock();

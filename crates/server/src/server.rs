@@ -105,6 +105,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     let acceptor = TlsAcceptor::from(tls_config);
     let app = crate::http::router(state.clone());
     let maintenance = tokio::spawn(maintenance(state.clone()));
+    let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     tokio::pin!(shutdown);
 
     loop {
@@ -166,6 +167,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     tracing::info!("shutting down");
     drop(listener);
     maintenance.abort();
+    sweeper.abort();
     let _ = shutdown_tx.send(true);
     state.hub.close_all(Close::GOING_AWAY);
     if tokio::time::timeout(DRAIN_TIMEOUT, state.tasks.idle())
@@ -207,6 +209,36 @@ async fn maintenance(state: AppState) {
             .await
         {
             tracing::warn!(error = %e, "session purge failed");
+        }
+    }
+}
+
+/// Every ping interval: close live connections whose session ended outside
+/// this process (`securechat-server user disable|passwd` runs as another
+/// process) or expired.
+async fn sweep_sessions(state: AppState) {
+    let mut every = tokio::time::interval(state.config.ping_interval());
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let live = state.hub.sessions();
+        if live.is_empty() {
+            continue;
+        }
+        let now = securechat_proto::Timestamp::now().0;
+        let check = live.clone();
+        match state
+            .store
+            .read(move |c| sessions::still_valid(c, &check, now))
+            .await
+        {
+            Ok(valid) => {
+                let ended: Vec<_> = live.into_iter().filter(|s| !valid.contains(s)).collect();
+                if !ended.is_empty() {
+                    state.hub.close_sessions(&ended, Close::SESSION_ENDED);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod users;
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -84,6 +85,7 @@ pub struct Store {
     jobs: mpsc::Sender<Cmd>,
     readers: Arc<ReaderPool>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    commits: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -99,9 +101,11 @@ impl Store {
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let (jobs, rx) = mpsc::channel(QUEUE);
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
         let writer = std::thread::Builder::new()
             .name("securechat-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &counter))
             .map_err(|e| StoreError::Batch(format!("cannot start writer thread: {e}")))?;
         Ok(Store {
             jobs,
@@ -110,6 +114,7 @@ impl Store {
                 idle: Mutex::new(Vec::new()),
             }),
             writer: Arc::new(Mutex::new(Some(writer))),
+            commits,
         })
     }
 
@@ -167,6 +172,11 @@ impl Store {
         .map_err(|_| StoreError::Closed)?
     }
 
+    /// Transactions committed so far (each holds one batch of writes).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
     /// Stops the writer after it has committed every job queued before
     /// this call, and waits for it. Blocking. Later writes fail with
     /// `Closed`, whatever clones of the handle still exist.
@@ -203,7 +213,7 @@ fn in_savepoint<T>(
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, commits: &AtomicU64) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut open = true;
     while open {
@@ -222,6 +232,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>) {
             }
         }
         let finishers = run_batch(&mut conn, &mut batch);
+        commits.fetch_add(1, Ordering::Relaxed);
         for (finish, committed) in finishers {
             finish(committed);
         }
@@ -275,5 +286,59 @@ impl ReaderPool {
         if idle.len() < 8 {
             idle.push(conn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits_and_each_job_is_isolated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store
+            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
+            .await
+            .unwrap();
+        let before = store.commits();
+        let jobs: Vec<_> = (0..400)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    // Every 10th job breaks the UNIQUE rule: it fails alone.
+                    let v = if i % 10 == 9 { 0 } else { i };
+                    store
+                        .write(move |tx| Ok(tx.execute("INSERT INTO t (v) VALUES (?1)", [v])?))
+                        .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for j in jobs {
+            if let Err(e) = j.await.unwrap() {
+                assert!(matches!(e, StoreError::Conflict), "{e}");
+                failed += 1;
+            }
+        }
+        let commits = store.commits() - before;
+        assert!(
+            commits < 400,
+            "group commit: {commits} commits for 400 writes"
+        );
+        let rows: i64 = store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(rows + failed, 400);
+        assert_eq!(
+            failed, 40,
+            "41 zeros (job 0 and every 10th): one stored, 40 refused"
+        );
+        tokio::task::block_in_place(|| store.close());
+        assert!(matches!(
+            store.write(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
     }
 }

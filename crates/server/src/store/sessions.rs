@@ -81,6 +81,25 @@ pub fn delete_for_user(
     Ok(ids.collect::<Result<_, _>>()?)
 }
 
+/// Which of `ids` are still valid (exist, not expired, user enabled).
+pub fn still_valid(
+    conn: &Connection,
+    ids: &[SessionId],
+    now: i64,
+) -> Result<Vec<SessionId>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
+    )?;
+    let mut valid = Vec::with_capacity(ids.len());
+    for id in ids {
+        if stmt.exists(params![id.0, now])? {
+            valid.push(*id);
+        }
+    }
+    Ok(valid)
+}
+
 /// Removes expired sessions.
 pub fn purge_expired(conn: &Connection, now: i64) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?)

@@ -278,3 +278,52 @@ async fn disabled_users_cannot_log_in_or_connect() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(app.ws(&token).await.is_err());
 }
+
+#[tokio::test]
+async fn expired_sessions_are_refused_and_their_sockets_closed() {
+    let app = spawn_with(|c| {
+        c.ping_interval_ms = 100;
+        c.idle_timeout_ms = 5_000;
+    })
+    .await;
+    app.register_ok("mia").await;
+    let user = securechat_server::accounts::find_user(&app.state.store, "mia")
+        .await
+        .unwrap()
+        .unwrap();
+    let ttl = std::time::Duration::from_millis(1500);
+    let (token, _) = securechat_server::accounts::create_session(&app.state.store, user.id, ttl)
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/me", Some(&token)).await.status(), 200);
+    let (mut ws, _) = app.connect(&token).await;
+    assert_eq!(
+        ws.expect_close().await.0,
+        4001,
+        "closed when the session expires"
+    );
+    let res = app.get("/api/me", Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(res).await.0, "unauthorized");
+}
+
+#[tokio::test]
+async fn sessions_ended_by_another_process_close_live_sockets() {
+    let app = spawn_with(|c| c.ping_interval_ms = 100).await;
+    let token = app.register_ok("noah").await;
+    let (mut ws, _) = app.connect(&token).await;
+    // What `securechat-server user disable noah` does: its own connection
+    // to the same database file.
+    let cli = securechat_server::store::Store::open(&app.config.db_path()).unwrap();
+    let user = securechat_server::accounts::find_user(&cli, "noah")
+        .await
+        .unwrap()
+        .unwrap();
+    securechat_server::accounts::set_disabled(&cli, user.id, true)
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || cli.close())
+        .await
+        .unwrap();
+    assert_eq!(ws.expect_close().await.0, 4001);
+}

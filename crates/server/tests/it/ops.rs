@@ -162,3 +162,34 @@ async fn shutdown_closes_sockets_with_1001_and_keeps_acked_messages() {
     assert_eq!(w.rooms[0].last_seq, 1);
     let _ = json!({});
 }
+
+#[tokio::test]
+async fn storage_failures_answer_internal_without_details() {
+    let app = spawn_app().await;
+    let token = app.register_ok("olga").await;
+    let (mut a, w) = app.connect(&token).await;
+    // Stop the store's writer: every write fails from now on.
+    let store = app.state.store.clone();
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .unwrap();
+    a.send_text(general(&w), "lost", "cannot be stored").await;
+    match a.next().await {
+        ServerMsg::Error(e) => {
+            assert_eq!(e.code, securechat_proto::ErrorCode::Internal);
+            assert_eq!(e.client_msg_id.as_deref(), Some("lost"));
+            assert!(
+                !e.message.to_lowercase().contains("sqlite"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let res = app.register("pavel", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        error_of(res).await,
+        ("internal".into(), "internal error".into())
+    );
+}
