@@ -265,10 +265,7 @@ async fn change_password_revokes_other_sessions() {
 async fn disabled_users_cannot_log_in_or_connect() {
     let app = spawn_app().await;
     let token = app.register_ok("liam").await;
-    let user = securechat_server::accounts::find_user(&app.state.store, "liam")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.user("liam").await;
     let ended = securechat_server::accounts::set_disabled(&app.state.store, user.id, true)
         .await
         .unwrap();
@@ -287,10 +284,7 @@ async fn expired_sessions_are_refused_and_their_sockets_closed() {
     })
     .await;
     app.register_ok("mia").await;
-    let user = securechat_server::accounts::find_user(&app.state.store, "mia")
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.user("mia").await;
     let ttl = std::time::Duration::from_millis(1500);
     let (token, _) = securechat_server::accounts::create_session(&app.state.store, user.id, ttl)
         .await

@@ -42,13 +42,7 @@ async fn two_users_chat_in_general() {
 
     let (mut b, welcome) = app.connect(&bob).await;
     assert_eq!(welcome.online, vec!["alice", "bob"]);
-    assert_eq!(
-        a.next().await,
-        ServerMsg::Presence {
-            user: "bob".into(),
-            online: true
-        }
-    );
+    assert_eq!(a.next().await, presence("bob", true));
 
     let before = Timestamp::now();
     a.send_text(room, "a-1", "hello <b>bob</b> \u{1F600}").await;
@@ -106,29 +100,14 @@ async fn presence_follows_first_and_last_connection() {
     let bob = app.register_ok("bob").await;
     let (mut a, _) = app.connect(&alice).await;
     let (mut b1, _) = app.connect(&bob).await;
-    assert_eq!(
-        a.next().await,
-        ServerMsg::Presence {
-            user: "bob".into(),
-            online: true
-        }
-    );
+    assert_eq!(a.next().await, presence("bob", true));
     let (b2, _) = app.connect(&bob).await;
     drop(b1.stream.close(None).await);
     a.expect_quiet(Duration::from_millis(300)).await;
     drop(b2);
-    assert_eq!(
-        a.next().await,
-        ServerMsg::Presence {
-            user: "bob".into(),
-            online: false
-        }
-    );
+    assert_eq!(a.next().await, presence("bob", false));
     // last_seen is recorded.
-    let bob = securechat_server::accounts::find_user(&app.state.store, "bob")
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = app.user("bob").await;
     assert!(bob.last_seen.is_some());
 }
 
@@ -142,14 +121,7 @@ async fn a_retried_send_is_stored_once() {
     let room = general(&w);
     a.send_text(room, "same-id", "once").await;
     a.send_text(room, "same-id", "once").await;
-    let mut acks = Vec::new();
-    while acks.len() < 2 {
-        match a.next_non_presence().await {
-            ServerMsg::Ack(ack) => acks.push(ack),
-            ServerMsg::Message(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    let acks = [a.next_ack().await, a.next_ack().await];
     assert_eq!(acks[0], acks[1], "same id, seq and ts");
     assert_eq!(message(b.next().await).seq, 1);
     b.expect_quiet(Duration::from_millis(300)).await;
@@ -221,11 +193,7 @@ async fn non_members_are_forbidden_and_see_nothing() {
     let alice = app.register_ok("alice").await;
     let bob = app.register_ok("bob").await;
     // A private room with alice only, made directly in the real database.
-    let alice_id = securechat_server::accounts::find_user(&app.state.store, "alice")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let alice_id = app.user("alice").await.id;
     let private = app
         .state
         .store

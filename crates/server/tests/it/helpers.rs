@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
-use securechat_proto::ws::Welcome;
+use securechat_proto::ws::{Ack, Welcome};
 use securechat_proto::{RoomId, ServerMsg};
 use securechat_server::{Config, Prepared, state::AppState};
 use serde_json::{Value, json};
@@ -166,6 +166,14 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// The stored user named `username`.
+    pub async fn user(&self, username: &str) -> securechat_server::store::users::UserRecord {
+        securechat_server::accounts::find_user(&self.state.store, username)
+            .await
+            .unwrap()
+            .expect("user exists")
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
         self.post(
             "/api/login",
@@ -276,6 +284,17 @@ impl Client {
         }
     }
 
+    /// Reads until the ack of a send, skipping messages and presence.
+    pub async fn next_ack(&mut self) -> Ack {
+        loop {
+            match self.next().await {
+                ServerMsg::Ack(ack) => return ack,
+                ServerMsg::Message(_) | ServerMsg::Presence { .. } => continue,
+                other => panic!("expected an ack, got {other:?}"),
+            }
+        }
+    }
+
     pub async fn welcome(&mut self) -> Welcome {
         match self.next().await {
             ServerMsg::Welcome(w) => w,
@@ -329,6 +348,14 @@ impl Client {
                 Ok(other) => panic!("connection ended: {other:?}"),
             }
         }
+    }
+}
+
+/// A presence notice.
+pub fn presence(user: &str, online: bool) -> ServerMsg {
+    ServerMsg::Presence {
+        user: user.into(),
+        online,
     }
 }
 

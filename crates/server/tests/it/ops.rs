@@ -147,10 +147,7 @@ async fn shutdown_closes_sockets_with_1001_and_keeps_acked_messages() {
     let token = app.register_ok("alice").await;
     let (mut a, w) = app.connect(&token).await;
     a.send_text(general(&w), "last", "before shutdown").await;
-    let mut acked = false;
-    while !acked {
-        acked = matches!(a.next().await, ServerMsg::Ack(_));
-    }
+    a.next_ack().await;
     let stopping = tokio::spawn(async move {
         app.stop().await;
         app

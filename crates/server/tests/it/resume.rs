@@ -24,11 +24,8 @@ async fn send_n(c: &mut Client, room: RoomId, prefix: &str, n: usize) {
         c.send_text(room, &format!("{prefix}-{i}"), &format!("{prefix} {i}"))
             .await;
     }
-    let mut acks = 0;
-    while acks < n {
-        if let ServerMsg::Ack(_) = c.next_non_presence().await {
-            acks += 1;
-        }
+    for _ in 0..n {
+        c.next_ack().await;
     }
 }
 
@@ -172,21 +169,9 @@ async fn a_silent_peer_is_dropped_and_goes_offline() {
     let (mut a, _) = app.connect(&alice).await;
     // Bob's client never reads, so it never answers the server's pings.
     let (mut b, _) = app.connect(&bob).await;
-    assert_eq!(
-        a.next().await,
-        ServerMsg::Presence {
-            user: "bob".into(),
-            online: true
-        }
-    );
+    assert_eq!(a.next().await, presence("bob", true));
     // Alice keeps answering pings because she is reading.
-    assert_eq!(
-        a.next().await,
-        ServerMsg::Presence {
-            user: "bob".into(),
-            online: false
-        }
-    );
+    assert_eq!(a.next().await, presence("bob", false));
     // Bob sees the close frame, or, if his client first tries to answer
     // the pings it finds in its buffer, a connection the server has shut.
     if let Some((code, reason)) = b.next_close_or_end().await {
