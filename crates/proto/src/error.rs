@@ -29,6 +29,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// `POST /api/register`: registration is closed, or needs a valid invite.
     RegistrationClosed,
+    /// The request clashes with the current state (e.g. inviting a member,
+    /// a room name in use).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -45,11 +48,12 @@ impl ErrorCode {
             ErrorCode::UsernameTaken => "username_taken",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::Conflict => "conflict",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -60,6 +64,7 @@ impl ErrorCode {
         ErrorCode::UsernameTaken,
         ErrorCode::InvalidCredentials,
         ErrorCode::RegistrationClosed,
+        ErrorCode::Conflict,
     ];
 }
 

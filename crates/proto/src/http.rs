@@ -1,7 +1,8 @@
 //! Bodies of the HTTPS API. Errors are [`ApiErrorBody`]:
 //! `{"error":{"code":"…","message":"…"}}`.
 
-use crate::{ErrorCode, ws::UserInfo};
+use crate::ws::{RoomInfo, RoomKind, UserInfo};
+use crate::{ErrorCode, RoomId, ServerMsg, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
 /// `POST /api/register`.
@@ -52,4 +53,131 @@ pub struct ApiErrorBody {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+}
+
+/// `POST /api/rooms`: a public or private room; `members` are invited at
+/// once (a group conversation made on the fly). A private room without a
+/// name gets one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub kind: RoomKind,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// `PATCH /api/rooms/{id}`: set what is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateRoom {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `""` clears the topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+/// `POST /api/rooms/{id}/invite` and `POST /api/dms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernameRequest {
+    pub username: String,
+}
+
+/// `PATCH /api/rooms/{id}/messages/{msg}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditRequest {
+    pub body: String,
+}
+
+/// A room as answered by the rooms API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomResponse {
+    pub room: RoomInfo,
+}
+
+/// `GET /api/rooms`: the caller's rooms, and every public room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsResponse {
+    pub rooms: Vec<RoomInfo>,
+    pub public: Vec<PublicRoom>,
+}
+
+/// A public room in the list anyone may join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicRoom {
+    pub id: RoomId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub members: u64,
+    pub joined: bool,
+}
+
+/// `GET /api/rooms/{id}/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersResponse {
+    pub members: Vec<String>,
+}
+
+/// `GET /api/rooms/{id}/events?before=SEQ&limit=N`: stored events, oldest
+/// first; `more` says whether older ones exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryResponse {
+    pub events: Vec<ServerMsg>,
+    pub more: bool,
+}
+
+/// A user in the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub username: String,
+    pub online: bool,
+    /// When they were last connected (now, if online); `None` if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+}
+
+/// `GET /api/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersResponse {
+    pub users: Vec<DirectoryEntry>,
+}
+
+/// A user as an admin sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub online: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+}
+
+/// `GET /api/admin/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUsersResponse {
+    pub users: Vec<AdminUser>,
+}
+
+/// `POST /api/admin/invites`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteResponse {
+    pub invite_code: String,
+    pub expires: Timestamp,
+}
+
+/// `GET /api/admin/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    pub users: u64,
+    pub disabled_users: u64,
+    pub rooms: u64,
+    pub messages: u64,
+    pub users_online: u64,
+    pub connections: u64,
+    pub uptime_secs: u64,
 }

@@ -8,6 +8,10 @@ use thiserror::Error;
 pub const USERNAME_LEN: std::ops::RangeInclusive<usize> = 3..=32;
 /// Shortest and longest password, in bytes.
 pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=1024;
+/// Longest room name, in characters.
+pub const ROOM_NAME_MAX: usize = 64;
+/// Longest room topic, in characters.
+pub const TOPIC_MAX: usize = 250;
 /// Longest `client_msg_id`, in bytes.
 pub const CLIENT_MSG_ID_MAX: usize = 64;
 
@@ -26,6 +30,10 @@ pub enum ValidationError {
     ControlCharacters,
     #[error("client_msg_id must be 1 to 64 printable ASCII characters")]
     ClientMsgId,
+    #[error("room name must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'")]
+    RoomName,
+    #[error("topic must be at most 250 characters, without control characters")]
+    Topic,
 }
 
 impl ValidationError {
@@ -82,6 +90,30 @@ pub fn validate_body(body: &str, max_bytes: usize) -> Result<(), ValidationError
     Ok(())
 }
 
+/// Room names are case-insensitive like usernames: lowercased and checked.
+pub fn normalize_room_name(name: &str) -> Result<String, ValidationError> {
+    let name = name.trim().to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= ROOM_NAME_MAX
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(name)
+    } else {
+        Err(ValidationError::RoomName)
+    }
+}
+
+/// Checks a room topic.
+pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
+    if topic.chars().count() <= TOPIC_MAX && !topic.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ValidationError::Topic)
+    }
+}
+
 /// Checks a `client_msg_id`.
 pub fn validate_client_msg_id(id: &str) -> Result<(), ValidationError> {
     let ok =
@@ -134,6 +166,21 @@ mod tests {
             validate_body("red \u{1b}[31m", 100),
             Err(ValidationError::ControlCharacters)
         );
+    }
+
+    #[test]
+    fn room_names_and_topics() {
+        assert_eq!(normalize_room_name(" Dev-Ops ").unwrap(), "dev-ops");
+        for bad in ["", "has space", "émoji", "ta\tb", &"r".repeat(65)] {
+            assert_eq!(
+                normalize_room_name(bad),
+                Err(ValidationError::RoomName),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_topic("Release planning, Tuesdays").is_ok());
+        assert!(validate_topic("bell\u{7}").is_err());
+        assert!(validate_topic(&"t".repeat(251)).is_err());
     }
 
     #[test]

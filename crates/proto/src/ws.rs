@@ -24,6 +24,11 @@ pub enum ClientMsg {
     },
     /// Application-level heartbeat (browsers cannot send WebSocket pings).
     Ping { nonce: String },
+    /// Everything in `room` up to `seq` has been read (by any of the user's
+    /// sessions).
+    Read { room: RoomId, seq: Seq },
+    /// The user is typing in `room` (ephemeral, never stored).
+    Typing { room: RoomId },
 }
 
 /// A frame from the server.
@@ -36,6 +41,22 @@ pub enum ServerMsg {
     Ack(Ack),
     /// A chat message, live or replayed.
     Message(MessageEvent),
+    /// Someone joined, left, was invited to or removed from a room (stored).
+    Member(MemberEvent),
+    /// A room's name or topic changed (stored).
+    RoomUpdated(RoomUpdated),
+    /// A message was edited (stored; the original now has the new body).
+    Edited(Edited),
+    /// A message was deleted (stored; the original is now empty).
+    Deleted(Deleted),
+    /// You are now a member of this room (joined, invited, DM opened).
+    RoomAdded { room: RoomInfo },
+    /// You are no longer a member of this room (left or removed).
+    RoomRemoved { room: RoomId },
+    /// Your read mark moved (from any of your sessions).
+    Read { room: RoomId, seq: Seq },
+    /// `user` is typing in `room`.
+    Typing { room: RoomId, user: String },
     /// The replay asked for by `sync` is complete; what follows is live.
     Synced,
     /// Answer to `ping`.
@@ -80,11 +101,17 @@ pub enum RoomKind {
 pub struct RoomInfo {
     pub id: RoomId,
     pub kind: RoomKind,
+    /// For a DM, the other user's name.
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// Seq of the newest event in the room (0 when empty).
     pub last_seq: Seq,
     /// Messages from others the user has not read yet.
     pub unread: u64,
+    /// The user's read mark.
+    #[serde(default)]
+    pub read_seq: Seq,
 }
 
 /// Limits the client should respect (the server enforces them anyway).
@@ -121,7 +148,74 @@ pub struct MessageEvent {
     pub ts: Timestamp,
     /// Sender's username.
     pub from: String,
+    /// Current text (empty once deleted).
     pub body: String,
+    /// Set once the message has been edited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
+    /// Set once the message has been deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// What happened to a room's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberAction {
+    Join,
+    Leave,
+    Invite,
+    Remove,
+}
+
+/// A stored membership change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEvent {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Timestamp,
+    /// Whose membership changed.
+    pub user: String,
+    pub action: MemberAction,
+    /// Who did it (the user themself for join and leave).
+    pub by: String,
+}
+
+/// A stored change of a room's name or topic (both given as they are now).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomUpdated {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Timestamp,
+    pub by: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+}
+
+/// A stored edit of message `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edited {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Timestamp,
+    pub target: MessageId,
+    pub body: String,
+    pub by: String,
+}
+
+/// A stored deletion of message `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Timestamp,
+    pub target: MessageId,
+    pub by: String,
 }
 
 /// A failed request.
@@ -163,6 +257,18 @@ fn room_keyed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<RoomId,
 }
 
 impl ServerMsg {
+    /// For events stored in a room's stream: the room and seq.
+    pub fn stream_position(&self) -> Option<(RoomId, Seq)> {
+        match self {
+            ServerMsg::Message(e) => Some((e.room, e.seq)),
+            ServerMsg::Member(e) => Some((e.room, e.seq)),
+            ServerMsg::RoomUpdated(e) => Some((e.room, e.seq)),
+            ServerMsg::Edited(e) => Some((e.room, e.seq)),
+            ServerMsg::Deleted(e) => Some((e.room, e.seq)),
+            _ => None,
+        }
+    }
+
     /// Serializes to the JSON text of one frame.
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: no maps with non-string keys,

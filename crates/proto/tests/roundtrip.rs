@@ -2,7 +2,8 @@
 
 use proptest::prelude::*;
 use securechat_proto::ws::{
-    Ack, ErrorMsg, Limits, MessageEvent, RoomInfo, RoomKind, UserInfo, Welcome,
+    Ack, Deleted, Edited, ErrorMsg, Limits, MemberAction, MemberEvent, MessageEvent, RoomInfo,
+    RoomKind, RoomUpdated, UserInfo, Welcome,
 };
 use securechat_proto::{ClientMsg, ErrorCode, MessageId, RoomId, ServerMsg, Timestamp, UserId};
 use std::collections::BTreeMap;
@@ -41,6 +42,100 @@ fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
         prop::collection::btree_map(any_room(), any::<u64>(), 0..8)
             .prop_map(|since: BTreeMap<_, _>| ClientMsg::Sync { since }),
         any_text().prop_map(|nonce| ClientMsg::Ping { nonce }),
+        (any_room(), any::<u64>()).prop_map(|(room, seq)| ClientMsg::Read { room, seq }),
+        any_room().prop_map(|room| ClientMsg::Typing { room }),
+    ]
+}
+
+fn any_room_info() -> impl Strategy<Value = RoomInfo> {
+    (
+        any_room(),
+        any_kind(),
+        any_text(),
+        proptest::option::of(any_text()),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(id, kind, name, topic, last_seq, unread, read_seq)| RoomInfo {
+                id,
+                kind,
+                name,
+                topic,
+                last_seq,
+                unread,
+                read_seq,
+            },
+        )
+}
+
+fn head() -> impl Strategy<Value = (i64, RoomId, u64, Timestamp)> {
+    (any::<i64>(), any_room(), any::<u64>(), any_ts())
+}
+
+/// Stored room events other than messages.
+fn any_room_event() -> impl Strategy<Value = ServerMsg> {
+    let action = prop::sample::select(vec![
+        MemberAction::Join,
+        MemberAction::Leave,
+        MemberAction::Invite,
+        MemberAction::Remove,
+    ]);
+    prop_oneof![
+        (head(), any_text(), action, any_text()).prop_map(
+            |((id, room, seq, ts), user, action, by)| ServerMsg::Member(MemberEvent {
+                id: MessageId(id),
+                room,
+                seq,
+                ts,
+                user,
+                action,
+                by
+            })
+        ),
+        (
+            head(),
+            any_text(),
+            any_text(),
+            proptest::option::of(any_text())
+        )
+            .prop_map(
+                |((id, room, seq, ts), by, name, topic)| ServerMsg::RoomUpdated(RoomUpdated {
+                    id: MessageId(id),
+                    room,
+                    seq,
+                    ts,
+                    by,
+                    name,
+                    topic
+                })
+            ),
+        (head(), any::<i64>(), any_text(), any_text()).prop_map(
+            |((id, room, seq, ts), target, body, by)| ServerMsg::Edited(Edited {
+                id: MessageId(id),
+                room,
+                seq,
+                ts,
+                target: MessageId(target),
+                body,
+                by
+            })
+        ),
+        (head(), any::<i64>(), any_text()).prop_map(|((id, room, seq, ts), target, by)| {
+            ServerMsg::Deleted(Deleted {
+                id: MessageId(id),
+                room,
+                seq,
+                ts,
+                target: MessageId(target),
+                by,
+            })
+        }),
+        any_room_info().prop_map(|room| ServerMsg::RoomAdded { room }),
+        any_room().prop_map(|room| ServerMsg::RoomRemoved { room }),
+        (any_room(), any::<u64>()).prop_map(|(room, seq)| ServerMsg::Read { room, seq }),
+        (any_room(), any_text()).prop_map(|(room, user)| ServerMsg::Typing { room, user }),
     ]
 }
 
@@ -51,20 +146,7 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
             username,
             is_admin,
         });
-    let room = (
-        any_room(),
-        any_kind(),
-        any_text(),
-        any::<u64>(),
-        any::<u64>(),
-    )
-        .prop_map(|(id, kind, name, last_seq, unread)| RoomInfo {
-            id,
-            kind,
-            name,
-            last_seq,
-            unread,
-        });
+    let room = any_room_info();
     let welcome = (
         any::<u32>(),
         any_text(),
@@ -109,23 +191,22 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
             })
         ),
         (
-            any::<i64>(),
-            any_room(),
-            any::<u64>(),
-            any_ts(),
-            any_text(),
-            any_text()
+            (any::<i64>(), any_room(), any::<u64>(), any_ts()),
+            (any_text(), any_text(), any::<bool>(), any::<bool>())
         )
-            .prop_map(
-                |(id, room, seq, ts, from, body)| ServerMsg::Message(MessageEvent {
+            .prop_map(|((id, room, seq, ts), (from, body, edited, deleted))| {
+                ServerMsg::Message(MessageEvent {
                     id: MessageId(id),
                     room,
                     seq,
                     ts,
                     from,
-                    body
+                    body,
+                    edited,
+                    deleted,
                 })
-            ),
+            }),
+        any_room_event(),
         Just(ServerMsg::Synced),
         any_text().prop_map(|nonce| ServerMsg::Pong { nonce }),
         (any_text(), any::<bool>()).prop_map(|(user, online)| ServerMsg::Presence { user, online }),

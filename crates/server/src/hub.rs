@@ -147,6 +147,55 @@ impl Hub {
         inner.rooms_of.entry(user).or_default().insert(room);
     }
 
+    /// Records that `user` left `room`.
+    pub fn remove_member(&self, room: RoomId, user: UserId) {
+        let mut inner = self.lock();
+        if let Some(m) = inner.members.get_mut(&room) {
+            m.remove(&user);
+        }
+        if let Some(r) = inner.rooms_of.get_mut(&user) {
+            r.remove(&room);
+        }
+    }
+
+    /// Whether `user` is (known to be) in `room`.
+    pub fn is_member(&self, room: RoomId, user: UserId) -> bool {
+        self.lock()
+            .members
+            .get(&room)
+            .is_some_and(|m| m.contains(&user))
+    }
+
+    /// Users with at least one connection.
+    pub fn online_users(&self) -> HashSet<UserId> {
+        self.lock().by_user.keys().copied().collect()
+    }
+
+    /// Queues a frame to every connection of `user`.
+    pub fn send_to_user(&self, user: UserId, msg: &ServerMsg) {
+        let json = Utf8Bytes::from(msg.to_json());
+        let mut inner = self.lock();
+        let targets: Vec<ConnId> = inner.by_user.get(&user).cloned().unwrap_or_default();
+        self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
+    }
+
+    /// Queues an ephemeral frame to every member of `room` but `except`.
+    pub fn send_to_room(&self, room: RoomId, except: UserId, msg: &ServerMsg) {
+        let json = Utf8Bytes::from(msg.to_json());
+        let mut inner = self.lock();
+        let targets: Vec<ConnId> = inner
+            .members
+            .get(&room)
+            .into_iter()
+            .flatten()
+            .filter(|u| **u != except)
+            .filter_map(|u| inner.by_user.get(u))
+            .flatten()
+            .copied()
+            .collect();
+        self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
+    }
+
     /// Subscribes a new connection. If it is the user's first, everyone
     /// sharing a room with them is told they are online.
     pub fn register(

@@ -9,6 +9,8 @@
 //! - [`ws`]: the `/ws` endpoint: upgrade, per-connection reader and writer;
 //! - [`hub`]: connections, room membership, fan-out, presence;
 //! - [`chat`]: posting a message (authorize → store → fan out);
+//! - [`conversations`]: rooms, DMs, membership, history, read marks, edits;
+//! - [`action`]: the error type of user actions;
 //! - [`accounts`]: users, sessions, passwords, invites (API and CLI);
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
 //! - [`ratelimit`]: per-user token bucket for messages;
@@ -19,9 +21,11 @@
 //! - [`tracker`]: counts connection tasks so shutdown can wait for them.
 
 pub mod accounts;
+pub mod action;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod conversations;
 pub mod http;
 pub mod hub;
 pub mod metrics;

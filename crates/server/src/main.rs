@@ -69,6 +69,8 @@ enum Command {
     /// Certificate information.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Print counts of users, rooms and messages.
+    Stats,
     /// Check the configuration and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -159,6 +161,16 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
             let code = accounts::create_invite(&store).await?;
             tokio::task::block_in_place(|| store.close());
             println!("{code}");
+            Ok(())
+        }
+        Command::Stats => {
+            let store = open_store(&config)?;
+            let (users, disabled, rooms, messages) =
+                securechat_server::http::admin::stored_counts(&store).await?;
+            tokio::task::block_in_place(|| store.close());
+            println!("users:    {users} ({disabled} disabled)");
+            println!("rooms:    {rooms}");
+            println!("messages: {messages}");
             Ok(())
         }
         Command::Cert(CertCmd::Fingerprint) => {

@@ -74,6 +74,7 @@ impl Prepared {
             tls,
             shutdown,
             tasks: Tracker::default(),
+            started: std::time::Instant::now(),
             store,
             config,
         });

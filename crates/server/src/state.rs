@@ -33,6 +33,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// Connection tasks; shutdown waits for them.
     pub tasks: Tracker,
+    /// When the server started.
+    pub started: std::time::Instant,
 }
 
 impl AppState {

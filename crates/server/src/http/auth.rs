@@ -55,6 +55,26 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// Extractor for admin-only handlers: 401 without a session, 403 for
+/// non-admins.
+pub struct Admin(pub Session);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let session = session_from_headers(state, &parts.headers).await?;
+        if session.user.is_admin {
+            Ok(Admin(session))
+        } else {
+            Err(ApiError::new(
+                securechat_proto::ErrorCode::Forbidden,
+                "administrators only",
+            ))
+        }
+    }
+}
+
 /// `Set-Cookie` for a new session.
 pub fn session_cookie(token: &str, ttl: Duration) -> HeaderValue {
     HeaderValue::from_str(&format!(

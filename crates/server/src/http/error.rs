@@ -2,6 +2,7 @@
 //! the right status, and `Retry-After` for `rate_limited`.
 
 use crate::accounts::AccountError;
+use crate::action::ActionError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -54,7 +55,7 @@ impl ApiError {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken | ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +85,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
         ApiError::internal()
+    }
+}
+
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        ApiError::new(e.code(), e.public_message())
     }
 }
 

@@ -4,20 +4,25 @@
 //!   nosniff, no referrer, no framing, a locked-down CSP);
 //! - [`error`]: [`error::ApiError`], the one JSON error shape;
 //! - [`auth`]: session lookup from the cookie or a bearer token;
-//! - [`api`]: register, login, logout, password, me;
+//! - [`api`]: register, login, logout, password, me; JSON/path/query
+//!   extractors with JSON errors;
+//! - [`rooms`]: rooms, DMs, members, history, edits, the directory;
+//! - [`admin`]: users, disabling, invites, stats (admins only);
 //! - [`ops`]: `/healthz`, `/metrics`, `/ca.pem`.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ops;
+pub mod rooms;
 
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use securechat_proto::ErrorCode;
 
 /// Largest JSON body the API accepts.
@@ -31,6 +36,28 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logout", post(api::logout))
         .route("/api/password", post(api::change_password))
         .route("/api/me", get(api::me))
+        .route("/api/users", get(rooms::directory))
+        .route("/api/rooms", get(rooms::list).post(rooms::create))
+        .route("/api/rooms/{id}", patch(rooms::update))
+        .route("/api/rooms/{id}/join", post(rooms::join))
+        .route("/api/rooms/{id}/leave", post(rooms::leave))
+        .route("/api/rooms/{id}/invite", post(rooms::invite))
+        .route("/api/rooms/{id}/members", get(rooms::members))
+        .route(
+            "/api/rooms/{id}/members/{username}",
+            delete(rooms::remove_member),
+        )
+        .route("/api/rooms/{id}/events", get(rooms::history))
+        .route(
+            "/api/rooms/{id}/messages/{msg}",
+            patch(rooms::edit).delete(rooms::delete),
+        )
+        .route("/api/dms", post(rooms::open_dm))
+        .route("/api/admin/users", get(admin::list_users))
+        .route("/api/admin/users/{username}/disable", post(admin::disable))
+        .route("/api/admin/users/{username}/enable", post(admin::enable))
+        .route("/api/admin/invites", post(admin::create_invite))
+        .route("/api/admin/stats", get(admin::stats))
         .route("/ws", get(crate::ws::upgrade))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

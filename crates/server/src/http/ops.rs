@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use crate::state::AppState;
+use crate::store::StoreError;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -11,7 +12,7 @@ use securechat_proto::ErrorCode;
 pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state
         .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .read(|c| Ok::<_, StoreError>(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
         .await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],

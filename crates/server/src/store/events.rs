@@ -1,9 +1,78 @@
 //! The per-room event stream: each room numbers its events 1, 2, 3, …
+//!
+//! Messages, membership changes, room updates, edits and deletions are all
+//! rows of `events` with the room's next seq, so a replay is one ordered
+//! query. Editing or deleting also updates the original message row, so
+//! history shows messages as they are now.
 
 use super::StoreError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use securechat_proto::ws::MessageEvent;
-use securechat_proto::{MessageId, RoomId, Seq, Timestamp, UserId};
+use securechat_proto::ws::{Deleted, Edited, MemberAction, MemberEvent, MessageEvent, RoomUpdated};
+use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
+
+/// What kind of row an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Message,
+    Member(MemberAction),
+    Update,
+    Edit,
+    Delete,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Message => "message",
+            Kind::Member(MemberAction::Join) => "join",
+            Kind::Member(MemberAction::Leave) => "leave",
+            Kind::Member(MemberAction::Invite) => "invite",
+            Kind::Member(MemberAction::Remove) => "remove",
+            Kind::Update => "update",
+            Kind::Edit => "edit",
+            Kind::Delete => "delete",
+        }
+    }
+}
+
+/// A new event to append.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    pub kind: Kind,
+    /// Who acted (the sender of a message).
+    pub by: UserId,
+    /// Whose membership changed.
+    pub subject: Option<UserId>,
+    /// The message an edit or deletion applies to.
+    pub target: Option<MessageId>,
+    /// Message text, edited text, or a room's new name.
+    pub body: Option<&'a str>,
+    /// A room's new topic.
+    pub data: Option<&'a str>,
+    pub client_msg_id: Option<&'a str>,
+}
+
+impl<'a> NewEvent<'a> {
+    pub fn new(kind: Kind, by: UserId) -> Self {
+        NewEvent {
+            kind,
+            by,
+            subject: None,
+            target: None,
+            body: None,
+            data: None,
+            client_msg_id: None,
+        }
+    }
+}
+
+/// A stored event: where it sits, and the frame that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub room: RoomId,
+    pub seq: Seq,
+    pub msg: ServerMsg,
+}
 
 /// Result of appending a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,30 +80,128 @@ pub enum Appended {
     /// Stored now, with the next seq.
     New(MessageEvent),
     /// The sender already stored a message with this `client_msg_id`; this is
-    /// that message, unchanged.
+    /// that message, as it is now.
     Duplicate(MessageEvent),
 }
 
-impl Appended {
-    pub fn event(&self) -> &MessageEvent {
-        match self {
-            Appended::New(e) | Appended::Duplicate(e) => e,
-        }
-    }
+const SELECT: &str = "SELECT e.id, e.room_id, e.seq, e.ts, e.kind, a.username, s.username,
+                             e.target_id, e.body, e.data, e.edited_at, e.deleted
+                      FROM events e JOIN users a ON a.id = e.user_id
+                      LEFT JOIN users s ON s.id = e.subject_id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
+    let id = MessageId(r.get(0)?);
+    let room = RoomId(r.get(1)?);
+    let seq: Seq = r.get(2)?;
+    let ts = Timestamp(r.get(3)?);
+    let kind: String = r.get(4)?;
+    let by: String = r.get(5)?;
+    let subject: Option<String> = r.get(6)?;
+    let target = MessageId(r.get::<_, Option<i64>>(7)?.unwrap_or_default());
+    let body: Option<String> = r.get(8)?;
+    let data: Option<String> = r.get(9)?;
+    let member = |action| {
+        ServerMsg::Member(MemberEvent {
+            id,
+            room,
+            seq,
+            ts,
+            user: subject.clone().unwrap_or_else(|| by.clone()),
+            action,
+            by: by.clone(),
+        })
+    };
+    let msg = match kind.as_str() {
+        "join" => member(MemberAction::Join),
+        "leave" => member(MemberAction::Leave),
+        "invite" => member(MemberAction::Invite),
+        "remove" => member(MemberAction::Remove),
+        "update" => ServerMsg::RoomUpdated(RoomUpdated {
+            id,
+            room,
+            seq,
+            ts,
+            by,
+            name: body.unwrap_or_default(),
+            topic: data,
+        }),
+        "edit" => ServerMsg::Edited(Edited {
+            id,
+            room,
+            seq,
+            ts,
+            target,
+            body: body.unwrap_or_default(),
+            by,
+        }),
+        "delete" => ServerMsg::Deleted(Deleted {
+            id,
+            room,
+            seq,
+            ts,
+            target,
+            by,
+        }),
+        _ => ServerMsg::Message(MessageEvent {
+            id,
+            room,
+            seq,
+            ts,
+            from: by,
+            body: body.unwrap_or_default(),
+            edited: r.get::<_, Option<i64>>(10)?.is_some(),
+            deleted: r.get(11)?,
+        }),
+    };
+    Ok(Stored { room, seq, msg })
 }
 
-const SELECT: &str = "SELECT e.id, e.room_id, e.seq, e.ts, u.username, e.body
-                      FROM events e JOIN users u ON u.id = e.user_id";
+/// Appends an event to `room` with the room's next seq.
+pub fn append(
+    conn: &Connection,
+    room: RoomId,
+    ev: NewEvent<'_>,
+    ts: Timestamp,
+) -> Result<Stored, StoreError> {
+    let seq: Seq = conn
+        .prepare_cached(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )?
+        .query_row([room.0], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    conn.prepare_cached(
+        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data, client_msg_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        room.0,
+        seq,
+        ts.0,
+        ev.by.0,
+        ev.kind.as_str(),
+        ev.subject.map(|u| u.0),
+        ev.target.map(|m| m.0),
+        ev.body,
+        ev.data,
+        ev.client_msg_id,
+    ])?;
+    by_id(conn, MessageId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
+}
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<MessageEvent> {
-    Ok(MessageEvent {
-        id: MessageId(r.get(0)?),
-        room: RoomId(r.get(1)?),
-        seq: r.get(2)?,
-        ts: Timestamp(r.get(3)?),
-        from: r.get(4)?,
-        body: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-    })
+/// One event by id.
+pub fn by_id(conn: &Connection, id: MessageId) -> Result<Option<Stored>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT} WHERE e.id = ?1"))?
+        .query_row([id.0], from_row)
+        .optional()?)
+}
+
+fn message_of(stored: Stored) -> Result<MessageEvent, StoreError> {
+    match stored.msg {
+        ServerMsg::Message(m) => Ok(m),
+        _ => Err(StoreError::NotFound),
+    }
 }
 
 /// Stores a message from `user` in `room` with the room's next seq, unless
@@ -53,33 +220,67 @@ pub fn append_message(
         ))?
         .query_row(params![user.0, client_msg_id], from_row)
         .optional()?;
-    if let Some(event) = existing {
-        return Ok(Appended::Duplicate(event));
+    if let Some(stored) = existing {
+        return Ok(Appended::Duplicate(message_of(stored)?));
     }
-    let seq: Seq = conn
+    let ev = NewEvent {
+        body: Some(body),
+        client_msg_id: Some(client_msg_id),
+        ..NewEvent::new(Kind::Message, user)
+    };
+    Ok(Appended::New(message_of(append(conn, room, ev, ts)?)?))
+}
+
+/// A message as stored, with its sender's id.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub sender: UserId,
+    pub deleted: bool,
+    pub body: String,
+}
+
+/// The message `id` in `room`, if there is one (not other event kinds).
+pub fn message_row(
+    conn: &Connection,
+    room: RoomId,
+    id: MessageId,
+) -> Result<Option<MessageRow>, StoreError> {
+    Ok(conn
         .prepare_cached(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            "SELECT user_id, deleted, body FROM events
+             WHERE id = ?1 AND room_id = ?2 AND kind = 'message'",
         )?
-        .query_row([room.0], |r| r.get(0))
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
-    conn.prepare_cached(
-        "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id)
-         VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6)",
-    )?
-    .execute(params![room.0, seq, ts.0, user.0, body, client_msg_id])?;
-    let id = MessageId(conn.last_insert_rowid());
-    let from: String = conn
-        .prepare_cached("SELECT username FROM users WHERE id = ?1")?
-        .query_row([user.0], |r| r.get(0))?;
-    Ok(Appended::New(MessageEvent {
-        id,
-        room,
-        seq,
-        ts,
-        from,
-        body: body.to_owned(),
-    }))
+        .query_row(params![id.0, room.0], |r| {
+            Ok(MessageRow {
+                sender: UserId(r.get(0)?),
+                deleted: r.get(1)?,
+                body: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            })
+        })
+        .optional()?)
+}
+
+/// Replaces a message's body and marks it edited.
+pub fn set_body(
+    conn: &Connection,
+    id: MessageId,
+    body: &str,
+    ts: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE events SET body = ?2, edited_at = ?3 WHERE id = ?1",
+        params![id.0, body, ts.0],
+    )?;
+    Ok(())
+}
+
+/// Empties a message and marks it deleted.
+pub fn mark_deleted(conn: &Connection, id: MessageId) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE events SET body = NULL, deleted = 1 WHERE id = ?1",
+        [id.0],
+    )?;
+    Ok(())
 }
 
 /// Events of `room` with seq in `(after, upto]`, oldest first, at most `limit`.
@@ -89,10 +290,35 @@ pub fn range(
     after: Seq,
     upto: Seq,
     limit: usize,
-) -> Result<Vec<MessageEvent>, StoreError> {
+) -> Result<Vec<Stored>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"
     ))?;
     let rows = stmt.query_map(params![room.0, after, upto, limit as i64], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` events of `room` before seq `before`, oldest first.
+pub fn before(
+    conn: &Connection,
+    room: RoomId,
+    before: Seq,
+    limit: usize,
+) -> Result<Vec<Stored>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE e.room_id = ?1 AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![room.0, before, limit as i64], from_row)?;
+    let mut events: Vec<Stored> = rows.collect::<Result<_, _>>()?;
+    events.reverse();
+    Ok(events)
+}
+
+/// Stored messages (not other events) in all rooms.
+pub fn count_messages(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM events WHERE kind = 'message' AND deleted = 0",
+        [],
+        |r| r.get(0),
+    )?)
 }

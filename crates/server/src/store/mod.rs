@@ -18,7 +18,8 @@ pub mod schema;
 pub mod sessions;
 pub mod users;
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+pub use rusqlite::Transaction;
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,11 @@ impl From<rusqlite::Error> for StoreError {
 /// What a job hands back after running: a callback told whether its batch
 /// committed.
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// Errors a write job may fail with: storage errors, or a caller's own
+/// (domain) errors, which roll the job back just the same.
+pub trait JobError: From<StoreError> + Send + 'static {}
+impl<E: From<StoreError> + Send + 'static> JobError for E {}
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
 
 /// What the writer thread receives.
@@ -120,10 +126,11 @@ impl Store {
 
     /// Runs `f` in the writer's next batch and returns its result once the
     /// batch is durable.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        E: JobError,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
         self.write_then(f, |_| {}).await
     }
@@ -131,17 +138,18 @@ impl Store {
     /// Like [`write`](Self::write), and runs `after_commit` on the writer
     /// thread right after the commit, in commit order. Fan-out hooks in here
     /// so that events leave in the order their seqs were assigned.
-    pub async fn write_then<T, F, A>(&self, f: F, after_commit: A) -> Result<T, StoreError>
+    pub async fn write_then<T, E, F, A>(&self, f: F, after_commit: A) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        E: JobError,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |txn| {
             let result = in_savepoint(txn, f);
             Box::new(move |committed: Result<(), StoreError>| {
-                let result = committed.and(result);
+                let result = committed.map_err(E::from).and(result);
                 if let Ok(value) = &result {
                     after_commit(value);
                 }
@@ -151,15 +159,16 @@ impl Store {
         self.jobs
             .send(Cmd::Run(job))
             .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+            .map_err(|_| E::from(StoreError::Closed))?;
+        rx.await.map_err(|_| E::from(StoreError::Closed))?
     }
 
     /// Runs a read-only query on a pooled connection off the async runtime.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        E: JobError,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
@@ -169,7 +178,7 @@ impl Store {
             result
         })
         .await
-        .map_err(|_| StoreError::Closed)?
+        .map_err(|_| E::from(StoreError::Closed))?
     }
 
     /// Transactions committed so far (each holds one batch of writes).
@@ -196,18 +205,19 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn in_savepoint<T>(
+fn in_savepoint<T, E: JobError>(
     txn: &Transaction<'_>,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    txn.execute_batch("SAVEPOINT job")?;
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let sql = |s: &str| txn.execute_batch(s).map_err(|e| E::from(e.into()));
+    sql("SAVEPOINT job")?;
     match f(txn) {
         Ok(v) => {
-            txn.execute_batch("RELEASE job")?;
+            sql("RELEASE job")?;
             Ok(v)
         }
         Err(e) => {
-            txn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            sql("ROLLBACK TO job; RELEASE job")?;
             Err(e)
         }
     }
@@ -298,7 +308,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         store
-            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
+            .write(|tx| -> Result<_, StoreError> {
+                Ok(tx.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?)
+            })
             .await
             .unwrap();
         let before = store.commits();
@@ -309,7 +321,9 @@ mod tests {
                     // Every 10th job breaks the UNIQUE rule: it fails alone.
                     let v = if i % 10 == 9 { 0 } else { i };
                     store
-                        .write(move |tx| Ok(tx.execute("INSERT INTO t (v) VALUES (?1)", [v])?))
+                        .write(move |tx| -> Result<_, StoreError> {
+                            Ok(tx.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
+                        })
                         .await
                 })
             })
@@ -327,7 +341,7 @@ mod tests {
             "group commit: {commits} commits for 400 writes"
         );
         let rows: i64 = store
-            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .read(|c| Ok::<_, StoreError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
             .await
             .unwrap();
         assert_eq!(rows + failed, 400);
@@ -336,9 +350,7 @@ mod tests {
             "41 zeros (job 0 and every 10th): one stored, 40 refused"
         );
         tokio::task::block_in_place(|| store.close());
-        assert!(matches!(
-            store.write(|_| Ok(())).await,
-            Err(StoreError::Closed)
-        ));
+        let after: Result<(), StoreError> = store.write(|_| Ok(())).await;
+        assert!(matches!(after, Err(StoreError::Closed)));
     }
 }

@@ -1,9 +1,10 @@
-//! Rooms and membership.
+//! Rooms, membership and read marks.
 
 use super::StoreError;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use securechat_proto::http::PublicRoom;
 use securechat_proto::ws::{RoomInfo, RoomKind};
-use securechat_proto::{RoomId, UserId};
+use securechat_proto::{GENERAL_ROOM, RoomId, Seq, UserId};
 
 fn kind_from_str(s: &str) -> RoomKind {
     match s {
@@ -13,33 +14,206 @@ fn kind_from_str(s: &str) -> RoomKind {
     }
 }
 
-/// The rooms `user` belongs to, with last seq and unread count (events
-/// after the user's read mark that others sent).
+fn kind_str(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Public => "public",
+        RoomKind::Private => "private",
+        RoomKind::Dm => "dm",
+    }
+}
+
+/// A room row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRow {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    pub name: String,
+    pub topic: Option<String>,
+    pub created_by: Option<UserId>,
+    pub last_seq: Seq,
+}
+
+impl RoomRow {
+    /// `general`, which everyone is in and nobody leaves.
+    pub fn is_general(&self) -> bool {
+        self.kind == RoomKind::Public && self.name == GENERAL_ROOM
+    }
+}
+
+pub fn by_id(conn: &Connection, room: RoomId) -> Result<Option<RoomRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, kind, name, topic, created_by, last_seq FROM rooms WHERE id = ?1",
+        )?
+        .query_row([room.0], |r| {
+            Ok(RoomRow {
+                id: RoomId(r.get(0)?),
+                kind: kind_from_str(&r.get::<_, String>(1)?),
+                name: r.get(2)?,
+                topic: r.get(3)?,
+                created_by: r.get::<_, Option<i64>>(4)?.map(UserId),
+                last_seq: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The room info users see: a DM is named after the other member; unread
+/// counts messages from others after the read mark.
+const INFO: &str = "SELECT r.id, r.kind,
+        CASE WHEN r.kind = 'dm' THEN COALESCE(
+            (SELECT u.username FROM members o JOIN users u ON u.id = o.user_id
+              WHERE o.room_id = r.id AND o.user_id != m.user_id LIMIT 1), r.name)
+        ELSE r.name END,
+        r.topic, r.last_seq,
+        (SELECT COUNT(*) FROM events e
+          WHERE e.room_id = r.id AND e.kind = 'message' AND e.deleted = 0
+            AND e.seq > m.read_seq AND e.user_id != m.user_id),
+        m.read_seq
+    FROM members m JOIN rooms r ON r.id = m.room_id";
+
+fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomInfo> {
+    Ok(RoomInfo {
+        id: RoomId(r.get(0)?),
+        kind: kind_from_str(&r.get::<_, String>(1)?),
+        name: r.get(2)?,
+        topic: r.get(3)?,
+        last_seq: r.get(4)?,
+        unread: r.get(5)?,
+        read_seq: r.get(6)?,
+    })
+}
+
+/// The rooms `user` belongs to.
 pub fn for_user(conn: &Connection, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("{INFO} WHERE m.user_id = ?1 ORDER BY r.id"))?;
+    let rows = stmt.query_map([user.0], info_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One room as `user` (a member) sees it.
+pub fn info_for(conn: &Connection, room: RoomId, user: UserId) -> Result<RoomInfo, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("{INFO} WHERE m.user_id = ?1 AND m.room_id = ?2"))?
+        .query_row(params![user.0, room.0], info_row)?)
+}
+
+/// Every public room, with member counts and whether `user` is in it.
+pub fn public(conn: &Connection, user: UserId) -> Result<Vec<PublicRoom>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.id, r.kind, r.name, r.last_seq,
-                (SELECT COUNT(*) FROM events e
-                  WHERE e.room_id = r.id AND e.seq > m.read_seq AND e.user_id != m.user_id)
-         FROM members m JOIN rooms r ON r.id = m.room_id
-         WHERE m.user_id = ?1 ORDER BY r.id",
+        "SELECT r.id, r.name, r.topic,
+                (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id),
+                EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = ?1)
+         FROM rooms r WHERE r.kind = 'public' ORDER BY r.name",
     )?;
     let rows = stmt.query_map([user.0], |r| {
-        Ok(RoomInfo {
+        Ok(PublicRoom {
             id: RoomId(r.get(0)?),
-            kind: kind_from_str(&r.get::<_, String>(1)?),
-            name: r.get(2)?,
-            last_seq: r.get(3)?,
-            unread: r.get(4)?,
+            name: r.get(1)?,
+            topic: r.get(2)?,
+            members: r.get(3)?,
+            joined: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Every (room, member) pair, to warm the hub's membership cache.
-pub fn all_members(conn: &Connection) -> Result<Vec<(RoomId, UserId)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT room_id, user_id FROM members")?;
-    let rows = stmt.query_map([], |r| Ok((RoomId(r.get(0)?), UserId(r.get(1)?))))?;
+/// Creates a room; `Conflict` if the name (or DM pair) is taken.
+pub fn insert(
+    conn: &Connection,
+    kind: RoomKind,
+    name: &str,
+    topic: Option<&str>,
+    created_by: UserId,
+    dm_key: Option<&str>,
+    now: i64,
+) -> Result<RoomId, StoreError> {
+    conn.execute(
+        "INSERT INTO rooms (kind, name, topic, created_by, created_at, dm_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![kind_str(kind), name, topic, created_by.0, now, dm_key],
+    )?;
+    Ok(RoomId(conn.last_insert_rowid()))
+}
+
+/// The DM room of a pair, if it exists.
+pub fn dm_by_key(conn: &Connection, key: &str) -> Result<Option<RoomId>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM rooms WHERE dm_key = ?1")?
+        .query_row([key], |r| Ok(RoomId(r.get(0)?)))
+        .optional()?)
+}
+
+/// Sets a room's name and topic.
+pub fn update(
+    conn: &Connection,
+    room: RoomId,
+    name: &str,
+    topic: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE rooms SET name = ?2, topic = ?3 WHERE id = ?1",
+        params![room.0, name, topic],
+    )?;
+    Ok(())
+}
+
+/// Adds a member whose read mark starts at the room's newest event (a
+/// newcomer has missed nothing personally). False if already a member.
+pub fn add_member(
+    conn: &Connection,
+    room: RoomId,
+    user: UserId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO members (room_id, user_id, joined_at, read_seq)
+         SELECT id, ?2, ?3, last_seq FROM rooms WHERE id = ?1",
+        params![room.0, user.0, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Removes a member; false if they were not one.
+pub fn remove_member(conn: &Connection, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "DELETE FROM members WHERE room_id = ?1 AND user_id = ?2",
+        params![room.0, user.0],
+    )?;
+    Ok(n == 1)
+}
+
+/// Member usernames of a room, sorted.
+pub fn member_names(conn: &Connection, room: RoomId) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.username FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ?1 ORDER BY u.username",
+    )?;
+    let rows = stmt.query_map([room.0], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Moves `user`'s read mark in `room` forward to `seq` (never back, never
+/// past the newest event). Returns the mark now.
+pub fn mark_read(
+    conn: &Connection,
+    room: RoomId,
+    user: UserId,
+    seq: Seq,
+) -> Result<Seq, StoreError> {
+    conn
+        .prepare_cached(
+            "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT last_seq FROM rooms WHERE id = ?1)))
+             WHERE room_id = ?1 AND user_id = ?2 RETURNING read_seq",
+        )?
+        .query_row(params![room.0, user.0, seq], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Number of rooms (DMs included).
+pub fn count(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))?)
 }
 
 /// How a user stands with a room.

@@ -63,6 +63,17 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO rooms (kind, name, topic, created_at) VALUES ('public', 'general', 'Everyone', 0);
     "#,
+    // 2: room events beyond messages (membership, updates, edits,
+    // deletions), edit/delete state on messages, one DM room per pair.
+    r#"
+    ALTER TABLE events ADD COLUMN subject_id INTEGER REFERENCES users(id);
+    ALTER TABLE events ADD COLUMN target_id INTEGER;
+    ALTER TABLE events ADD COLUMN data TEXT;
+    ALTER TABLE events ADD COLUMN edited_at INTEGER;
+    ALTER TABLE events ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN dm_key TEXT;
+    CREATE UNIQUE INDEX rooms_dm_key ON rooms(dm_key) WHERE dm_key IS NOT NULL;
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -58,9 +58,10 @@ pub fn insert(
         params![username, password_hash, is_admin, now],
     )?;
     let id = UserId(conn.last_insert_rowid());
+    // Into general, with the read mark at its newest event.
     conn.execute(
-        "INSERT INTO members (room_id, user_id, joined_at)
-         SELECT id, ?1, ?2 FROM rooms WHERE kind = 'public' AND name = 'general'",
+        "INSERT INTO members (room_id, user_id, joined_at, read_seq)
+         SELECT id, ?1, ?2, last_seq FROM rooms WHERE kind = 'public' AND name = 'general'",
         params![id.0, now],
     )?;
     by_id(conn, id)?.ok_or(StoreError::NotFound)
@@ -151,4 +152,13 @@ fn expect_one(changed: usize) -> Result<(), StoreError> {
     } else {
         Err(StoreError::NotFound)
     }
+}
+
+/// (all users, disabled users).
+pub fn counts(conn: &Connection) -> Result<(u64, u64), StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(disabled), 0) FROM users",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }

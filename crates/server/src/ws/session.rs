@@ -2,24 +2,27 @@
 //! the writer), then read and answer frames until either side ends.
 
 use super::writer::{Heartbeat, Writer};
-use crate::chat;
+use crate::action::{NOT_MEMBER, require_member};
 use crate::hub::{Close, Outbound};
 use crate::metrics;
 use crate::state::AppState;
 use crate::store::events::Appended;
-use crate::store::rooms;
 use crate::store::sessions::Session;
 use crate::store::users;
+use crate::store::{StoreError, rooms};
+use crate::{chat, conversations};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{Stream, StreamExt};
 use securechat_proto::validate::{validate_body, validate_client_msg_id};
 use securechat_proto::ws::{Ack, ErrorMsg, Limits, Welcome};
 use securechat_proto::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RoomId, Seq, ServerMsg, Timestamp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// Typing notices relayed per room at most this often (per connection).
+const TYPING_EVERY: Duration = Duration::from_secs(2);
 /// Most rooms one `sync` may name.
 const MAX_SYNC_ROOMS: usize = 1000;
 /// How long the writer may take to say goodbye after the reader stopped.
@@ -103,6 +106,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         heartbeat,
         spoke: false,
         flood: FloodMeter::default(),
+        typing: HashMap::new(),
     };
     let ended = tokio::select! {
         ended = reader.run(stream) => ended,
@@ -166,6 +170,8 @@ struct Reader<'a> {
     /// Whether the client has sent a frame yet.
     spoke: bool,
     flood: FloodMeter,
+    /// When this connection last relayed typing, per room.
+    typing: HashMap<RoomId, Instant>,
 }
 
 impl Reader<'_> {
@@ -227,6 +233,14 @@ impl Reader<'_> {
             ClientMsg::Ping { nonce } => {
                 self.frame(&ServerMsg::Pong { nonce }).await;
             }
+            ClientMsg::Read { room, seq } => {
+                let user = self.session.user.id;
+                if let Err(e) = conversations::mark_read(self.state, user, room, seq).await {
+                    self.error(ErrorMsg::new(e.code(), e.public_message()))
+                        .await;
+                }
+            }
+            ClientMsg::Typing { room } => self.on_typing(room).await,
         }
         None
     }
@@ -272,7 +286,7 @@ impl Reader<'_> {
         }
         let user = self.session.user.id;
         match chat::post(state, user, room, client_msg_id.clone(), body).await {
-            Ok(Ok(appended)) => {
+            Ok(appended) => {
                 let (Appended::New(e) | Appended::Duplicate(e)) = appended;
                 self.frame(&ServerMsg::Ack(Ack {
                     client_msg_id,
@@ -283,17 +297,8 @@ impl Reader<'_> {
                 }))
                 .await;
             }
-            Ok(Err(denied)) => {
-                self.error(answer(denied.code(), denied.message().into()))
-                    .await
-            }
             Err(e) => {
-                tracing::error!(error = %e, "storing a message failed");
-                self.error(answer(
-                    ErrorCode::Internal,
-                    "the message could not be stored; retry".into(),
-                ))
-                .await;
+                self.error(answer(e.code(), e.public_message())).await;
             }
         }
         None
@@ -316,7 +321,7 @@ impl Reader<'_> {
             .read(move |c| {
                 rooms
                     .into_iter()
-                    .map(|r| Ok((r, rooms::access(c, r, user)?)))
+                    .map(|r| Ok::<_, StoreError>((r, rooms::access(c, r, user)?)))
                     .collect::<Result<Vec<_>, _>>()
             })
             .await;
@@ -331,20 +336,44 @@ impl Reader<'_> {
         };
         let mut allowed = BTreeMap::new();
         for (room, access) in access {
-            match chat::require_member(access) {
+            match require_member(access) {
                 Ok(()) => {
                     allowed.insert(room, since[&room]);
                 }
                 Err(denied) => {
                     self.error(ErrorMsg::new(
                         denied.code(),
-                        format!("room {room}: {}", denied.message()),
+                        format!("room {room}: {denied}"),
                     ))
                     .await
                 }
             }
         }
         self.queue(Outbound::Sync(allowed)).await;
+    }
+
+    /// Relays a typing notice to the room's other members, at most one per
+    /// room every [`TYPING_EVERY`]; extra ones are absorbed (they carry no
+    /// information a client would miss).
+    async fn on_typing(&mut self, room: RoomId) {
+        let user = &self.session.user;
+        if !self.state.hub.is_member(room, user.id) {
+            self.error(ErrorMsg::new(ErrorCode::Forbidden, NOT_MEMBER.to_string()))
+                .await;
+            return;
+        }
+        let now = Instant::now();
+        if let Some(last) = self.typing.get(&room) {
+            if now.duration_since(*last) < TYPING_EVERY {
+                return;
+            }
+        }
+        self.typing.insert(room, now);
+        let msg = ServerMsg::Typing {
+            room,
+            user: user.username.clone(),
+        };
+        self.state.hub.send_to_room(room, user.id, &msg);
     }
 
     async fn frame(&self, msg: &ServerMsg) {

@@ -274,7 +274,7 @@ impl Writer {
             let Some(last) = page.last() else { break };
             after = last.seq;
             for event in page {
-                let json = ServerMsg::Message(event).to_json();
+                let json = event.msg.to_json();
                 self.sink.feed(Message::Text(json.into())).await?;
             }
         }

@@ -207,7 +207,7 @@ async fn non_members_are_forbidden_and_see_nothing() {
                 "INSERT INTO members (room_id, user_id, joined_at) VALUES (?1, ?2, 0)",
                 [room, alice_id.0],
             )?;
-            Ok(RoomId(room))
+            Ok::<_, securechat_server::store::StoreError>(RoomId(room))
         })
         .await
         .unwrap();

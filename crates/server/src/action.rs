@@ -1,0 +1,61 @@
+//! [`ActionError`]: why a user action failed, shared by the HTTP API and
+//! the WebSocket session, each of which turns it into its own error shape.
+
+use crate::store::StoreError;
+use crate::store::rooms::Access;
+use securechat_proto::ErrorCode;
+use securechat_proto::validate::ValidationError;
+use thiserror::Error;
+
+/// A refused or failed action.
+#[derive(Debug, Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ActionError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ActionError::NotFound(_) => ErrorCode::NotFound,
+            ActionError::Forbidden(_) => ErrorCode::Forbidden,
+            ActionError::Conflict(_) => ErrorCode::Conflict,
+            ActionError::BadRequest(_) => ErrorCode::BadRequest,
+            ActionError::Invalid(v) => v.code(),
+            ActionError::Store(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// A message safe to show the client (storage errors say nothing more).
+    pub fn public_message(&self) -> String {
+        match self {
+            ActionError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                "internal error".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+pub const NO_ROOM: ActionError = ActionError::NotFound("no such room");
+pub const NOT_MEMBER: ActionError = ActionError::Forbidden("you are not a member of this room");
+
+/// `Ok` for members; `not_found` / `forbidden` otherwise.
+pub fn require_member(access: Access) -> Result<(), ActionError> {
+    match access {
+        Access::Member => Ok(()),
+        Access::NotMember => Err(NOT_MEMBER),
+        Access::NoSuchRoom => Err(NO_ROOM),
+    }
+}

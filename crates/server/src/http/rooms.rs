@@ -1,0 +1,175 @@
+//! Conversation endpoints: rooms, DMs, members, history, edits, the user
+//! directory. Thin: each calls [`crate::conversations`].
+
+use super::api::{ApiJson, ApiPath, ApiQuery};
+use super::auth::Authed;
+use super::error::ApiError;
+use crate::conversations;
+use crate::state::AppState;
+use crate::store::users;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use securechat_proto::http::{
+    CreateRoom, DirectoryEntry, EditRequest, HistoryResponse, MembersResponse, RoomResponse,
+    RoomsResponse, UpdateRoom, UsernameRequest, UsersResponse,
+};
+use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp};
+use serde::Deserialize;
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+fn room(info: securechat_proto::ws::RoomInfo) -> Json<RoomResponse> {
+    Json(RoomResponse { room: info })
+}
+
+/// `GET /api/rooms`.
+pub async fn list(State(state): State<AppState>, Authed(s): Authed) -> Answer<RoomsResponse> {
+    Ok(Json(conversations::list(&state, s.user.id).await?))
+}
+
+/// `POST /api/rooms`.
+pub async fn create(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiJson(req): ApiJson<CreateRoom>,
+) -> Result<(StatusCode, Json<RoomResponse>), ApiError> {
+    let info = conversations::create_room(&state, s.user.id, req).await?;
+    Ok((StatusCode::CREATED, room(info)))
+}
+
+/// `PATCH /api/rooms/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<UpdateRoom>,
+) -> Answer<RoomResponse> {
+    Ok(room(conversations::update(&state, s.user, id, req).await?))
+}
+
+/// `POST /api/rooms/{id}/join`.
+pub async fn join(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Answer<RoomResponse> {
+    Ok(room(conversations::join(&state, s.user.id, id).await?))
+}
+
+/// `POST /api/rooms/{id}/leave`.
+pub async fn leave(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<StatusCode, ApiError> {
+    conversations::leave(&state, s.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/rooms/{id}/invite`.
+pub async fn invite(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<UsernameRequest>,
+) -> Answer<RoomResponse> {
+    Ok(room(
+        conversations::invite(&state, s.user.id, id, req.username).await?,
+    ))
+}
+
+/// `GET /api/rooms/{id}/members`.
+pub async fn members(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Answer<MembersResponse> {
+    let members = conversations::members(&state, s.user.id, id).await?;
+    Ok(Json(MembersResponse { members }))
+}
+
+/// `DELETE /api/rooms/{id}/members/{username}`.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath((id, username)): ApiPath<(RoomId, String)>,
+) -> Result<StatusCode, ApiError> {
+    conversations::remove_member(&state, s.user, id, username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /api/rooms/{id}/events`.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    pub before: Option<Seq>,
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/rooms/{id}/events?before=SEQ&limit=N`.
+pub async fn history(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Answer<HistoryResponse> {
+    let history = conversations::history(&state, s.user.id, id, page.before, page.limit).await?;
+    Ok(Json(history))
+}
+
+/// `PATCH /api/rooms/{id}/messages/{msg}`: answers the message as it is now.
+pub async fn edit(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath((id, msg)): ApiPath<(RoomId, MessageId)>,
+    ApiJson(req): ApiJson<EditRequest>,
+) -> Answer<ServerMsg> {
+    Ok(Json(
+        conversations::edit(&state, s.user.id, id, msg, req.body).await?,
+    ))
+}
+
+/// `DELETE /api/rooms/{id}/messages/{msg}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath((id, msg)): ApiPath<(RoomId, MessageId)>,
+) -> Result<StatusCode, ApiError> {
+    conversations::delete(&state, s.user, id, msg).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/dms`.
+pub async fn open_dm(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiJson(req): ApiJson<UsernameRequest>,
+) -> Answer<RoomResponse> {
+    Ok(room(
+        conversations::open_dm(&state, s.user.id, req.username).await?,
+    ))
+}
+
+/// `GET /api/users`: everyone, with presence and last seen.
+pub async fn directory(State(state): State<AppState>, Authed(_): Authed) -> Answer<UsersResponse> {
+    let list = state.store.read(users::list).await?;
+    let online = state.hub.online_users();
+    let now = Timestamp::now();
+    let users = list
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .map(|u| {
+            let is_online = online.contains(&u.id);
+            DirectoryEntry {
+                username: u.username,
+                online: is_online,
+                last_seen: if is_online {
+                    Some(now)
+                } else {
+                    u.last_seen.map(Timestamp)
+                },
+            }
+        })
+        .collect();
+    Ok(Json(UsersResponse { users }))
+}
