@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
-use securechat_proto::ws::{Ack, Welcome};
+use securechat_proto::ws::{Ack, RoomInfo, Welcome};
 use securechat_proto::{RoomId, ServerMsg};
 use securechat_server::{Config, Prepared, state::AppState};
 use serde_json::{Value, json};
@@ -149,6 +149,40 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    pub async fn patch(&self, path: &str, body: Value, token: &str) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .json(&body)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POSTs and returns the `room` of a `RoomResponse`, asserting `status`.
+    pub async fn post_room(&self, path: &str, body: Value, token: &str, status: u16) -> RoomInfo {
+        let res = self.post(path, body, Some(token)).await;
+        assert_eq!(res.status().as_u16(), status, "POST {path}");
+        let body: Value = res.json().await.unwrap();
+        serde_json::from_value(body["room"].clone()).expect("a room")
+    }
+
+    /// GETs JSON, asserting 200.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let res = self.get(path, Some(token)).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.json().await.unwrap()
+    }
+
     pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
         self.post(
             "/api/register",
@@ -274,6 +308,16 @@ impl Client {
         }
     }
 
+    /// Reads frames until one satisfies `pred` (skipping the others).
+    pub async fn next_where(&mut self, pred: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        loop {
+            let msg = self.next().await;
+            if pred(&msg) {
+                return msg;
+            }
+        }
+    }
+
     /// The next frame that is not a presence notice.
     pub async fn next_non_presence(&mut self) -> ServerMsg {
         loop {
@@ -284,13 +328,13 @@ impl Client {
         }
     }
 
-    /// Reads until the ack of a send, skipping messages and presence.
+    /// Reads until the ack of a send, skipping events; an error fails.
     pub async fn next_ack(&mut self) -> Ack {
         loop {
             match self.next().await {
                 ServerMsg::Ack(ack) => return ack,
-                ServerMsg::Message(_) | ServerMsg::Presence { .. } => continue,
-                other => panic!("expected an ack, got {other:?}"),
+                ServerMsg::Error(e) => panic!("expected an ack, got {e:?}"),
+                _ => continue,
             }
         }
     }

@@ -1,11 +1,14 @@
 //! Integration tests: one binary, every test against a real server over
 //! real TLS sockets (see `helpers.rs`).
 
+mod admin;
 mod auth;
 mod chat;
 mod cli;
 mod helpers;
+mod inbox;
 mod limits;
 mod ops;
 mod resume;
+mod rooms;
 mod tls;
