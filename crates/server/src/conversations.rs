@@ -40,15 +40,9 @@ pub enum Effect {
 fn apply(hub: &Hub, effects: &[Effect]) {
     for effect in effects {
         match effect {
-            Effect::Joined(user, info) => {
-                hub.add_member(info.id, *user);
-                hub.send_to_user(*user, &ServerMsg::RoomAdded { room: info.clone() });
-            }
+            Effect::Joined(user, info) => hub.joined(*user, info),
             Effect::Publish(ev) => hub.publish(ev.room, ev.seq, &ev.msg),
-            Effect::Left(user, room) => {
-                hub.remove_member(*room, *user);
-                hub.send_to_user(*user, &ServerMsg::RoomRemoved { room: *room });
-            }
+            Effect::Left(user, room) => hub.left(*user, *room),
         }
     }
 }

@@ -13,6 +13,7 @@
 use crate::metrics::Metrics;
 use crate::store::sessions::SessionId;
 use axum::extract::ws::Utf8Bytes;
+use securechat_proto::ws::RoomInfo;
 use securechat_proto::{RoomId, Seq, ServerMsg, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -88,6 +89,15 @@ pub enum Outbound {
     },
     /// Any other frame (ack, error, pong, presence).
     Frame(Utf8Bytes),
+    /// The user joined `room` (`json` is its `room_added`); its stream
+    /// starts for this connection at `from` (the event that added them).
+    Joined {
+        room: RoomId,
+        from: Seq,
+        json: Utf8Bytes,
+    },
+    /// The user left `room` (`json` is its `room_removed`).
+    Left { room: RoomId, json: Utf8Bytes },
     /// Replay events after these seqs, then send `synced` and go live.
     Sync(BTreeMap<RoomId, Seq>),
     /// Go live without a replay (the client did not start with `sync`).
@@ -174,9 +184,37 @@ impl Hub {
     /// Queues a frame to every connection of `user`.
     pub fn send_to_user(&self, user: UserId, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
+        self.to_user(user, || Outbound::Frame(json.clone()));
+    }
+
+    /// Adds `user` to the room of `info` and tells their connections
+    /// (`room_added`), whose streams for it start at the event that added
+    /// them (`info.last_seq`; none for a new DM).
+    pub fn joined(&self, user: UserId, info: &RoomInfo) {
+        self.add_member(info.id, user);
+        let json = Utf8Bytes::from(ServerMsg::RoomAdded { room: info.clone() }.to_json());
+        let from = info.last_seq.max(1);
+        self.to_user(user, || Outbound::Joined {
+            room: info.id,
+            from,
+            json: json.clone(),
+        });
+    }
+
+    /// Removes `user` from `room` and tells their connections.
+    pub fn left(&self, user: UserId, room: RoomId) {
+        self.remove_member(room, user);
+        let json = Utf8Bytes::from(ServerMsg::RoomRemoved { room }.to_json());
+        self.to_user(user, || Outbound::Left {
+            room,
+            json: json.clone(),
+        });
+    }
+
+    fn to_user(&self, user: UserId, make: impl Fn() -> Outbound) {
         let mut inner = self.lock();
         let targets: Vec<ConnId> = inner.by_user.get(&user).cloned().unwrap_or_default();
-        self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
+        self.deliver(&mut inner, &targets, make);
     }
 
     /// Queues an ephemeral frame to every member of `room` but `except`.

@@ -217,6 +217,16 @@ impl Writer {
                 None => self.live(room, seq, json).await?,
             },
             Outbound::Frame(json) => self.sink.feed(Message::Text(json)).await?,
+            Outbound::Joined { room, from, json } => {
+                // The stream starts at the event that added the user: none
+                // of what happened while they were away is "missed".
+                self.cursors.insert(room, from - 1);
+                self.sink.feed(Message::Text(json)).await?;
+            }
+            Outbound::Left { room, json } => {
+                self.cursors.remove(&room);
+                self.sink.feed(Message::Text(json)).await?;
+            }
             Outbound::Sync(since) => self.sync(since).await?,
             Outbound::Release => self.go_live().await?,
             Outbound::Close(close) => return Err(Stop::Close(close)),

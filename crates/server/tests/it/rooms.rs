@@ -466,3 +466,55 @@ async fn history_pages_backwards_at_most_200() {
         assert!(!text.contains("\"events\""), "{text}");
     }
 }
+
+#[tokio::test]
+async fn rejoining_on_the_same_connection_does_not_replay_the_absence() {
+    let app = spawn_app().await;
+    let alice = app.register_ok("alice").await;
+    let bob = app.register_ok("bob").await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut b, _) = app.connect(&bob).await;
+    let dev = app
+        .post_room(
+            "/api/rooms",
+            json!({"name": "dev", "kind": "public"}),
+            &alice,
+            201,
+        )
+        .await;
+    let join = format!("/api/rooms/{}/join", dev.id);
+    app.post_room(&join, json!({}), &bob, 200).await;
+    b.next_where(is_member_event(MemberAction::Join, "bob"))
+        .await;
+    assert_eq!(
+        app.post(
+            &format!("/api/rooms/{}/leave", dev.id),
+            json!({}),
+            Some(&bob)
+        )
+        .await
+        .status(),
+        204
+    );
+    b.next_where(|m| matches!(m, ServerMsg::RoomRemoved { .. }))
+        .await;
+    for i in 0..3 {
+        a.send_text(dev.id, &format!("away{i}"), "while bob was away")
+            .await;
+        a.next_ack().await;
+    }
+    let back = app.post_room(&join, json!({}), &bob, 200).await;
+    assert!(matches!(b.next().await, ServerMsg::RoomAdded { .. }));
+    match b.next().await {
+        ServerMsg::Member(e) => assert_eq!(
+            (e.action, e.user.as_str(), e.seq),
+            (MemberAction::Join, "bob", back.last_seq)
+        ),
+        other => panic!("expected bob's join, got {other:?}"),
+    }
+    a.send_text(dev.id, "after", "welcome back").await;
+    match b.next().await {
+        ServerMsg::Message(m) => assert_eq!(m.body, "welcome back"),
+        other => panic!("expected the live message, got {other:?}"),
+    }
+}
