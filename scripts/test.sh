@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, property and integration tests of every crate.
-# Installs what the tests need when it is missing (openssl for the TLS
-# version test; the Rust toolchain must already be there).
+# The whole test suite: unit, property and integration tests of every crate
+# (real server, real TLS, real SQLite), then the web app's end-to-end tests
+# in headless Chromium. Installs what the tests need when it is missing:
+# openssl, Debian's chromium, and the npm packages of tests/web.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v openssl >/dev/null 2>&1; then
-  echo "installing openssl (used by the TLS tests)…" >&2
-  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq openssl >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq openssl >/dev/null; fi
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+need_apt=()
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]} (needed by the tests)…" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ ! -d tests/web/node_modules/playwright-core ]; then
+  echo "installing the browser-test packages (npm ci)…" >&2
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 cargo test --workspace --locked "$@"
+
+cargo build --locked --bin securechat-server
+(cd tests/web && WEBTEST_SERVER_BIN="$PWD/../../target/debug/securechat-server" node --test --test-concurrency=1)

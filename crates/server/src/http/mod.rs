@@ -8,7 +8,8 @@
 //!   extractors with JSON errors;
 //! - [`rooms`]: rooms, DMs, members, history, edits, the directory;
 //! - [`admin`]: users, disabling, invites, stats (admins only);
-//! - [`ops`]: `/healthz`, `/metrics`, `/ca.pem`.
+//! - [`ops`]: `/healthz`, `/metrics`, `/ca.pem`;
+//! - [`web`]: the embedded browser app at `/` and `/app/…`.
 
 pub mod admin;
 pub mod api;
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod error;
 pub mod ops;
 pub mod rooms;
+pub mod web;
 
 use crate::state::AppState;
 use axum::Router;
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/invites", post(admin::create_invite))
         .route("/api/admin/stats", get(admin::stats))
         .route("/ws", get(crate::ws::upgrade))
+        .route("/", get(web::index))
+        .route("/app/{*path}", get(web::file))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/ca.pem", get(ops::ca_pem))

@@ -190,3 +190,58 @@ async fn storage_failures_answer_internal_without_details() {
         ("internal".into(), "internal error".into())
     );
 }
+
+#[tokio::test]
+async fn the_web_app_is_served_with_a_strict_csp_and_nothing_else() {
+    let app = spawn_app().await;
+    let res = app.get("/", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers().clone();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"<script type="module" src="/app/js/main.js">"#));
+    assert!(!html.contains("<script>"), "no inline script");
+
+    let js = app.get("/app/js/main.js", None).await;
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    let css = app.get("/app/app.css", None).await;
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+
+    // Nothing outside web/ is reachable, however the path is spelled.
+    for path in [
+        "/app/../Cargo.toml",
+        "/app/%2e%2e/Cargo.toml",
+        "/app/..%2fCargo.toml",
+        "/app/nope.js",
+    ] {
+        let res = app.get(path, None).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(!body.contains("[package]"), "{path}");
+    }
+}

@@ -1,0 +1,170 @@
+// End-to-end: the rest of what a user does in the browser — sessions
+// across reloads, rooms, invites, edits, history, passwords, login errors.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, signIn, newUser, composer, say, bodies, waitForBody, PASSWORD } from './browser.mjs';
+import { Server } from './server.mjs';
+
+// Generous limits so that filling history is quick; few free login tries.
+const server = new Server({
+  env: { SECURECHAT_RATE_PER_SEC: '1000', SECURECHAT_BURST: '1000', SECURECHAT_LOGIN_ATTEMPTS_PER_ACCOUNT: '2' },
+});
+const closed = new Server({ args: ['--registration', 'closed'] });
+let browser;
+
+before(async () => {
+  await Promise.all([server.start(), closed.start()]);
+  browser = await launch();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await Promise.all([server.stop(), closed.stop()]);
+});
+
+test('rooms, invites, edits, history and the session lifecycle', async () => {
+  const dana = await newUser(browser, server.url, 'dana');
+  const eli = await newUser(browser, server.url, 'eli');
+  // Confirmations are real browser dialogs; accept them in this test.
+  for (const p of [dana, eli]) {
+    p.removeAllListeners('dialog');
+    p.on('dialog', (d) => d.accept(d.type() === 'prompt' ? 'edited by dana' : undefined));
+  }
+
+  // The session survives a reload.
+  await dana.reload();
+  await dana.locator('#conn-status.connected').waitFor();
+  assert.equal(await dana.locator('#me-name').textContent(), 'dana');
+
+  // Dana makes a public room; Eli finds it in the browser and joins.
+  await dana.getByRole('button', { name: 'Create room' }).click();
+  await dana.getByLabel('Name', { exact: true }).fill('ops');
+  await dana.getByRole('button', { name: 'Create', exact: true }).click();
+  await dana.locator('#room-name', { hasText: '#ops' }).waitFor();
+  await eli.getByRole('button', { name: 'Browse public rooms' }).click();
+  await eli.locator('[data-public="ops"]').click();
+  await eli.locator('#room-name', { hasText: '#ops' }).waitFor();
+  await dana.locator('#messages .notice', { hasText: 'eli joined' }).waitFor();
+
+  // Edit and delete her own message; Eli sees both at once.
+  await say(dana, 'first draft');
+  await waitForBody(eli, 'first draft');
+  await dana.locator('#messages li.message', { hasText: 'first draft' }).getByRole('button', { name: 'Edit message' }).click();
+  await waitForBody(eli, 'edited by dana');
+  assert.equal(await eli.locator('#messages li.message', { hasText: 'edited by dana' }).locator('.state', { hasText: '(edited)' }).count(), 1);
+  await dana.locator('#messages li.message', { hasText: 'edited by dana' }).getByRole('button', { name: 'Delete message' }).click();
+  await eli.locator('#messages li.deleted', { hasText: 'message deleted' }).waitFor();
+  // Eli cannot edit Dana's messages: no such button.
+  assert.equal(await eli.locator('#messages li.message').getByRole('button', { name: 'Edit message' }).count(), 0);
+
+  // Eli leaves; Dana sees the notice; the room disappears from his list.
+  await eli.getByRole('button', { name: 'Leave' }).click();
+  await dana.locator('#messages .notice', { hasText: 'eli left' }).waitFor();
+  await eli.locator('#room-list button', { hasText: 'ops' }).waitFor({ state: 'detached' });
+
+  // Dana invites him back into a private room.
+  await dana.getByRole('button', { name: 'Create room' }).click();
+  await dana.getByLabel('Name', { exact: true }).fill('core');
+  await dana.getByLabel('Kind').selectOption('private');
+  await dana.getByRole('button', { name: 'Create', exact: true }).click();
+  await dana.locator('#room-name', { hasText: '#core' }).waitFor();
+  await dana.getByRole('button', { name: 'Invite' }).click();
+  await dana.locator('#invite-dialog').getByLabel('Username').fill('nobody');
+  await dana.getByRole('button', { name: 'Invite', exact: true }).last().click();
+  await dana.locator('#invite-error', { hasText: 'no such user' }).waitFor();
+  await dana.locator('#invite-dialog').getByLabel('Username').fill('eli');
+  await dana.locator('#invite-confirm').click();
+  await eli.locator('#room-list button', { hasText: 'core' }).waitFor();
+
+  // History: 120 messages; the newest 50 load first, older ones on scroll.
+  await dana.locator('#room-list button', { hasText: 'general' }).click();
+  await dana.evaluate(() => {
+    const input = document.getElementById('message-input');
+    for (let i = 1; i <= 120; i++) {
+      input.value = `history ${i}`;
+      input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    }
+  });
+  await waitForBody(dana, 'history 120');
+  const late = await newUser(browser, server.url, 'fay');
+  await waitForBody(late, 'history 120');
+  assert.ok(!(await bodies(late)).includes('history 1'), 'old pages are not loaded up front');
+  for (let i = 0; i < 10 && !(await bodies(late)).includes('history 1'); i++) {
+    await late.locator('#messages').evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+    await late.waitForTimeout(300);
+  }
+  const all = (await bodies(late)).filter((b) => b.startsWith('history '));
+  assert.deepEqual(all, Array.from({ length: 120 }, (_, i) => `history ${i + 1}`));
+
+  // Change password, log out, log in with the new one.
+  await eli.locator('#me-name').click();
+  await eli.getByRole('button', { name: 'Change password' }).click();
+  await eli.getByLabel('Current password').fill('not it');
+  await eli.getByLabel('New password', { exact: true }).fill('a brand new password');
+  await eli.locator('#password-save').click();
+  await eli.locator('#password-error', { hasText: 'old password is wrong' }).waitFor();
+  await eli.getByLabel('Current password').fill(PASSWORD);
+  await eli.locator('#password-save').click();
+  await eli.locator('#password-dialog').waitFor({ state: 'hidden' });
+  await eli.locator('#me-name').click();
+  await eli.getByRole('button', { name: 'Log out' }).click();
+  await eli.locator('#login-view').waitFor();
+  await signIn(eli, 'eli', 'Log in', PASSWORD);
+  await eli.getByText('Wrong username or password.').waitFor();
+  await signIn(eli, 'eli', 'Log in', 'a brand new password');
+  await eli.locator('#conn-status.connected').waitFor();
+
+  // Too many wrong passwords: two are free, the third starts a delay, and
+  // attempts during the delay are told how long to wait.
+  const p = await openPage(browser, server.url);
+  await p.locator('#login-form').getByLabel('Username').fill('fay');
+  await p.locator('#login-form').getByLabel('Password').fill('wrong password');
+  let text = '';
+  for (let i = 0; i < 6 && !text.startsWith('Too many'); i++) {
+    const answered = p.waitForResponse((r) => r.url().endsWith('/api/login'));
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await answered;
+    await p.waitForTimeout(50);
+    text = await p.locator('#login-error').textContent();
+  }
+  assert.match(text, /Too many attempts\. Try again in \d+ seconds\./);
+  await p.context().close();
+  for (const p of [dana, eli, late]) await p.context().close();
+});
+
+test('a closed server says so, and offers the invite field', async () => {
+  const page = await openPage(browser, closed.url);
+  await signIn(page, 'gus');
+  await page.locator('#login-error', { hasText: 'registration is closed' }).waitFor();
+  await page.getByLabel('Invite code (if you have one)').waitFor();
+  await page.context().close();
+});
+
+test('a hidden tab gets a title badge and a notification', async () => {
+  const hana = await newUser(browser, server.url, 'hana');
+  const ivan = await newUser(browser, server.url, 'ivan');
+  await hana.context().grantPermissions(['notifications'], { origin: server.url });
+  // Headless tabs are never hidden: declare this one hidden, and watch
+  // the Notification constructor the app calls.
+  await hana.evaluate(() => {
+    window.shown = [];
+    const Real = window.Notification;
+    window.Notification = class extends Real {
+      constructor(title, opts) { super(title, opts); window.shown.push({ title, body: opts.body }); }
+    };
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await say(ivan, 'ping while you are away');
+  await hana.waitForFunction(() => document.title === '(1) SecureChat');
+  const shown = await hana.evaluate(() => window.shown);
+  assert.deepEqual(shown, [{ title: 'ivan in #general', body: 'ping while you are away' }]);
+  // Back to the tab: the badge goes and the room is marked read.
+  await hana.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await hana.waitForFunction(() => document.title === 'SecureChat');
+  for (const p of [hana, ivan]) await p.context().close();
+});

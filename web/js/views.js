@@ -1,0 +1,143 @@
+// Rendering: the sidebar, the header and the open room's messages. All
+// user-provided text goes through textContent (see format.js).
+
+import { el, richText, timeOf, fullTime, dayOf } from './format.js';
+
+const $ = (id) => document.getElementById(id);
+
+export function render(state, actions) {
+  renderHeader(state);
+  renderSidebar(state, actions);
+  renderMessages(state, actions);
+  renderTyping(state);
+  const unread = state.totalUnread();
+  document.title = document.hidden && unread > 0 ? `(${unread}) SecureChat` : 'SecureChat';
+}
+
+function renderHeader(state) {
+  const r = state.room(state.current);
+  $('room-name').textContent = r ? (r.info.kind === 'dm' ? `@${r.info.name}` : `#${r.info.name}`) : 'SecureChat';
+  $('room-topic').textContent = r && r.info.topic ? r.info.topic : '';
+  const st = $('conn-status');
+  const { state: s, detail } = state.status;
+  st.textContent = s === 'connected' ? 'connected' : `${s}${detail ? ' ' + detail : ''}`;
+  st.className = `status ${s}`;
+  $('me-name').textContent = state.me ? state.me.username : '';
+  const general = r && r.info.kind === 'public' && r.info.name === 'general';
+  $('leave-button').hidden = !r || r.info.kind === 'dm' || general;
+  $('invite-button').hidden = !r || r.info.kind === 'dm';
+}
+
+function roomButton(state, r, actions, label, dot, isPrivate = false) {
+  const current = state.current === r.info.id;
+  const btn = el('button', {
+    type: 'button',
+    'aria-current': current ? 'true' : 'false',
+    'data-room': String(r.info.id),
+    onclick: () => actions.openRoom(r.info.id),
+  });
+  if (dot !== undefined) btn.append(el('span', { class: `dot${dot ? ' online' : ''}`, 'aria-hidden': 'true' }));
+  btn.append(el('span', { class: 'name', text: label }));
+  if (isPrivate) btn.append(el('span', { class: 'tag', text: 'private' }));
+  const n = r.info.unread || 0;
+  if (n > 0 && !current) btn.append(el('span', { class: 'badge', 'aria-label': `${n} unread`, text: String(n) }));
+  return el('li', {}, btn);
+}
+
+function renderSidebar(state, actions) {
+  const rooms = [...state.rooms.values()].sort((a, b) => a.info.name.localeCompare(b.info.name));
+  $('room-list').replaceChildren(...rooms.filter((r) => r.info.kind !== 'dm')
+    .map((r) => roomButton(state, r, actions, `# ${r.info.name}`, undefined, r.info.kind === 'private')));
+  $('dm-list').replaceChildren(...rooms.filter((r) => r.info.kind === 'dm')
+    .map((r) => roomButton(state, r, actions, r.info.name, state.online.has(r.info.name))));
+  const people = state.users.filter((u) => !state.me || u.username !== state.me.username);
+  $('user-list').replaceChildren(...people.map((u) => {
+    const online = state.online.has(u.username);
+    const btn = el('button', {
+      type: 'button',
+      'data-user': u.username,
+      'aria-label': `Message ${u.username} (${online ? 'online' : 'offline'})`,
+      title: online ? 'online' : (u.last_seen ? `last seen ${fullTime(u.last_seen)}` : 'never seen'),
+      onclick: () => actions.openDm(u.username),
+    }, el('span', { class: `dot${online ? ' online' : ''}`, 'aria-hidden': 'true' }), el('span', { text: u.username }));
+    return el('li', {}, btn);
+  }));
+}
+
+function notice(ev) {
+  switch (ev.type) {
+    case 'member': {
+      const what = { join: 'joined', leave: 'left', invite: `was invited by ${ev.by}`, remove: `was removed by ${ev.by}` }[ev.action];
+      return `${ev.user} ${what}`;
+    }
+    case 'room_updated':
+      return `${ev.by} set the room to #${ev.name}${ev.topic ? ` — ${ev.topic}` : ''}`;
+    default:
+      return null;
+  }
+}
+
+function messageItem(state, ev, actions) {
+  const mine = state.me && ev.from === state.me.username;
+  const time = el('time', { datetime: ev.ts, title: fullTime(ev.ts), text: timeOf(ev.ts) });
+  const meta = el('div', { class: 'meta' }, el('span', { class: 'from', text: ev.from }), time);
+  if (ev.edited && !ev.deleted) meta.append(el('span', { class: 'state', text: '(edited)' }));
+  if (!ev.deleted && (mine || (state.me && state.me.is_admin))) {
+    const tools = el('span', { class: 'actions' });
+    if (mine) tools.append(el('button', { type: 'button', class: 'secondary', 'aria-label': 'Edit message', text: 'Edit', onclick: () => actions.edit(ev) }));
+    tools.append(el('button', { type: 'button', class: 'secondary', 'aria-label': 'Delete message', text: 'Delete', onclick: () => actions.remove(ev) }));
+    meta.append(tools);
+  }
+  const body = el('div', { class: 'body' });
+  if (ev.deleted) body.textContent = 'message deleted';
+  else body.append(richText(ev.body));
+  return el('li', { class: `message${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}`, 'data-seq': String(ev.seq), 'data-id': String(ev.id) }, meta, body);
+}
+
+function pendingItem(state, id, p) {
+  const label = p.status === 'waiting'
+    ? `rate limited — resending in ${Math.max(0, Math.ceil((p.until - Date.now()) / 1000))}s`
+    : p.status === 'failed' ? `not sent: ${p.error}` : 'sending…';
+  return el('li', { class: `message mine pending ${p.status}`, 'data-pending': id },
+    el('div', { class: 'meta' }, el('span', { class: 'from', text: state.me ? state.me.username : '' }), el('span', { class: 'state', text: label })),
+    el('div', { class: 'body' }, richText(p.body)));
+}
+
+function renderMessages(state, actions) {
+  const list = $('messages');
+  const r = state.room(state.current);
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const oldHeight = list.scrollHeight;
+  const oldTop = list.scrollTop;
+  if (!r) { list.replaceChildren(); return; }
+  const items = [];
+  let day = null;
+  const events = [...r.events.values()].sort((a, b) => a.seq - b.seq);
+  for (const ev of events) {
+    const d = dayOf(ev.ts);
+    if (d !== day) { items.push(el('li', { class: 'day', role: 'separator', text: d })); day = d; }
+    const text = notice(ev);
+    if (text) items.push(el('li', { class: 'notice', text }));
+    else if (ev.type === 'message') items.push(messageItem(state, ev, actions));
+  }
+  for (const [id, p] of r.pending) items.push(pendingItem(state, id, p));
+  list.replaceChildren(...items);
+  if (atBottom || list.dataset.room !== String(r.info.id)) list.scrollTop = list.scrollHeight;
+  else if (list.dataset.prepend === '1') list.scrollTop = list.scrollHeight - oldHeight + oldTop;
+  list.dataset.room = String(r.info.id);
+  list.dataset.prepend = '';
+}
+
+function renderTyping(state) {
+  const r = state.room(state.current);
+  const now = Date.now();
+  const who = r ? [...r.typing.entries()].filter(([, until]) => until > now).map(([u]) => u) : [];
+  $('typing').textContent = who.length ? `${who.join(', ')} ${who.length > 1 ? 'are' : 'is'} typing…` : '';
+}
+
+export function renderPublicRooms(rooms, actions) {
+  $('public-list').replaceChildren(...rooms.map((r) => el('li', {},
+    el('button', { type: 'button', 'data-public': r.name, onclick: () => actions.joinRoom(r.id) },
+      el('span', { text: `# ${r.name}` }),
+      el('span', { class: 'state', text: r.joined ? 'joined' : `${r.members} members` })))));
+}
