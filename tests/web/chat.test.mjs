@@ -104,6 +104,8 @@ test('two users chat, survive a server crash, and nothing is lost or doubled', a
   // Back to general for the crash.
   await alice.locator('#room-list button', { hasText: 'general' }).click();
   await bob.locator('#room-list button', { hasText: 'general' }).click();
+  await waitForBody(alice, 'bob?');
+  await alice.screenshot({ path: path.join(shots, 'chat.png') });
 
   // The server crashes mid-conversation; alice keeps typing.
   await server.kill();
@@ -143,7 +145,6 @@ test('two users chat, survive a server crash, and nothing is lost or doubled', a
   await bob.getByRole('textbox', { name: 'Message' }).pressSequentially('typing…');
   await alice.getByText('bob is typing…').waitFor();
 
-  await alice.screenshot({ path: path.join(shots, 'chat.png') });
   await bob.context().close();
   await alice.context().close();
 });

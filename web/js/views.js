@@ -25,7 +25,7 @@ function renderHeader(state) {
   $('me-name').textContent = state.me ? state.me.username : '';
   const general = r && r.info.kind === 'public' && r.info.name === 'general';
   $('leave-button').hidden = !r || r.info.kind === 'dm' || general;
-  $('invite-button').hidden = !r || r.info.kind === 'dm';
+  $('invite-button').hidden = !r || r.info.kind === 'dm' || general;
 }
 
 function roomButton(state, r, actions, label, dot, isPrivate = false) {

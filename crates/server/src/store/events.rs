@@ -5,7 +5,7 @@
 //! query. Editing or deleting also updates the original message row, so
 //! history shows messages as they are now.
 
-use super::StoreError;
+use super::{StoreError, sql_seq};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use securechat_proto::ws::{Deleted, Edited, MemberAction, MemberEvent, MessageEvent, RoomUpdated};
 use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
@@ -294,7 +294,10 @@ pub fn range(
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![room.0, after, upto, limit as i64], from_row)?;
+    let rows = stmt.query_map(
+        params![room.0, sql_seq(after), sql_seq(upto), limit as i64],
+        from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -308,7 +311,7 @@ pub fn before(
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE e.room_id = ?1 AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![room.0, before, limit as i64], from_row)?;
+    let rows = stmt.query_map(params![room.0, sql_seq(before), limit as i64], from_row)?;
     let mut events: Vec<Stored> = rows.collect::<Result<_, _>>()?;
     events.reverse();
     Ok(events)

@@ -26,6 +26,12 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
+/// A wire seq as an SQLite integer: seqs beyond `i64::MAX` (which no room
+/// reaches) mean "everything", so they are clamped rather than refused.
+pub fn sql_seq(seq: securechat_proto::Seq) -> i64 {
+    seq.min(i64::MAX as u64) as i64
+}
+
 /// Most jobs committed together in one transaction.
 const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer before `write` callers wait for room.

@@ -1,6 +1,6 @@
 //! Rooms, membership and read marks.
 
-use super::StoreError;
+use super::{StoreError, sql_seq};
 use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::http::PublicRoom;
 use securechat_proto::ws::{RoomInfo, RoomKind};
@@ -206,7 +206,7 @@ pub fn mark_read(
             "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT last_seq FROM rooms WHERE id = ?1)))
              WHERE room_id = ?1 AND user_id = ?2 RETURNING read_seq",
         )?
-        .query_row(params![room.0, user.0, seq], |r| r.get(0))
+        .query_row(params![room.0, user.0, sql_seq(seq)], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::NotFound)
 }

@@ -518,3 +518,33 @@ async fn rejoining_on_the_same_connection_does_not_replay_the_absence() {
         other => panic!("expected the live message, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn huge_sequence_numbers_are_handled_not_errors() {
+    let app = spawn_app().await;
+    let alice = app.register_ok("alice").await;
+    let (mut a, w) = app.connect(&alice).await;
+    let room = general(&w);
+    a.send_text(room, "one", "the only message").await;
+    a.next_ack().await;
+    let max = u64::MAX;
+    let page = app
+        .get_json(&format!("/api/rooms/{room}/events?before={max}"), &alice)
+        .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    a.send_json(json!({"type": "sync", "since": {room.to_string(): max}}))
+        .await;
+    assert_eq!(
+        a.next_where(|m| matches!(m, ServerMsg::Synced)).await,
+        ServerMsg::Synced
+    );
+    a.send_json(json!({"type": "read", "room": room, "seq": max}))
+        .await;
+    assert_eq!(
+        a.next_where(|m| matches!(m, ServerMsg::Read { .. })).await,
+        ServerMsg::Read { room, seq: 1 }
+    );
+    a.send_json(json!({"type": "ping", "nonce": "still open"}))
+        .await;
+    a.next_where(|m| matches!(m, ServerMsg::Pong { .. })).await;
+}
