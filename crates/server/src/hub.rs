@@ -221,16 +221,7 @@ impl Hub {
     pub fn send_to_room(&self, room: RoomId, except: UserId, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
         let mut inner = self.lock();
-        let targets: Vec<ConnId> = inner
-            .members
-            .get(&room)
-            .into_iter()
-            .flatten()
-            .filter(|u| **u != except)
-            .filter_map(|u| inner.by_user.get(u))
-            .flatten()
-            .copied()
-            .collect();
+        let targets = room_conns(&inner, room, Some(except));
         self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
     }
 
@@ -295,15 +286,7 @@ impl Hub {
     pub fn publish(&self, room: RoomId, seq: Seq, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
         let mut inner = self.lock();
-        let targets: Vec<ConnId> = inner
-            .members
-            .get(&room)
-            .into_iter()
-            .flatten()
-            .filter_map(|u| inner.by_user.get(u))
-            .flatten()
-            .copied()
-            .collect();
+        let targets = room_conns(&inner, room, None);
         self.deliver(&mut inner, &targets, || Outbound::Event {
             room,
             seq,
@@ -407,6 +390,20 @@ impl Hub {
             .collect();
         self.deliver(inner, &targets, || Outbound::Frame(json.clone()));
     }
+}
+
+/// The connections of `room`'s members, but `except`'s.
+fn room_conns(inner: &Inner, room: RoomId, except: Option<UserId>) -> Vec<ConnId> {
+    inner
+        .members
+        .get(&room)
+        .into_iter()
+        .flatten()
+        .filter(|u| Some(**u) != except)
+        .filter_map(|u| inner.by_user.get(u))
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// Users sharing at least one room with `user`.
