@@ -60,7 +60,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         }
     };
     tracing::debug!(user = %user, conn = conn_id, "connected");
-    let welcome = ServerMsg::Welcome(Welcome {
+    let welcome = Welcome {
         protocol_version: PROTOCOL_VERSION,
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
         user: session.user.info(),
@@ -73,11 +73,9 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
             ping_interval_ms: state.config.ping_interval_ms,
         },
         rooms,
-    });
-    let cursors = match &welcome {
-        ServerMsg::Welcome(w) => w.rooms.iter().map(|r| (r.id, r.last_seq)).collect(),
-        _ => unreachable!(),
     };
+    let cursors = welcome.rooms.iter().map(|r| (r.id, r.last_seq)).collect();
+    let welcome = Utf8Bytes::from(ServerMsg::Welcome(welcome).to_json());
     let heartbeat = Arc::new(Heartbeat::new());
     let (sink, stream) = socket.split();
     let writer = Writer {
@@ -93,11 +91,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         session_expires: Timestamp(session.expires_at),
         hold_limit: state.config.outbound_queue,
     };
-    let mut writer_task = tokio::spawn(writer.run(
-        Utf8Bytes::from(welcome.to_json()),
-        reg.kill,
-        state.shutdown.clone(),
-    ));
+    let mut writer_task = tokio::spawn(writer.run(welcome, reg.kill, state.shutdown.clone()));
 
     let mut reader = Reader {
         state: &state,
