@@ -342,6 +342,7 @@ mod tests {
             }
         }
         let commits = store.commits() - before;
+        eprintln!("group commit: 400 concurrent writes in {commits} transactions");
         assert!(
             commits < 400,
             "group commit: {commits} commits for 400 writes"
