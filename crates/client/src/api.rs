@@ -1,0 +1,247 @@
+//! The HTTPS API, with the trust of [`crate::trust`].
+
+use crate::ClientError;
+use crate::trust::Tls;
+use reqwest::{Method, StatusCode};
+use securechat_proto::http::{
+    ApiErrorBody, AuthResponse, HistoryResponse, LoginRequest, MeResponse, PasswordChange,
+    RegisterRequest, RoomResponse, RoomsResponse, UsernameRequest, UsersResponse,
+};
+use securechat_proto::ws::{RoomInfo, RoomKind};
+use securechat_proto::{ErrorCode, RoomId, Seq};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Where a server is: always `https://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Server {
+    /// Accepts `https://host[:port][/]` or `host[:port]` (port 8443 by
+    /// default). Plain `http://` is refused: SecureChat is TLS only.
+    pub fn parse(s: &str) -> Result<Server, ClientError> {
+        let rest = if let Some(r) = s.strip_prefix("https://") {
+            r
+        } else if s.starts_with("http://") || s.starts_with("ws://") {
+            return Err(ClientError::Usage(
+                "SecureChat servers speak https:// only".into(),
+            ));
+        } else {
+            s
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+            // [v6]:port or [v6]
+            let (h, after) = inner
+                .split_once(']')
+                .ok_or_else(|| ClientError::Usage(format!("bad server address {s:?}")))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) if !p.contains(':') => (h, Some(p)),
+                _ => (rest, None),
+            }
+        };
+        let port: u16 = port
+            .unwrap_or("8443")
+            .parse()
+            .map_err(|_| ClientError::Usage(format!("bad port in {s:?}")))?;
+        if host.is_empty() || host.contains('/') {
+            return Err(ClientError::Usage(format!("bad server address {s:?}")));
+        }
+        Ok(Server {
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// `host:port`, the key of a pin.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    pub fn url(&self) -> String {
+        if self.host.contains(':') {
+            format!("https://[{}]:{}", self.host, self.port)
+        } else {
+            format!("https://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// An API client, with or without a session.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    pub fn new(server: &Server, tls: &Tls, token: Option<String>) -> Result<Api, ClientError> {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls.config).clone())
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Api {
+            http,
+            base: server.url(),
+            token,
+        })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<Option<T>, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let status = res.status();
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        if status.is_success() {
+            return res
+                .json()
+                .await
+                .map(Some)
+                .map_err(|e| ClientError::Protocol(e.to_string()));
+        }
+        let retry_after_secs = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body: ApiErrorBody = res
+            .json()
+            .await
+            .map_err(|_| ClientError::Protocol(format!("HTTP {status}")))?;
+        if body.error.code == ErrorCode::Unauthorized && self.token.is_some() {
+            return Err(ClientError::SessionEnded);
+        }
+        Err(ClientError::Server {
+            code: body.error.code,
+            message: body.error.message,
+            retry_after_secs,
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(Method::GET, path, None::<&()>)
+            .await?
+            .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Option<T>, ClientError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn register(&self, req: &RegisterRequest) -> Result<AuthResponse, ClientError> {
+        self.post("/api/register", req)
+            .await?
+            .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    pub async fn login(&self, req: &LoginRequest) -> Result<AuthResponse, ClientError> {
+        self.post("/api/login", req)
+            .await?
+            .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.post::<()>("/api/logout", &serde_json::json!({}))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn change_password(&self, req: &PasswordChange) -> Result<(), ClientError> {
+        self.post::<()>("/api/password", req).await.map(|_| ())
+    }
+
+    pub async fn me(&self) -> Result<MeResponse, ClientError> {
+        self.get("/api/me").await
+    }
+
+    pub async fn rooms(&self) -> Result<RoomsResponse, ClientError> {
+        self.get("/api/rooms").await
+    }
+
+    pub async fn users(&self) -> Result<UsersResponse, ClientError> {
+        self.get("/api/users").await
+    }
+
+    pub async fn history(
+        &self,
+        room: RoomId,
+        before: Option<Seq>,
+        limit: usize,
+    ) -> Result<HistoryResponse, ClientError> {
+        let mut path = format!("/api/rooms/{room}/events?limit={limit}");
+        if let Some(b) = before {
+            path.push_str(&format!("&before={b}"));
+        }
+        self.get(&path).await
+    }
+
+    pub async fn open_dm(&self, username: &str) -> Result<RoomInfo, ClientError> {
+        let req = UsernameRequest {
+            username: username.to_owned(),
+        };
+        let res: Option<RoomResponse> = self.post("/api/dms", &req).await?;
+        res.map(|r| r.room)
+            .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    /// A room by `name`, `#name`, `@user` (a DM, opened if needed) or id.
+    pub async fn resolve_room(&self, spec: &str) -> Result<RoomInfo, ClientError> {
+        if let Some(user) = spec.strip_prefix('@') {
+            return self.open_dm(user).await;
+        }
+        let rooms = self.rooms().await?.rooms;
+        let name = spec.trim_start_matches('#').to_ascii_lowercase();
+        rooms
+            .into_iter()
+            .find(|r| r.id.to_string() == spec || (r.kind != RoomKind::Dm && r.name == name))
+            .ok_or_else(|| ClientError::NoSuchRoom(spec.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses() {
+        let s = Server::parse("https://chat.example.com:9443/").unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("chat.example.com", 9443));
+        assert_eq!(Server::parse("localhost").unwrap().port, 8443);
+        assert_eq!(
+            Server::parse("127.0.0.1:1234").unwrap().key(),
+            "127.0.0.1:1234"
+        );
+        assert_eq!(Server::parse("https://[::1]:8443").unwrap().host, "::1");
+        assert_eq!(
+            Server::parse("https://[::1]:8443").unwrap().url(),
+            "https://[::1]:8443"
+        );
+        assert!(Server::parse("http://example.com").is_err());
+        assert!(Server::parse("https://host:notaport").is_err());
+    }
+}

@@ -1,0 +1,414 @@
+//! The chat connection: one background task that connects over wss://,
+//! resumes with `sync`, reconnects by itself with exponential backoff and
+//! jitter, and delivers what happens as [`Event`]s.
+//!
+//! Sends go through an outbox: a queue with one message in flight, each with
+//! a `client_msg_id`. A message typed while offline waits in the outbox and
+//! goes out after the next `synced`; one interrupted in flight is sent
+//! again, and the server stores a repeated id once, so every message is
+//! delivered exactly once and in typing order. A `rate_limited` answer
+//! pauses the queue for `retry_after_ms`.
+
+use crate::api::Server;
+use futures_util::{SinkExt, StreamExt};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use securechat_proto::ws::{Ack, ErrorMsg, Welcome};
+use securechat_proto::{ClientMsg, ErrorCode, RoomId, Seq, ServerMsg};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const HEARTBEAT: Duration = Duration::from_secs(20);
+const DEAD_AFTER: Duration = Duration::from_secs(60);
+
+/// The connection's state, for a status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Connecting,
+    Connected,
+    Reconnecting {
+        retry_in: Duration,
+    },
+    RateLimited {
+        wait: Duration,
+    },
+    /// The session ended (logout elsewhere, password change, disabled):
+    /// the connection stops for good.
+    SessionEnded,
+}
+
+/// What the connection reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Status(Status),
+    /// On every (re)connect, before the replay.
+    Welcome(Welcome),
+    /// Anything else the server said (messages, room events, presence…),
+    /// room events each once, in seq order per room.
+    Server(ServerMsg),
+    /// A send is stored.
+    Acked(Ack),
+    /// A send was refused (not for rate limits: those are retried).
+    Failed(ErrorMsg),
+}
+
+enum Cmd {
+    Send {
+        id: String,
+        room: RoomId,
+        body: String,
+    },
+    Read {
+        room: RoomId,
+        seq: Seq,
+    },
+    Typing {
+        room: RoomId,
+    },
+}
+
+/// Handle to a running connection. Dropping it stops the connection.
+pub struct Connection {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+}
+
+/// A new `client_msg_id`.
+pub fn new_client_msg_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Connection {
+    /// Starts connecting. `since` is where to resume each room (rooms not
+    /// named start live from the server's `welcome`).
+    pub fn spawn(
+        server: Server,
+        tls: Arc<ClientConfig>,
+        token: String,
+        since: BTreeMap<RoomId, Seq>,
+    ) -> Connection {
+        let (cmds, cmd_rx) = mpsc::unbounded_channel();
+        let (tx, events) = mpsc::unbounded_channel();
+        let task = Task {
+            server,
+            tls,
+            token,
+            cursors: since,
+            outbox: VecDeque::new(),
+            inflight: false,
+            paused_until: None,
+            events: tx,
+            cmds: cmd_rx,
+        };
+        tokio::spawn(task.run());
+        Connection { cmds, events }
+    }
+
+    /// Queues a message; returns its `client_msg_id`.
+    pub fn send(&self, room: RoomId, body: impl Into<String>) -> String {
+        let id = new_client_msg_id();
+        let _ = self.cmds.send(Cmd::Send {
+            id: id.clone(),
+            room,
+            body: body.into(),
+        });
+        id
+    }
+
+    pub fn read(&self, room: RoomId, seq: Seq) {
+        let _ = self.cmds.send(Cmd::Read { room, seq });
+    }
+
+    pub fn typing(&self, room: RoomId) {
+        let _ = self.cmds.send(Cmd::Typing { room });
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Why one connection attempt ended.
+enum End {
+    /// Reconnect after a backoff.
+    Retry,
+    /// Stop for good.
+    Stop,
+}
+
+struct Task {
+    server: Server,
+    tls: Arc<ClientConfig>,
+    token: String,
+    /// Last seq seen per room.
+    cursors: BTreeMap<RoomId, Seq>,
+    outbox: VecDeque<(String, RoomId, String)>,
+    inflight: bool,
+    paused_until: Option<Instant>,
+    events: mpsc::UnboundedSender<Event>,
+    cmds: mpsc::UnboundedReceiver<Cmd>,
+}
+
+impl Task {
+    fn emit(&self, e: Event) -> bool {
+        self.events.send(e).is_ok()
+    }
+
+    async fn run(mut self) {
+        let mut attempt: u32 = 0;
+        loop {
+            self.emit(Event::Status(Status::Connecting));
+            let end = match self.open().await {
+                Ok(ws) => self.session(ws, &mut attempt).await,
+                Err(End::Stop) => End::Stop,
+                Err(end) => end,
+            };
+            self.inflight = false;
+            if matches!(end, End::Stop) || self.events.is_closed() {
+                return;
+            }
+            let base =
+                MAX_BACKOFF.min(Duration::from_millis(500) * 2u32.saturating_pow(attempt.min(10)));
+            let delay = base.mul_f64(0.5 + rand::random::<f64>() / 2.0);
+            attempt += 1;
+            if !self.emit(Event::Status(Status::Reconnecting { retry_in: delay })) {
+                return;
+            }
+            // Keep taking sends into the outbox while waiting.
+            let until = Instant::now() + delay;
+            loop {
+                tokio::select! {
+                    _ = sleep_until(until) => break,
+                    cmd = self.cmds.recv() => match cmd {
+                        Some(cmd) => self.queue(cmd),
+                        None => return,
+                    },
+                }
+            }
+        }
+    }
+
+    fn queue(&mut self, cmd: Cmd) {
+        if let Cmd::Send { id, room, body } = cmd {
+            self.outbox.push_back((id, room, body));
+        }
+    }
+
+    async fn open(&self) -> Result<Socket, End> {
+        let host = self.server.host.clone();
+        let tcp = TcpStream::connect((host.as_str(), self.server.port))
+            .await
+            .map_err(|_| End::Retry)?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(host).map_err(|_| End::Stop)?;
+        let tls = TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|_| End::Retry)?;
+        let url = format!("{}/ws", self.server.url()).replacen("https://", "wss://", 1);
+        let mut req = url.into_client_request().map_err(|_| End::Stop)?;
+        let auth = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| End::Stop)?;
+        req.headers_mut().insert("authorization", auth);
+        match tokio_tungstenite::client_async(req, tls).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tungstenite::Error::Http(res)) if res.status() == 401 => {
+                self.emit(Event::Status(Status::SessionEnded));
+                Err(End::Stop)
+            }
+            Err(_) => Err(End::Retry),
+        }
+    }
+
+    async fn send(ws: &mut Socket, msg: &ClientMsg) -> Result<(), End> {
+        let text = serde_json::to_string(msg).expect("client frames serialize");
+        ws.send(Message::text(text)).await.map_err(|_| End::Retry)
+    }
+
+    /// Sends the head of the outbox if nothing is in flight and we may.
+    async fn pump(&mut self, ws: &mut Socket, live: bool) -> Result<(), End> {
+        if !live || self.inflight {
+            return Ok(());
+        }
+        if let Some(until) = self.paused_until {
+            if Instant::now() < until {
+                return Ok(());
+            }
+            self.paused_until = None;
+        }
+        if let Some((id, room, body)) = self.outbox.front().cloned() {
+            Self::send(
+                ws,
+                &ClientMsg::Send {
+                    room,
+                    client_msg_id: id,
+                    body,
+                },
+            )
+            .await?;
+            self.inflight = true;
+        }
+        Ok(())
+    }
+
+    async fn session(&mut self, mut ws: Socket, attempt: &mut u32) -> End {
+        match self.talk(&mut ws, attempt).await {
+            Ok(()) => End::Stop,
+            Err(end) => end,
+        }
+    }
+
+    async fn talk(&mut self, ws: &mut Socket, attempt: &mut u32) -> Result<(), End> {
+        let mut live = false;
+        let mut last_heard = Instant::now();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.tick().await;
+        loop {
+            let pause = self.paused_until;
+            tokio::select! {
+                frame = ws.next() => {
+                    last_heard = Instant::now();
+                    let text = match frame {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(close))) => {
+                            if close.is_some_and(|c| u16::from(c.code) == 4001) {
+                                self.emit(Event::Status(Status::SessionEnded));
+                                return Err(End::Stop);
+                            }
+                            return Err(End::Retry);
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(_)) | None => return Err(End::Retry),
+                    };
+                    let Ok(msg) = serde_json::from_str::<ServerMsg>(text.as_str()) else { continue };
+                    self.on_frame(ws, msg, &mut live, attempt).await?;
+                }
+                cmd = self.cmds.recv() => match cmd {
+                    None => {
+                        let _ = ws.close(None).await;
+                        return Ok(());
+                    }
+                    Some(Cmd::Read { room, seq }) if live => Self::send(ws, &ClientMsg::Read { room, seq }).await?,
+                    Some(Cmd::Typing { room }) if live => Self::send(ws, &ClientMsg::Typing { room }).await?,
+                    Some(cmd) => {
+                        self.queue(cmd);
+                        self.pump(ws, live).await?;
+                    }
+                },
+                _ = async { sleep_until(pause.unwrap_or_else(Instant::now)).await }, if pause.is_some() => {
+                    self.pump(ws, live).await?;
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > DEAD_AFTER {
+                        return Err(End::Retry);
+                    }
+                    Self::send(ws, &ClientMsg::Ping { nonce: "hb".into() }).await?;
+                }
+            }
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        ws: &mut Socket,
+        msg: ServerMsg,
+        live: &mut bool,
+        attempt: &mut u32,
+    ) -> Result<(), End> {
+        match msg {
+            ServerMsg::Welcome(w) => {
+                for room in &w.rooms {
+                    self.cursors.entry(room.id).or_insert(room.last_seq);
+                }
+                let known: Vec<RoomId> = w.rooms.iter().map(|r| r.id).collect();
+                self.cursors.retain(|id, _| known.contains(id));
+                let since = self.cursors.clone();
+                self.emit(Event::Welcome(w));
+                Self::send(ws, &ClientMsg::Sync { since }).await?;
+            }
+            ServerMsg::Synced => {
+                *live = true;
+                *attempt = 0;
+                self.inflight = false;
+                self.emit(Event::Status(Status::Connected));
+                self.pump(ws, *live).await?;
+            }
+            ServerMsg::Ack(ack) => {
+                if self
+                    .outbox
+                    .front()
+                    .is_some_and(|(id, ..)| *id == ack.client_msg_id)
+                {
+                    self.outbox.pop_front();
+                    self.inflight = false;
+                }
+                self.emit(Event::Acked(ack));
+                self.pump(ws, *live).await?;
+            }
+            ServerMsg::Error(err) if err.client_msg_id.is_some() => {
+                let id = err.client_msg_id.clone();
+                let head = self.outbox.front().map(|(i, ..)| i.clone());
+                if head == id {
+                    self.inflight = false;
+                    if err.code == ErrorCode::RateLimited {
+                        let wait = Duration::from_millis(err.retry_after_ms.unwrap_or(1000));
+                        self.paused_until = Some(Instant::now() + wait);
+                        self.emit(Event::Status(Status::RateLimited { wait }));
+                        return Ok(());
+                    }
+                    self.outbox.pop_front();
+                }
+                self.emit(Event::Failed(err));
+                self.pump(ws, *live).await?;
+            }
+            ServerMsg::RoomAdded { room } => {
+                self.cursors
+                    .insert(room.id, room.last_seq.saturating_sub(1));
+                self.emit(Event::Server(ServerMsg::RoomAdded { room }));
+            }
+            ServerMsg::RoomRemoved { room } => {
+                self.cursors.remove(&room);
+                self.emit(Event::Server(ServerMsg::RoomRemoved { room }));
+            }
+            other => {
+                if let Some((room, seq)) = other.stream_position() {
+                    let cursor = self.cursors.entry(room).or_insert(0);
+                    if seq <= *cursor {
+                        return Ok(());
+                    }
+                    *cursor = seq;
+                }
+                self.emit(Event::Server(other));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Waits for `events` to report that the connection is live.
+pub async fn wait_connected(
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    within: Duration,
+) -> Option<Vec<Event>> {
+    let mut seen = Vec::new();
+    let deadline = sleep(within);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return None,
+            e = events.recv() => match e {
+                Some(Event::Status(Status::Connected)) => return Some(seen),
+                Some(Event::Status(Status::SessionEnded)) | None => return None,
+                Some(e) => seen.push(e),
+            }
+        }
+    }
+}

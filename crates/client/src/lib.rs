@@ -1,0 +1,25 @@
+//! The SecureChat client library, used by the `securechat` binary.
+//!
+//! Layout:
+//!
+//! - [`trust`]: TLS trust: public CAs, a `--ca-file`, or a pinned
+//!   certificate authority (trust on first use, as ssh does);
+//! - [`store`]: the client's files (session token, known servers), 0600;
+//! - [`api`]: the HTTPS API (register, login, rooms, history, …);
+//! - [`conn`]: the WebSocket connection: reconnects with backoff and jitter,
+//!   resumes with `sync`, and keeps an outbox so every message is sent
+//!   exactly once, in order;
+//! - [`error`]: [`ClientError`] and the exit codes it maps to.
+
+pub mod api;
+pub mod conn;
+pub mod error;
+pub mod store;
+pub mod trust;
+
+pub use error::ClientError;
+
+/// Installs ring as the process-wide rustls crypto provider (idempotent).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

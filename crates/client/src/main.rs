@@ -1,0 +1,450 @@
+//! `securechat`: the SecureChat terminal client.
+//!
+//! A thin binary over the `securechat_client` library: parse the command,
+//! establish trust (pinning on first use), and run one command. Errors go
+//! to stderr in plain words; the exit code says what kind of error it was.
+
+use clap::{Parser, Subcommand};
+use securechat_client::api::{Api, Server};
+use securechat_client::conn::{Connection, Event, Status};
+use securechat_client::store::{SavedSession, Store};
+use securechat_client::trust::{Tls, Trust};
+use securechat_client::{ClientError, install_crypto_provider};
+use securechat_proto::ServerMsg;
+use securechat_proto::http::{LoginRequest, PasswordChange, RegisterRequest};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+/// SecureChat in the terminal.
+///
+/// Start with `securechat register https://HOST:PORT` (or `login`). The
+/// first time, the server's certificate fingerprint is shown: compare it
+/// with the one `securechat-server` printed, then it is remembered.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Where the session and known servers are kept
+    /// [default: $XDG_CONFIG_HOME/securechat or ~/.config/securechat].
+    #[arg(long, global = true)]
+    config_dir: Option<PathBuf>,
+    /// Trust servers whose certificates this CA (PEM) signed, instead of
+    /// pinning.
+    #[arg(long, global = true)]
+    ca_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an account and log in.
+    Register(LoginArgs),
+    /// Log in to a server.
+    Login(LoginArgs),
+    /// End the session (on the server too).
+    Logout,
+    /// Change your password (other sessions end).
+    Passwd,
+    /// Send a message: `securechat send general "hello"`, or the text from
+    /// standard input when none is given.
+    Send {
+        /// Room name (`general`, `#dev`), `@user` for a direct message, or id.
+        room: String,
+        /// The text; read from standard input if absent.
+        text: Vec<String>,
+    },
+    /// Print new messages of a room as they arrive, reconnecting forever.
+    Tail {
+        room: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print earlier messages of a room.
+    History {
+        room: String,
+        /// How many events (at most 200).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your rooms and the public ones.
+    Rooms,
+    /// List users with presence.
+    Users,
+    /// Remove a server's pinned certificate authority (`host:port`).
+    Forget { server: String },
+}
+
+#[derive(clap::Args)]
+struct LoginArgs {
+    /// The server, e.g. https://chat.example.com:8443
+    url: String,
+    /// Username (asked if absent).
+    #[arg(long, short)]
+    username: Option<String>,
+    /// Read the password from the first line of standard input (for scripts).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Accept the server's certificate authority if its SHA-256 fingerprint
+    /// is this (for scripts; otherwise you are asked).
+    #[arg(long)]
+    trust: Option<String>,
+    /// Invite code, when the server's registration needs one.
+    #[arg(long)]
+    invite: Option<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("securechat: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), ClientError> {
+    let store = Store::new(cli.config_dir.clone())?;
+    let ca_file = cli.ca_file.clone();
+    match cli.command {
+        Command::Register(args) => sign_in(&store, ca_file, args, true).await,
+        Command::Login(args) => sign_in(&store, ca_file, args, false).await,
+        Command::Forget { server } => {
+            let key = Server::parse(&server)?.key();
+            if store.forget(&key)? {
+                println!("forgot the certificate authority of {key}");
+            } else {
+                println!("no pin for {key}");
+            }
+            Ok(())
+        }
+        other => {
+            let session = store.session()?.ok_or(ClientError::NotLoggedIn)?;
+            let server = Server::parse(&session.url)?;
+            let tls = Tls::new(Trust::for_server(
+                &store,
+                &server.key(),
+                ca_file.as_deref(),
+            )?)?;
+            tls.check(&server.host, server.port).await?;
+            let api = Api::new(&server, &tls, Some(session.token.clone()))?;
+            let result = command(other, &store, &server, &tls, &api, &session).await;
+            if matches!(result, Err(ClientError::SessionEnded)) {
+                store.clear_session()?;
+            }
+            result
+        }
+    }
+}
+
+async fn command(
+    cmd: Command,
+    store: &Store,
+    server: &Server,
+    tls: &Tls,
+    api: &Api,
+    session: &SavedSession,
+) -> Result<(), ClientError> {
+    match cmd {
+        Command::Logout => {
+            let _ = api.logout().await;
+            store.clear_session()?;
+            println!("logged out of {}", session.url);
+        }
+        Command::Passwd => {
+            let old = prompt_password("Current password: ")?;
+            let new = prompt_password("New password: ")?;
+            if prompt_password("Repeat new password: ")? != new {
+                return Err(ClientError::Usage("the new passwords do not match".into()));
+            }
+            api.change_password(&PasswordChange {
+                old_password: old,
+                new_password: new,
+            })
+            .await?;
+            println!("password changed; your other sessions have ended");
+        }
+        Command::Rooms => {
+            let rooms = api.rooms().await?;
+            println!("{:<6} {:<8} {:<32} unread", "id", "kind", "name");
+            for r in rooms.rooms {
+                let kind = serde_json::to_value(r.kind).unwrap_or_default();
+                let name = if kind == "dm" {
+                    format!("@{}", r.name)
+                } else {
+                    r.name
+                };
+                println!(
+                    "{:<6} {:<8} {:<32} {}",
+                    r.id,
+                    kind.as_str().unwrap_or(""),
+                    name,
+                    r.unread
+                );
+            }
+            let others: Vec<_> = rooms.public.into_iter().filter(|p| !p.joined).collect();
+            if !others.is_empty() {
+                println!("\npublic rooms you can join:");
+                for p in others {
+                    println!(
+                        "{:<6} {:<8} {:<32} {} members",
+                        p.id, "public", p.name, p.members
+                    );
+                }
+            }
+        }
+        Command::Users => {
+            for u in api.users().await?.users {
+                let state = if u.online {
+                    "online".to_string()
+                } else {
+                    u.last_seen
+                        .map_or("never seen".into(), |t| format!("last seen {t}"))
+                };
+                println!("{:<32} {state}", u.username);
+            }
+        }
+        Command::History { room, limit, json } => {
+            let info = api.resolve_room(&room).await?;
+            let page = api.history(info.id, None, limit.clamp(1, 200)).await?;
+            for ev in page.events {
+                print_event(&ev, json);
+            }
+        }
+        Command::Send { room, text } => {
+            let body = if text.is_empty() {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| ClientError::Usage(format!("reading standard input: {e}")))?;
+                s.trim_end_matches('\n').to_owned()
+            } else {
+                text.join(" ")
+            };
+            if body.trim().is_empty() {
+                return Err(ClientError::Usage("nothing to send".into()));
+            }
+            let info = api.resolve_room(&room).await?;
+            let mut conn = Connection::spawn(
+                server.clone(),
+                tls.config.clone(),
+                session.token.clone(),
+                BTreeMap::new(),
+            );
+            let id = conn.send(info.id, body);
+            loop {
+                match conn.events.recv().await {
+                    Some(Event::Acked(ack)) if ack.client_msg_id == id => {
+                        println!("sent to {} as #{} (seq {})", room, ack.id, ack.seq);
+                        return Ok(());
+                    }
+                    Some(Event::Failed(e)) if e.client_msg_id.as_deref() == Some(&id) => {
+                        return Err(ClientError::Server {
+                            code: e.code,
+                            message: e.message,
+                            retry_after_secs: None,
+                        });
+                    }
+                    Some(Event::Status(Status::SessionEnded)) | None => {
+                        return Err(ClientError::SessionEnded);
+                    }
+                    Some(Event::Status(Status::RateLimited { wait })) => {
+                        eprintln!("rate limited: sending in {} ms", wait.as_millis());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Command::Tail { room, json } => {
+            let info = api.resolve_room(&room).await?;
+            let mut since = BTreeMap::new();
+            since.insert(info.id, info.last_seq);
+            let mut conn = Connection::spawn(
+                server.clone(),
+                tls.config.clone(),
+                session.token.clone(),
+                since,
+            );
+            while let Some(event) = conn.events.recv().await {
+                match event {
+                    Event::Server(msg)
+                        if msg.stream_position().is_some_and(|(r, _)| r == info.id) =>
+                    {
+                        print_event(&msg, json);
+                    }
+                    Event::Status(Status::Reconnecting { retry_in }) => {
+                        eprintln!(
+                            "disconnected; reconnecting in {:.1} s",
+                            retry_in.as_secs_f64()
+                        );
+                    }
+                    Event::Status(Status::Connected) => eprintln!("connected to {}", server.url()),
+                    Event::Status(Status::SessionEnded) => return Err(ClientError::SessionEnded),
+                    _ => {}
+                }
+            }
+        }
+        Command::Register(_) | Command::Login(_) | Command::Forget { .. } => {
+            unreachable!("handled before")
+        }
+    }
+    Ok(())
+}
+
+/// One event as a line of text (or JSON).
+fn print_event(ev: &ServerMsg, json: bool) {
+    let line = if json {
+        serde_json::to_string(ev).expect("serializable")
+    } else {
+        describe(ev)
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A human line for an event: `[17:43:28Z] alice: hello`.
+pub fn describe(ev: &ServerMsg) -> String {
+    let time = |ts: &securechat_proto::Timestamp| {
+        let s = ts.to_string();
+        format!("[{}Z]", &s[11..19])
+    };
+    match ev {
+        ServerMsg::Message(m) if m.deleted => format!("{} {}: (deleted)", time(&m.ts), m.from),
+        ServerMsg::Message(m) => format!(
+            "{} {}: {}{}",
+            time(&m.ts),
+            m.from,
+            m.body,
+            if m.edited { " (edited)" } else { "" }
+        ),
+        ServerMsg::Member(e) => {
+            format!("{} * {} {:?} (by {})", time(&e.ts), e.user, e.action, e.by).to_lowercase()
+        }
+        ServerMsg::RoomUpdated(e) => {
+            format!("{} * {} renamed the room #{}", time(&e.ts), e.by, e.name)
+        }
+        ServerMsg::Edited(e) => format!("{} * {} edited a message: {}", time(&e.ts), e.by, e.body),
+        ServerMsg::Deleted(e) => format!("{} * {} deleted a message", time(&e.ts), e.by),
+        other => format!("{other:?}"),
+    }
+}
+
+async fn sign_in(
+    store: &Store,
+    ca_file: Option<PathBuf>,
+    args: LoginArgs,
+    register: bool,
+) -> Result<(), ClientError> {
+    let server = Server::parse(&args.url)?;
+    let tls = establish_trust(store, &server, ca_file, args.trust.as_deref()).await?;
+    let username = match args.username {
+        Some(u) => u,
+        None => prompt_line("Username: ")?,
+    };
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| ClientError::Usage(format!("reading standard input: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        prompt_password("Password: ")?
+    };
+    let api = Api::new(&server, &tls, None)?;
+    let auth = if register {
+        api.register(&RegisterRequest {
+            username,
+            password,
+            invite_code: args.invite,
+        })
+        .await?
+    } else {
+        api.login(&LoginRequest { username, password }).await?
+    };
+    store.save_session(&SavedSession {
+        url: server.url(),
+        username: auth.user.username.clone(),
+        token: auth.token,
+    })?;
+    println!(
+        "{} as {} on {}",
+        if register { "registered" } else { "logged in" },
+        auth.user.username,
+        server.url()
+    );
+    Ok(())
+}
+
+/// Checks the server's certificate; on first contact shows the fingerprint
+/// and asks (or compares with `--trust`), then pins it.
+async fn establish_trust(
+    store: &Store,
+    server: &Server,
+    ca_file: Option<PathBuf>,
+    expected: Option<&str>,
+) -> Result<Tls, ClientError> {
+    let tls = Tls::new(Trust::for_server(store, &server.key(), ca_file.as_deref())?)?;
+    match tls.check(&server.host, server.port).await {
+        Ok(()) => return Ok(tls),
+        Err(ClientError::Untrusted { fingerprint }) => {
+            let accepted = match expected {
+                Some(fp) => fp.eq_ignore_ascii_case(&fingerprint),
+                None if std::io::stdin().is_terminal() => {
+                    eprintln!("The authenticity of {} can't be established.", server.key());
+                    eprintln!(
+                        "Its certificate authority's SHA-256 fingerprint is\n  {fingerprint}"
+                    );
+                    eprintln!("Compare it with the one `securechat-server` printed.");
+                    let answer = prompt_line("Trust this server and remember it? [y/N] ")?;
+                    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+                }
+                None => false,
+            };
+            if !accepted {
+                return Err(ClientError::Untrusted { fingerprint });
+            }
+            let pin = tls
+                .offered_pin()
+                .ok_or_else(|| ClientError::Protocol("no certificate offered".into()))?;
+            store.save_pin(&server.key(), pin)?;
+            eprintln!(
+                "Pinned {} in {}",
+                server.key(),
+                store.dir().join("known_servers.json").display()
+            );
+        }
+        Err(e) => return Err(e),
+    }
+    let tls = Tls::new(Trust::for_server(store, &server.key(), None)?)?;
+    tls.check(&server.host, server.port).await?;
+    Ok(tls)
+}
+
+fn prompt_line(prompt: &str) -> Result<String, ClientError> {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| ClientError::Usage(format!("reading standard input: {e}")))?;
+    Ok(line.trim().to_owned())
+}
+
+fn prompt_password(prompt: &str) -> Result<String, ClientError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(ClientError::Usage(
+            "a password is needed: run in a terminal, or use --password-stdin".into(),
+        ));
+    }
+    rpassword::prompt_password(prompt).map_err(|e| ClientError::Usage(e.to_string()))
+}

@@ -1,0 +1,381 @@
+//! The client library and binary against a real server (in-process, port 0,
+//! temp data dir, its own CA): trust on first use, pin mismatch, send and
+//! tail, reconnect after a server restart with the outbox delivered exactly
+//! once and nothing lost.
+
+use securechat_client::api::{Api, Server};
+use securechat_client::conn::{Connection, Event, Status, wait_connected};
+use securechat_client::store::Store;
+use securechat_client::trust::{Tls, Trust};
+use securechat_client::{ClientError, install_crypto_provider};
+use securechat_proto::http::RegisterRequest;
+use securechat_proto::{RoomId, Seq, ServerMsg};
+use securechat_server::{Config, Prepared};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Running {
+    port: u16,
+    fingerprint: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Starts a server on `dir`, on `port` (0 for any).
+async fn start(dir: &Path, port: u16) -> Running {
+    install_crypto_provider();
+    let config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let prepared = Prepared::new(config).unwrap();
+    let fingerprint = prepared.state.tls.pin_fingerprint();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(securechat_server::serve(listener, prepared, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        port,
+        fingerprint,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    fn server(&self) -> Server {
+        Server::parse(&format!("https://127.0.0.1:{}", self.port)).unwrap()
+    }
+}
+
+/// Pins the server in `store` and returns the pinned TLS setup.
+async fn pinned(store: &Store, server: &Server) -> Tls {
+    let first = Tls::new(Trust::for_server(store, &server.key(), None).unwrap()).unwrap();
+    match first.check(&server.host, server.port).await {
+        Err(ClientError::Untrusted { .. }) => store
+            .save_pin(&server.key(), first.offered_pin().unwrap())
+            .unwrap(),
+        other => panic!("expected an untrusted first contact, got {other:?}"),
+    }
+    let tls = Tls::new(Trust::for_server(store, &server.key(), None).unwrap()).unwrap();
+    tls.check(&server.host, server.port).await.unwrap();
+    tls
+}
+
+async fn register(server: &Server, tls: &Tls, name: &str) -> String {
+    let api = Api::new(server, tls, None).unwrap();
+    let req = RegisterRequest {
+        username: name.into(),
+        password: PASSWORD.into(),
+        invite_code: None,
+    };
+    api.register(&req).await.unwrap().token
+}
+
+/// Collects `room` messages from `events` until `n` have arrived.
+async fn collect(conn: &mut Connection, room: RoomId, n: usize) -> Vec<(Seq, String)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let e = tokio::time::timeout(WAIT, conn.events.recv())
+            .await
+            .expect("in time")
+            .expect("open");
+        if let Event::Server(ServerMsg::Message(m)) = e {
+            if m.room == room {
+                got.push((m.seq, m.body));
+            }
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_on_first_use_then_pinned_and_mismatch_refused() {
+    let (a_dir, b_dir, home) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = start(a_dir.path(), 0).await;
+    let b = start(b_dir.path(), 0).await;
+    let store = Store::new(Some(home.path().to_owned())).unwrap();
+
+    // First contact: not trusted, and the fingerprint offered is the one
+    // the server prints.
+    let tls = Tls::new(Trust::for_server(&store, &a.server().key(), None).unwrap()).unwrap();
+    match tls.check("127.0.0.1", a.port).await {
+        Err(ClientError::Untrusted { fingerprint }) => assert_eq!(fingerprint, a.fingerprint),
+        other => panic!("{other:?}"),
+    }
+    let tls = pinned(&store, &a.server()).await;
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(home.path().join("known_servers.json"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        Api::new(&a.server(), &tls, None)
+            .unwrap()
+            .rooms()
+            .await
+            .is_err(),
+        "needs a session, but TLS works"
+    );
+
+    // Server b presents another CA under a's pin: refused loudly.
+    let pin = store.pin(&a.server().key()).unwrap().unwrap();
+    store.save_pin(&b.server().key(), pin.clone()).unwrap();
+    let tls_b = Tls::new(Trust::for_server(&store, &b.server().key(), None).unwrap()).unwrap();
+    match tls_b.check("127.0.0.1", b.port).await {
+        Err(e @ ClientError::PinMismatch { .. }) => {
+            assert_eq!(e.exit_code(), 3);
+            let text = e.to_string();
+            assert!(
+                text.contains("HAS CHANGED")
+                    && text.contains(&pin.fingerprint)
+                    && text.contains(&b.fingerprint),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(store.forget(&b.server().key()).unwrap());
+
+    // A private CA file is trusted without pinning.
+    let ca = Trust::for_server(&store, "other:1", Some(&b_dir.path().join("tls/ca.pem"))).unwrap();
+    Tls::new(ca)
+        .unwrap()
+        .check("127.0.0.1", b.port)
+        .await
+        .unwrap();
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_a_restart_and_delivers_everything_once() {
+    let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let running = start(dir.path(), 0).await;
+    let server = running.server();
+    let port = running.port;
+    let store = Store::new(Some(home.path().to_owned())).unwrap();
+    let tls = pinned(&store, &server).await;
+    let alice = register(&server, &tls, "alice").await;
+    let bob = register(&server, &tls, "bob").await;
+    let general = Api::new(&server, &tls, Some(alice.clone()))
+        .unwrap()
+        .resolve_room("general")
+        .await
+        .unwrap()
+        .id;
+
+    let mut a = Connection::spawn(server.clone(), tls.config.clone(), alice, BTreeMap::new());
+    let mut b = Connection::spawn(server.clone(), tls.config.clone(), bob, BTreeMap::new());
+    wait_connected(&mut a.events, WAIT)
+        .await
+        .expect("alice connects");
+    wait_connected(&mut b.events, WAIT)
+        .await
+        .expect("bob connects");
+    for i in 1..=3 {
+        a.send(general, format!("before {i}"));
+    }
+    let got = collect(&mut b, general, 3).await;
+    assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2, 3]);
+
+    // The server goes away; alice keeps typing.
+    running.stop().await;
+    loop {
+        let e = tokio::time::timeout(WAIT, a.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(e, Event::Status(Status::Reconnecting { .. })) {
+            break;
+        }
+    }
+    for i in 1..=4 {
+        a.send(general, format!("offline {i}"));
+    }
+    let running = start(dir.path(), port).await;
+    wait_connected(&mut a.events, Duration::from_secs(60))
+        .await
+        .expect("alice reconnects");
+    let got = collect(&mut b, general, 4).await;
+    assert_eq!(
+        got,
+        (1..=4)
+            .map(|i| (3 + i as u64, format!("offline {i}")))
+            .collect::<Vec<_>>(),
+        "every queued message once, in order, no gap"
+    );
+    // And nothing more (no duplicate) arrives.
+    let extra = tokio::time::timeout(Duration::from_millis(500), async {
+        loop {
+            if let Some(Event::Server(ServerMsg::Message(m))) = b.events.recv().await {
+                return m;
+            }
+        }
+    })
+    .await;
+    assert!(extra.is_err(), "unexpected {extra:?}");
+    running.stop().await;
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_securechat"))
+}
+
+async fn cli(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(bin())
+        .arg("--config-dir")
+        .arg(home)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).await.unwrap();
+    }
+    drop(input);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_registers_sends_tails_and_explains_errors() {
+    let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let running = start(dir.path(), 0).await;
+    let url = format!("https://127.0.0.1:{}", running.port);
+    let pw = format!("{PASSWORD}\n");
+
+    // Without confirming the fingerprint nothing is trusted (exit 3).
+    let (code, _, err) = cli(
+        home.path(),
+        &["register", &url, "-u", "carol", "--password-stdin"],
+        Some(&pw),
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains(&running.fingerprint), "{err}");
+    let (code, out, err) = cli(
+        home.path(),
+        &[
+            "register",
+            &url,
+            "-u",
+            "carol",
+            "--password-stdin",
+            "--trust",
+            &running.fingerprint,
+        ],
+        Some(&pw),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("registered as carol"), "{out}");
+    let session = std::fs::read_to_string(home.path().join("session.json")).unwrap();
+    assert!(session.contains("\"token\""));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(home.path().join("session.json"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // tail --json prints what is sent afterwards.
+    let mut tail = tokio::process::Command::new(bin())
+        .arg("--config-dir")
+        .arg(home.path())
+        .args(["tail", "general", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (code, out, err) = cli(
+        home.path(),
+        &["send", "general", "hello", "from", "the", "cli"],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sent to general"), "{out}");
+    let (code, _, err) = cli(
+        home.path(),
+        &["send", "#general"],
+        Some("from stdin\nsecond line\n"),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["body"].as_str()),
+        (Some("message"), Some("hello from the cli"))
+    );
+    let second = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(second.contains("from stdin\\nsecond line"), "{second}");
+    drop(tail);
+
+    let (code, out, _) = cli(home.path(), &["history", "general"], None).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("carol: hello from the cli"), "{out}");
+    let (code, out, _) = cli(home.path(), &["rooms"], None).await;
+    assert!(code == 0 && out.contains("general"), "{out}");
+    let (code, _, err) = cli(home.path(), &["send", "nowhere", "hi"], None).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("no room named"), "{err}");
+    let (code, _, err) = cli(home.path(), &["send", "general", "\u{1b}[2J"], None).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("control characters"), "{err}");
+
+    // Logged out: the token is gone and commands say so (exit 4).
+    let (code, _, _) = cli(home.path(), &["logout"], None).await;
+    assert_eq!(code, 0);
+    let (code, _, err) = cli(home.path(), &["rooms"], None).await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not logged in"), "{err}");
+    running.stop().await;
+}
