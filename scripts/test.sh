@@ -2,7 +2,8 @@
 # The whole test suite: unit, property and integration tests of every crate
 # (real server, real TLS, real SQLite), then the web app's end-to-end tests
 # in headless Chromium. Installs what the tests need when it is missing:
-# openssl, Debian's chromium, and the npm packages of tests/web.
+# openssl, tmux (the terminal client's end-to-end test), Debian's chromium,
+# and the npm packages of tests/web.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (needed by the tests)…" >&2
   as_root apt-get update -qq

@@ -4,8 +4,8 @@ use crate::ClientError;
 use crate::trust::Tls;
 use reqwest::{Method, StatusCode};
 use securechat_proto::http::{
-    ApiErrorBody, AuthResponse, HistoryResponse, LoginRequest, MeResponse, PasswordChange,
-    RegisterRequest, RoomResponse, RoomsResponse, UsernameRequest, UsersResponse,
+    ApiErrorBody, AuthResponse, CreateRoom, HistoryResponse, LoginRequest, MeResponse,
+    PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, UsernameRequest, UsersResponse,
 };
 use securechat_proto::ws::{RoomInfo, RoomKind};
 use securechat_proto::{ErrorCode, RoomId, Seq};
@@ -207,6 +207,46 @@ impl Api {
         let res: Option<RoomResponse> = self.post("/api/dms", &req).await?;
         res.map(|r| r.room)
             .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    pub async fn create_room(&self, req: &CreateRoom) -> Result<RoomInfo, ClientError> {
+        let res: Option<RoomResponse> = self.post("/api/rooms", req).await?;
+        res.map(|r| r.room)
+            .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    pub async fn join(&self, room: RoomId) -> Result<RoomInfo, ClientError> {
+        let res: Option<RoomResponse> = self
+            .post(&format!("/api/rooms/{room}/join"), &serde_json::json!({}))
+            .await?;
+        res.map(|r| r.room)
+            .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    pub async fn leave(&self, room: RoomId) -> Result<(), ClientError> {
+        self.post::<()>(&format!("/api/rooms/{room}/leave"), &serde_json::json!({}))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn invite(&self, room: RoomId, username: &str) -> Result<(), ClientError> {
+        let req = UsernameRequest {
+            username: username.to_owned(),
+        };
+        self.post::<RoomResponse>(&format!("/api/rooms/{room}/invite"), &req)
+            .await
+            .map(|_| ())
+    }
+
+    /// Joins the public room called `name`.
+    pub async fn join_by_name(&self, name: &str) -> Result<RoomInfo, ClientError> {
+        let name = name.trim_start_matches('#').to_ascii_lowercase();
+        let public = self.rooms().await?.public;
+        let room = public
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ClientError::NoSuchRoom(name.clone()))?;
+        self.join(room.id).await
     }
 
     /// A room by `name`, `#name`, `@user` (a DM, opened if needed) or id.

@@ -9,6 +9,7 @@
 //! - [`conn`]: the WebSocket connection: reconnects with backoff and jitter,
 //!   resumes with `sync`, and keeps an outbox so every message is sent
 //!   exactly once, in order;
+//! - [`tui`]: the full-screen `securechat chat` (state, rendering, keys);
 //! - [`error`]: [`ClientError`] and the exit codes it maps to.
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod conn;
 pub mod error;
 pub mod store;
 pub mod trust;
+pub mod tui;
 
 pub use error::ClientError;
 

@@ -74,6 +74,13 @@ enum Command {
     Rooms,
     /// List users with presence.
     Users,
+    /// The full-screen chat: rooms, messages, and an input line.
+    ///
+    /// Keys: Enter sends; Tab / Shift-Tab (or Ctrl-N / Ctrl-P) switch rooms;
+    /// PgUp / PgDn scroll (older history loads by itself); Esc clears the
+    /// line; Ctrl-C quits. Commands: /join ROOM, /leave, /create NAME
+    /// [private], /dm USER, /invite USER, /quit.
+    Chat,
     /// Remove a server's pinned certificate authority (`host:port`).
     Forget { server: String },
 }
@@ -290,6 +297,16 @@ async fn command(
                     _ => {}
                 }
             }
+        }
+        Command::Chat => {
+            let conn = Connection::spawn(
+                server.clone(),
+                tls.config.clone(),
+                session.token.clone(),
+                BTreeMap::new(),
+            );
+            let api = Api::new(server, tls, Some(session.token.clone()))?;
+            securechat_client::tui::run(api, conn, &session.username).await?;
         }
         Command::Register(_) | Command::Login(_) | Command::Forget { .. } => {
             unreachable!("handled before")

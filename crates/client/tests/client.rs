@@ -377,5 +377,154 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     let (code, _, err) = cli(home.path(), &["rooms"], None).await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("not logged in"), "{err}");
+    // Logging in again: the pin is remembered, no --trust needed.
+    let (code, _, err) = cli(
+        home.path(),
+        &["login", &url, "-u", "carol", "--password-stdin"],
+        Some("wrong password\n"),
+    )
+    .await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("wrong username or password"), "{err}");
+    let (code, out, err) = cli(
+        home.path(),
+        &["login", &url, "-u", "carol", "--password-stdin"],
+        Some(&pw),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("logged in as carol"), "{out}");
+    running.stop().await;
+}
+
+/// Runs tmux on a private socket.
+async fn tmux(socket: &str, args: &[&str]) -> (bool, String) {
+    let out = tokio::process::Command::new("tmux")
+        .args(["-L", socket])
+        .args(args)
+        .env("TERM", "xterm-256color")
+        .output()
+        .await
+        .expect("tmux runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Waits until the tmux pane shows `text`.
+async fn pane_shows(socket: &str, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, screen) = tmux(socket, &["capture-pane", "-p", "-t", "chat"]).await;
+        if screen.contains(text) {
+            return screen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pane never showed {text:?}:\n{screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_screen_works_in_a_real_terminal() {
+    let (dir, home, other) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let running = start(dir.path(), 0).await;
+    let url = format!("https://127.0.0.1:{}", running.port);
+    let pw = format!("{PASSWORD}\n");
+    let (code, _, err) = cli(
+        home.path(),
+        &[
+            "register",
+            &url,
+            "-u",
+            "erin",
+            "--password-stdin",
+            "--trust",
+            &running.fingerprint,
+        ],
+        Some(&pw),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    // A second user, through the library.
+    let store = Store::new(Some(other.path().to_owned())).unwrap();
+    let server = running.server();
+    let tls = pinned(&store, &server).await;
+    let frank = register(&server, &tls, "frank").await;
+    let general = Api::new(&server, &tls, Some(frank.clone()))
+        .unwrap()
+        .resolve_room("general")
+        .await
+        .unwrap()
+        .id;
+    let mut f = Connection::spawn(server.clone(), tls.config.clone(), frank, BTreeMap::new());
+    wait_connected(&mut f.events, WAIT)
+        .await
+        .expect("frank connects");
+
+    let socket = format!("securechat-test-{}", std::process::id());
+    let command = format!(
+        "{} --config-dir {} chat",
+        bin().display(),
+        home.path().display()
+    );
+    let (ok, _) = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &command,
+        ],
+    )
+    .await;
+    assert!(ok, "tmux starts");
+    let screen = pane_shows(&socket, "connected as erin").await;
+    assert!(screen.contains(">#general"), "{screen}");
+    assert!(screen.contains("● frank"), "frank is online: {screen}");
+
+    // Erin types; Frank receives.
+    tmux(
+        &socket,
+        &[
+            "send-keys",
+            "-t",
+            "chat",
+            "-l",
+            "hello from a real terminal",
+        ],
+    )
+    .await;
+    tmux(&socket, &["send-keys", "-t", "chat", "Enter"]).await;
+    let got = collect(&mut f, general, 1).await;
+    assert_eq!(got, vec![(1, "hello from a real terminal".to_string())]);
+    // Frank answers; Erin's screen shows it.
+    f.send(general, "loud and clear");
+    pane_shows(&socket, "frank: loud and clear").await;
+    pane_shows(&socket, "erin: hello from a real terminal").await;
+
+    // Ctrl-C quits and gives the terminal back (the pane's command ends).
+    tmux(&socket, &["send-keys", "-t", "chat", "C-c"]).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tmux(&socket, &["has-session", "-t", "chat"]).await.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "securechat chat did not exit on Ctrl-C"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = tmux(&socket, &["kill-server"]).await;
     running.stop().await;
 }
