@@ -55,6 +55,14 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// `POST /api/rooms/{id}/files?name=…`: the stored file and the message
+/// that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub file: crate::ws::FileInfo,
+    pub message: crate::ws::MessageEvent,
+}
+
 /// `POST /api/rooms`: a public or private room; `members` are invited at
 /// once (a group conversation made on the fly). A private room without a
 /// name gets one.

@@ -32,5 +32,10 @@ id_type!(
     MessageId
 );
 
+id_type!(
+    /// An uploaded file.
+    FileId
+);
+
 /// Position of an event in its room's stream: 1, 2, 3, … with no gaps.
 pub type Seq = u64;

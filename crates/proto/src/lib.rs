@@ -20,7 +20,7 @@ pub mod validate;
 pub mod ws;
 
 pub use error::ErrorCode;
-pub use ids::{MessageId, RoomId, Seq, UserId};
+pub use ids::{FileId, MessageId, RoomId, Seq, UserId};
 pub use time::Timestamp;
 pub use ws::{ClientMsg, ServerMsg};
 

@@ -114,6 +114,20 @@ pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// A file name made safe to store and show: the last path component, no
+/// control characters, no leading dots, at most 200 characters; `file` when
+/// nothing is left.
+pub fn sanitize_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
+    if cleaned.is_empty() {
+        "file".into()
+    } else {
+        cleaned
+    }
+}
+
 /// Checks a `client_msg_id`.
 pub fn validate_client_msg_id(id: &str) -> Result<(), ValidationError> {
     let ok =
@@ -181,6 +195,18 @@ mod tests {
         assert!(validate_topic("Release planning, Tuesdays").is_ok());
         assert!(validate_topic("bell\u{7}").is_err());
         assert!(validate_topic(&"t".repeat(251)).is_err());
+    }
+
+    #[test]
+    fn file_names_are_neutralized() {
+        assert_eq!(sanitize_file_name("report.pdf"), "report.pdf");
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("..\\..\\boot.ini"), "boot.ini");
+        assert_eq!(sanitize_file_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(".hidden"), "hidden");
+        assert_eq!(sanitize_file_name(""), "file");
+        assert_eq!(sanitize_file_name(&"x".repeat(300)).len(), 200);
     }
 
     #[test]

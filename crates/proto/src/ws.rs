@@ -3,7 +3,7 @@
 //! Unknown fields are ignored (so either side can grow), unknown `type`s are
 //! an error (`bad_request`).
 
-use crate::{ErrorCode, MessageId, RoomId, Seq, Timestamp, UserId};
+use crate::{ErrorCode, FileId, MessageId, RoomId, Seq, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -156,6 +156,26 @@ pub struct MessageEvent {
     /// Set once the message has been deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// An attached file (download at `/api/files/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: FileId,
+    /// The file's name, made safe (no paths, no control characters).
+    pub name: String,
+    pub size: u64,
+    /// As given by the uploader; served as-is only for checked images.
+    pub media_type: String,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Whether the server checked it is a PNG, JPEG, GIF or WebP image
+    /// (which may be shown inline).
+    #[serde(default)]
+    pub image: bool,
 }
 
 /// What happened to a room's membership.

@@ -204,6 +204,7 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
                     body,
                     edited,
                     deleted,
+                    file: None,
                 })
             }),
         any_room_event(),

@@ -74,6 +74,10 @@ pub struct Config {
     pub login_attempts_per_account: u32,
     /// Failed logins per client IP before growing delays start.
     pub login_attempts_per_ip: u32,
+    /// Largest file upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// File uploads allowed per user per minute.
+    pub uploads_per_minute: u32,
     /// Log filter in `tracing` syntax, e.g. `info` or `securechat_server=debug`.
     pub log: String,
 }
@@ -100,6 +104,8 @@ impl Default for Config {
             outbound_queue: 1024,
             login_attempts_per_account: 5,
             login_attempts_per_ip: 20,
+            max_upload_bytes: 100 * 1024 * 1024,
+            uploads_per_minute: 30,
             log: "info".into(),
         }
     }
@@ -183,6 +189,9 @@ impl Config {
         }
         if self.session_ttl_hours == 0 {
             return bad("session_ttl_hours must be at least 1".into());
+        }
+        if self.max_upload_bytes == 0 || self.uploads_per_minute == 0 {
+            return bad("max_upload_bytes and uploads_per_minute must be at least 1".into());
         }
         if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
             return bad("login attempt limits must be at least 1".into());

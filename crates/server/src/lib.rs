@@ -12,6 +12,7 @@
 //! - [`conversations`]: rooms, DMs, membership, history, read marks, edits;
 //! - [`action`]: the error type of user actions;
 //! - [`accounts`]: users, sessions, passwords, invites (API and CLI);
+//! - [`files`]: file bytes on disk by SHA-256, streamed uploads, the sweep;
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
 //! - [`ratelimit`]: per-user token bucket for messages;
 //! - [`store`]: SQLite with group commit, migrations, queries;
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod conversations;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod metrics;

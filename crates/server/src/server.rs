@@ -60,6 +60,8 @@ impl Prepared {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
         let store = Store::open(&config.db_path())?;
+        // Uploads cut off by a crash leave temporary files: nothing needs them.
+        let _ = std::fs::remove_dir_all(config.data_dir.join("files").join("tmp"));
         let tls = Arc::new(Tls::load(&config)?);
         let metrics = Arc::new(Metrics::default());
         let (shutdown_tx, shutdown) = watch::channel(false);
@@ -73,6 +75,7 @@ impl Prepared {
             metrics,
             tls,
             shutdown,
+            blobs: crate::files::Blobs::new(&config.data_dir),
             tasks: Tracker::default(),
             started: std::time::Instant::now(),
             store,
@@ -202,6 +205,11 @@ async fn maintenance(state: AppState) {
             ),
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "certificate renewal failed"),
+        }
+        match state.blobs.sweep(&state.store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "deleted files no message uses"),
+            Err(e) => tracing::warn!(error = %e, "file sweep failed"),
         }
         let now = securechat_proto::Timestamp::now().0;
         if let Err(e) = state

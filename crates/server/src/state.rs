@@ -29,6 +29,8 @@ pub struct Inner {
     pub login_by_account: Throttle<String>,
     pub metrics: Arc<Metrics>,
     pub tls: Arc<Tls>,
+    /// Uploaded files' bytes.
+    pub blobs: crate::files::Blobs,
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     /// Connection tasks; shutdown waits for them.

@@ -95,6 +95,22 @@ fn clock(ts: &Timestamp) -> String {
     ts.to_string()[11..16].to_owned()
 }
 
+/// `1.5 MiB`, `12 KiB`, `300 B`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 /// The line an event shows as, if it shows at all.
 pub fn line_of(ev: &ServerMsg) -> Option<Line> {
     let notice = |ts: &Timestamp, text: String| Line {
@@ -108,10 +124,24 @@ pub fn line_of(ev: &ServerMsg) -> Option<Line> {
             from: Some(m.from.clone()),
             text: if m.deleted {
                 "(deleted)".into()
-            } else if m.edited {
-                format!("{} (edited)", m.body)
             } else {
-                m.body.clone()
+                let mut text = m.body.clone();
+                if m.edited {
+                    text.push_str(" (edited)");
+                }
+                if let Some(f) = &m.file {
+                    if !text.is_empty() {
+                        text.push(' ');
+                    }
+                    text.push_str(&format!(
+                        "[file {}: {}, {}] (securechat download {})",
+                        f.id,
+                        f.name,
+                        human_size(f.size),
+                        f.id
+                    ));
+                }
+                text
             },
         },
         ServerMsg::Member(e) => {
@@ -463,6 +493,7 @@ mod tests {
             body: body.into(),
             edited: false,
             deleted: false,
+            file: None,
         }))
     }
 

@@ -234,6 +234,7 @@ mod tests {
                 body: body.into(),
                 edited: false,
                 deleted: false,
+                file: None,
             })));
         }
         app
@@ -294,6 +295,7 @@ mod tests {
             body: long,
             edited: false,
             deleted: false,
+            file: None,
         })));
         app.pending.push((RoomId(1), "on its way".into()));
         let s = screen(&app);

@@ -7,6 +7,7 @@
 //! - [`api`]: register, login, logout, password, me; JSON/path/query
 //!   extractors with JSON errors;
 //! - [`rooms`]: rooms, DMs, members, history, edits, the directory;
+//! - [`files`]: upload (streamed, size-limited) and download (Range);
 //! - [`admin`]: users, disabling, invites, stats (admins only);
 //! - [`ops`]: `/healthz`, `/metrics`, `/ca.pem`;
 //! - [`web`]: the embedded browser app at `/` and `/app/…`.
@@ -15,6 +16,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod files;
 pub mod ops;
 pub mod rooms;
 pub mod web;
@@ -54,6 +56,11 @@ pub fn router(state: AppState) -> Router {
             "/api/rooms/{id}/messages/{msg}",
             patch(rooms::edit).delete(rooms::delete),
         )
+        .route(
+            "/api/rooms/{id}/files",
+            post(files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/files/{id}", get(files::download))
         .route("/api/dms", post(rooms::open_dm))
         .route("/api/admin/users", get(admin::list_users))
         .route("/api/admin/users/{username}/disable", post(admin::disable))

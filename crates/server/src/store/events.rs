@@ -7,8 +7,10 @@
 
 use super::{StoreError, sql_seq};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use securechat_proto::ws::{Deleted, Edited, MemberAction, MemberEvent, MessageEvent, RoomUpdated};
-use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
+use securechat_proto::ws::{
+    Deleted, Edited, FileInfo, MemberAction, MemberEvent, MessageEvent, RoomUpdated,
+};
+use securechat_proto::{FileId, MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
 
 /// What kind of row an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct NewEvent<'a> {
     /// A room's new topic.
     pub data: Option<&'a str>,
     pub client_msg_id: Option<&'a str>,
+    /// A file the message carries.
+    pub file: Option<FileId>,
 }
 
 impl<'a> NewEvent<'a> {
@@ -62,6 +66,7 @@ impl<'a> NewEvent<'a> {
             body: None,
             data: None,
             client_msg_id: None,
+            file: None,
         }
     }
 }
@@ -85,9 +90,11 @@ pub enum Appended {
 }
 
 const SELECT: &str = "SELECT e.id, e.room_id, e.seq, e.ts, e.kind, a.username, s.username,
-                             e.target_id, e.body, e.data, e.edited_at, e.deleted
+                             e.target_id, e.body, e.data, e.edited_at, e.deleted,
+                             f.id, f.name, f.size, f.media_type, f.sha256, f.image
                       FROM events e JOIN users a ON a.id = e.user_id
-                      LEFT JOIN users s ON s.id = e.subject_id";
+                      LEFT JOIN users s ON s.id = e.subject_id
+                      LEFT JOIN files f ON f.id = e.file_id AND f.removed = 0";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
     let id = MessageId(r.get(0)?);
@@ -151,6 +158,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
             body: body.unwrap_or_default(),
             edited: r.get::<_, Option<i64>>(10)?.is_some(),
             deleted: r.get(11)?,
+            file: match r.get::<_, Option<i64>>(12)? {
+                Some(id) => Some(FileInfo {
+                    id: FileId(id),
+                    name: r.get(13)?,
+                    size: r.get(14)?,
+                    media_type: r.get(15)?,
+                    sha256: r.get(16)?,
+                    image: r.get(17)?,
+                }),
+                None => None,
+            },
         }),
     };
     Ok(Stored { room, seq, msg })
@@ -171,8 +189,8 @@ pub fn append(
         .optional()?
         .ok_or(StoreError::NotFound)?;
     conn.prepare_cached(
-        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data, client_msg_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data, client_msg_id, file_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         room.0,
@@ -185,6 +203,7 @@ pub fn append(
         ev.body,
         ev.data,
         ev.client_msg_id,
+        ev.file.map(|f| f.0),
     ])?;
     by_id(conn, MessageId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
 }
@@ -214,6 +233,19 @@ pub fn append_message(
     body: &str,
     ts: Timestamp,
 ) -> Result<Appended, StoreError> {
+    append_with_file(conn, room, user, client_msg_id, body, None, ts)
+}
+
+/// [`append_message`] with an optional file.
+pub fn append_with_file(
+    conn: &Connection,
+    room: RoomId,
+    user: UserId,
+    client_msg_id: &str,
+    body: &str,
+    file: Option<FileId>,
+    ts: Timestamp,
+) -> Result<Appended, StoreError> {
     let existing = conn
         .prepare_cached(&format!(
             "{SELECT} WHERE e.user_id = ?1 AND e.client_msg_id = ?2"
@@ -226,6 +258,7 @@ pub fn append_message(
     let ev = NewEvent {
         body: Some(body),
         client_msg_id: Some(client_msg_id),
+        file,
         ..NewEvent::new(Kind::Message, user)
     };
     Ok(Appended::New(message_of(append(conn, room, ev, ts)?)?))
@@ -274,8 +307,13 @@ pub fn set_body(
     Ok(())
 }
 
-/// Empties a message and marks it deleted.
+/// Empties a message and marks it deleted; its file (if any) is removed
+/// (the sweep deletes the bytes once nothing else uses them).
 pub fn mark_deleted(conn: &Connection, id: MessageId) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE files SET removed = 1 WHERE id = (SELECT file_id FROM events WHERE id = ?1)",
+        [id.0],
+    )?;
     conn.execute(
         "UPDATE events SET body = NULL, deleted = 1 WHERE id = ?1",
         [id.0],

@@ -6,13 +6,14 @@
 //!   others; nothing is answered before its batch commits. Reads run on a
 //!   small pool of read-only connections on the blocking thread pool.
 //! - [`schema`]: the embedded migrations;
-//! - [`users`], [`sessions`], [`rooms`], [`events`]: the queries, plain
+//! - [`users`], [`sessions`], [`rooms`], [`events`], [`files`]: the queries, plain
 //!   functions over a `&Connection`, so they compose inside one transaction.
 //!
 //! The method set of [`Store`] (`write`, `write_then`, `read`) is the seam a
 //! PostgreSQL backend would implement for scale-out.
 
 pub mod events;
+pub mod files;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

@@ -74,6 +74,24 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE rooms ADD COLUMN dm_key TEXT;
     CREATE UNIQUE INDEX rooms_dm_key ON rooms(dm_key) WHERE dm_key IS NOT NULL;
     "#,
+    // 3: files, stored by SHA-256 on disk; a message may carry one.
+    r#"
+    CREATE TABLE files (
+        id          INTEGER PRIMARY KEY,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        media_type  TEXT NOT NULL,
+        image       INTEGER NOT NULL DEFAULT 0,
+        room_id     INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        uploader_id INTEGER NOT NULL REFERENCES users(id),
+        created_at  INTEGER NOT NULL,
+        removed     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX files_sha256 ON files(sha256);
+    CREATE INDEX files_uploader ON files(uploader_id, created_at);
+    ALTER TABLE events ADD COLUMN file_id INTEGER REFERENCES files(id);
+    "#,
 ];
 
 /// Brings the schema up to date.

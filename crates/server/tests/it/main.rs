@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod chat;
 mod cli;
+mod files;
 mod helpers;
 mod inbox;
 mod limits;

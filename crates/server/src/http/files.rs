@@ -1,0 +1,336 @@
+//! File endpoints: upload into a room (streamed, size-limited, stored by
+//! SHA-256, posted as a message) and download (members only, Range, served
+//! so that no uploaded HTML or SVG can ever run in the app's origin).
+
+use super::api::{ApiPath, ApiQuery};
+use super::auth::Authed;
+use super::error::ApiError;
+use crate::action::{ActionError, require_member};
+use crate::files::UploadError;
+use crate::metrics;
+use crate::state::AppState;
+use crate::store::events::{self, Appended};
+use crate::store::{StoreError, files, rooms};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use securechat_proto::http::UploadResponse;
+use securechat_proto::validate::{sanitize_file_name, validate_body, validate_client_msg_id};
+use securechat_proto::{ErrorCode, FileId, RoomId, ServerMsg, Timestamp};
+use serde::Deserialize;
+use std::io::SeekFrom;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Query of an upload.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    pub name: String,
+    #[serde(default)]
+    pub caption: Option<String>,
+    #[serde(default)]
+    pub client_msg_id: Option<String>,
+}
+
+/// A declared media type, kept only if it looks like one.
+fn clean_media_type(headers: &HeaderMap) -> String {
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let ok = raw.len() <= 100
+        && raw
+            .split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/+.-".contains(&b));
+    if ok {
+        raw
+    } else {
+        "application/octet-stream".into()
+    }
+}
+
+/// `POST /api/rooms/{id}/files?name=NAME[&caption=TEXT][&client_msg_id=ID]`
+/// with the file as the raw body.
+pub async fn upload(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    let user = session.user.id;
+    let limit = state.config.max_upload_bytes;
+    let caption = q.caption.unwrap_or_default();
+    if !caption.is_empty() {
+        validate_body(&caption, state.config.max_message_bytes).map_err(ActionError::from)?;
+    }
+    let client_msg_id = q
+        .client_msg_id
+        .unwrap_or_else(crate::auth::token::new_token);
+    validate_client_msg_id(&client_msg_id).map_err(ActionError::from)?;
+    let per_minute = u64::from(state.config.uploads_per_minute);
+    let since = Timestamp::now().0 - 60_000;
+    let recent = state
+        .store
+        .read(move |c| {
+            require_member(rooms::access(c, room, user)?)?;
+            Ok::<_, ActionError>(files::uploads_since(c, user, since)?)
+        })
+        .await?;
+    if recent >= per_minute {
+        return Err(ApiError::rate_limited(std::time::Duration::from_secs(60)));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let stored = state
+        .blobs
+        .store(body.into_data_stream(), limit)
+        .await
+        .map_err(|e| match e {
+            UploadError::TooLarge { limit } => too_large(limit),
+            UploadError::Interrupted => {
+                ApiError::new(ErrorCode::BadRequest, "the upload broke off")
+            }
+            UploadError::Io(e) => {
+                tracing::error!(error = %e, "storing an upload failed");
+                ApiError::internal()
+            }
+        })?;
+    let name = sanitize_file_name(&q.name);
+    let media_type = stored
+        .image
+        .map_or_else(|| clean_media_type(&headers), str::to_owned);
+    let hub = state.hub.clone();
+    let metrics = state.metrics.clone();
+    let (file, appended) = state
+        .store
+        .write_then(
+            move |tx| {
+                require_member(rooms::access(tx, room, user)?)?;
+                let now = Timestamp::now();
+                let file = files::insert(
+                    tx,
+                    &stored.sha256,
+                    stored.size,
+                    &name,
+                    &media_type,
+                    stored.image.is_some(),
+                    room,
+                    user,
+                    now.0,
+                )?;
+                let appended = events::append_with_file(
+                    tx,
+                    room,
+                    user,
+                    &client_msg_id,
+                    &caption,
+                    Some(file.id),
+                    now,
+                )?;
+                Ok::<_, ActionError>((file, appended))
+            },
+            move |(_, appended)| {
+                if let Appended::New(event) = appended {
+                    metrics::inc(&metrics.messages_total);
+                    hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
+                }
+            },
+        )
+        .await?;
+    let (Appended::New(message) | Appended::Duplicate(message)) = appended;
+    tracing::info!(user = %user, room = %room, size = file.size, "file uploaded");
+    Ok((StatusCode::CREATED, Json(UploadResponse { file, message })))
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!("files are limited to {limit} bytes"),
+    )
+}
+
+/// Query of a download.
+#[derive(Debug, Deserialize)]
+pub struct DownloadQuery {
+    /// Show a checked image inline (for previews) instead of as an attachment.
+    #[serde(default)]
+    pub inline: bool,
+}
+
+/// `filename*=` value (RFC 5987) and a plain ASCII fallback.
+fn disposition(kind: &str, name: &str) -> HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// The byte range asked for, within `len`: `Ok(None)` for all of it.
+fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(raw) = headers.get(header::RANGE) else {
+        return Ok(None);
+    };
+    let spec = raw
+        .to_str()
+        .map_err(|_| ())?
+        .strip_prefix("bytes=")
+        .ok_or(())?;
+    if spec.contains(',') {
+        return Ok(None); // one range only; answer with the whole file
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
+        }
+        (s, "") => (s.parse().map_err(|_| ())?, len.checked_sub(1).ok_or(())?),
+        (s, e) => (
+            s.parse().map_err(|_| ())?,
+            e.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1)),
+        ),
+    };
+    if start > end || start >= len {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+/// `GET /api/files/{id}[?inline=true]`: 404 for anyone not in the room it
+/// was posted in, and for removed files.
+pub async fn download(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    ApiPath(id): ApiPath<FileId>,
+    ApiQuery(q): ApiQuery<DownloadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = session.user.id;
+    let row = state
+        .store
+        .read(move |c| {
+            let Some(row) = files::by_id(c, id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let member = rooms::access(c, row.room, user)? == rooms::Access::Member;
+            Ok((member && !row.removed).then_some(row))
+        })
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
+    let path = state.blobs.path(&row.info.sha256);
+    let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
+        tracing::error!(error = %e, file = %id, "file bytes missing");
+        ApiError::new(ErrorCode::NotFound, "no such file")
+    })?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|_| ApiError::internal())?
+        .len();
+    let (status, start, end) = match range(&headers, len) {
+        Ok(None) => (StatusCode::OK, 0, len.saturating_sub(1)),
+        Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e),
+        Err(()) => {
+            let mut res = (StatusCode::RANGE_NOT_SATISFIABLE, "").into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(res);
+        }
+    };
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let chunks = stream::unfold((file, count), |(mut file, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; left.min(64 * 1024) as usize];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(buf)),
+                    (file, left - n as u64),
+                ))
+            }
+            Err(e) => Some((Err(e), (file, 0))),
+        }
+    });
+    let mut res = Response::new(Body::from_stream(chunks));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    let inline = q.inline && row.info.image;
+    let content_type = if inline {
+        row.info.media_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        disposition(if inline { "inline" } else { "attachment" }, &row.info.name),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox; frame-ancestors 'none'"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", row.info.sha256)) {
+        h.insert(header::ETAG, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(res)
+}

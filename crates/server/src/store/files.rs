@@ -1,0 +1,82 @@
+//! Uploaded files' metadata. The bytes live on disk under their SHA-256
+//! (see `crate::files`); a row says who posted which name in which room.
+
+use super::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+use securechat_proto::ws::FileInfo;
+use securechat_proto::{FileId, RoomId, UserId};
+use std::collections::HashSet;
+
+/// A file row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub info: FileInfo,
+    pub room: RoomId,
+    pub removed: bool,
+}
+
+/// Records an uploaded file.
+#[allow(clippy::too_many_arguments)]
+pub fn insert(
+    conn: &Connection,
+    sha256: &str,
+    size: u64,
+    name: &str,
+    media_type: &str,
+    image: bool,
+    room: RoomId,
+    uploader: UserId,
+    now: i64,
+) -> Result<FileInfo, StoreError> {
+    conn.execute(
+        "INSERT INTO files (sha256, size, name, media_type, image, room_id, uploader_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![sha256, size, name, media_type, image, room.0, uploader.0, now],
+    )?;
+    Ok(FileInfo {
+        id: FileId(conn.last_insert_rowid()),
+        name: name.to_owned(),
+        size,
+        media_type: media_type.to_owned(),
+        sha256: sha256.to_owned(),
+        image,
+    })
+}
+
+pub fn by_id(conn: &Connection, id: FileId) -> Result<Option<FileRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, name, size, media_type, sha256, image, room_id, removed FROM files WHERE id = ?1",
+        )?
+        .query_row([id.0], |r| {
+            Ok(FileRow {
+                info: FileInfo {
+                    id: FileId(r.get(0)?),
+                    name: r.get(1)?,
+                    size: r.get(2)?,
+                    media_type: r.get(3)?,
+                    sha256: r.get(4)?,
+                    image: r.get(5)?,
+                },
+                room: RoomId(r.get(6)?),
+                removed: r.get(7)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Files `user` uploaded since `since` (ms), for the upload rate limit.
+pub fn uploads_since(conn: &Connection, user: UserId, since: i64) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM files WHERE uploader_id = ?1 AND created_at >= ?2",
+        params![user.0, since],
+        |r| r.get(0),
+    )?)
+}
+
+/// Hashes still needed on disk (a file not removed uses them).
+pub fn live_hashes(conn: &Connection) -> Result<HashSet<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM files WHERE removed = 0")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
