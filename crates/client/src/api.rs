@@ -5,10 +5,11 @@ use crate::trust::Tls;
 use reqwest::{Method, StatusCode};
 use securechat_proto::http::{
     ApiErrorBody, AuthResponse, CreateRoom, HistoryResponse, LoginRequest, MeResponse,
-    PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, UsernameRequest, UsersResponse,
+    PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, UploadResponse, UsernameRequest,
+    UsersResponse,
 };
 use securechat_proto::ws::{RoomInfo, RoomKind};
-use securechat_proto::{ErrorCode, RoomId, Seq};
+use securechat_proto::{ErrorCode, FileId, RoomId, Seq};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -72,6 +73,20 @@ impl Server {
     }
 }
 
+/// A download under way.
+pub struct Download {
+    /// Whether the server answered a Range request (206).
+    pub partial: bool,
+    /// Bytes in this answer.
+    pub length: u64,
+    /// Hex SHA-256 of the whole file (the ETag).
+    pub sha256: String,
+    /// The file's name as the server gives it.
+    pub name: String,
+    pub body:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+}
+
 /// An API client, with or without a session.
 pub struct Api {
     http: reqwest::Client,
@@ -120,23 +135,43 @@ impl Api {
                 .map(Some)
                 .map_err(|e| ClientError::Protocol(e.to_string()));
         }
+        Err(self.failure(res).await)
+    }
+
+    /// A success's JSON body, or the error it is.
+    async fn answer<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ClientError> {
+        if res.status().is_success() {
+            return res
+                .json()
+                .await
+                .map_err(|e| ClientError::Protocol(e.to_string()));
+        }
+        Err(Self::error_of(res, true).await)
+    }
+
+    async fn failure(&self, res: reqwest::Response) -> ClientError {
+        Self::error_of(res, self.token.is_some()).await
+    }
+
+    async fn error_of(res: reqwest::Response, with_token: bool) -> ClientError {
+        let status = res.status();
         let retry_after_secs = res
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let body: ApiErrorBody = res
-            .json()
-            .await
-            .map_err(|_| ClientError::Protocol(format!("HTTP {status}")))?;
-        if body.error.code == ErrorCode::Unauthorized && self.token.is_some() {
-            return Err(ClientError::SessionEnded);
+        let body: ApiErrorBody = match res.json().await {
+            Ok(b) => b,
+            Err(_) => return ClientError::Protocol(format!("HTTP {status}")),
+        };
+        if body.error.code == ErrorCode::Unauthorized && with_token {
+            return ClientError::SessionEnded;
         }
-        Err(ClientError::Server {
+        ClientError::Server {
             code: body.error.code,
             message: body.error.message,
             retry_after_secs,
-        })
+        }
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
@@ -247,6 +282,78 @@ impl Api {
             .find(|p| p.name == name)
             .ok_or_else(|| ClientError::NoSuchRoom(name.clone()))?;
         self.join(room.id).await
+    }
+
+    /// Sends a file body (`len` bytes) to `room`.
+    pub async fn upload(
+        &self,
+        room: RoomId,
+        query: &[(&str, String)],
+        len: u64,
+        body: reqwest::Body,
+    ) -> Result<UploadResponse, ClientError> {
+        let mut req = self
+            .http
+            .post(format!("{}/api/rooms/{room}/files", self.base))
+            .query(query)
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        Self::answer(res).await
+    }
+
+    /// Starts downloading file `id` from byte `from`.
+    pub async fn download(&self, id: FileId, from: Option<u64>) -> Result<Download, ClientError> {
+        let mut req = self.http.get(format!("{}/api/files/{id}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(from) = from.filter(|n| *n > 0) {
+            req = req.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        if res.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+            // What we have is already complete (or bigger): start over.
+            return Box::pin(self.download(id, None)).await;
+        }
+        if !res.status().is_success() {
+            return Self::answer::<()>(res)
+                .await
+                .map(|_| unreachable!("an error status"));
+        }
+        let h = res.headers();
+        let text = |name: reqwest::header::HeaderName| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let sha256 = text(reqwest::header::ETAG).trim_matches('"').to_owned();
+        let disposition = text(reqwest::header::CONTENT_DISPOSITION);
+        let name = disposition
+            .split("filename=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("download")
+            .to_owned();
+        Ok(Download {
+            partial: res.status() == StatusCode::PARTIAL_CONTENT,
+            length: res.content_length().unwrap_or(0),
+            sha256,
+            name,
+            body: Box::pin(res.bytes_stream()),
+        })
     }
 
     /// A room by `name`, `#name`, `@user` (a DM, opened if needed) or id.

@@ -9,6 +9,7 @@
 //! - [`conn`]: the WebSocket connection: reconnects with backoff and jitter,
 //!   resumes with `sync`, and keeps an outbox so every message is sent
 //!   exactly once, in order;
+//! - [`transfer`]: file upload and resumable, verified download;
 //! - [`tui`]: the full-screen `securechat chat` (state, rendering, keys);
 //! - [`error`]: [`ClientError`] and the exit codes it maps to.
 
@@ -16,6 +17,7 @@ pub mod api;
 pub mod conn;
 pub mod error;
 pub mod store;
+pub mod transfer;
 pub mod trust;
 pub mod tui;
 

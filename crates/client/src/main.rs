@@ -61,6 +61,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send a file to a room, with a progress bar.
+    Upload {
+        room: String,
+        file: PathBuf,
+        /// Text to go with the file.
+        #[arg(long)]
+        caption: Option<String>,
+    },
+    /// Fetch a file by id (shown with the message), with a progress bar; a
+    /// broken download resumes where it stopped.
+    Download {
+        id: i64,
+        /// Where to save it [default: the file's name, here].
+        path: Option<PathBuf>,
+    },
     /// Print earlier messages of a room.
     History {
         room: String,
@@ -298,6 +313,48 @@ async fn command(
                 }
             }
         }
+        Command::Upload {
+            room,
+            file,
+            caption,
+        } => {
+            let info = api.resolve_room(&room).await?;
+            let bar = progress_bar();
+            let shown = bar.clone();
+            let up = securechat_client::transfer::upload(
+                api,
+                info.id,
+                &file,
+                caption.as_deref(),
+                move |done, total| {
+                    shown.set_length(total);
+                    shown.set_position(done);
+                },
+            )
+            .await;
+            bar.finish();
+            let up = up?;
+            println!(
+                "uploaded {} to {} as file {} (sha256 {})",
+                up.file.name, room, up.file.id, up.file.sha256
+            );
+        }
+        Command::Download { id, path } => {
+            let bar = progress_bar();
+            let got = securechat_client::transfer::download(
+                api,
+                securechat_proto::FileId(id),
+                path.as_deref(),
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
+            .await;
+            bar.finish();
+            let (path, size, _) = got?;
+            println!("saved {} ({size} bytes, SHA-256 verified)", path.display());
+        }
         Command::Chat => {
             let conn = Connection::spawn(
                 server.clone(),
@@ -313,6 +370,18 @@ async fn command(
         }
     }
     Ok(())
+}
+
+/// A byte progress bar on stderr: bytes, rate, time left.
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
 }
 
 /// One event as a line of text (or JSON).

@@ -528,3 +528,150 @@ async fn the_chat_screen_works_in_a_real_terminal() {
     let _ = tmux(&socket, &["kill-server"]).await;
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_upload_and_download_resuming_with_progress() {
+    let (dir, home, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let running = start(dir.path(), 0).await;
+    let server = running.server();
+    let store = Store::new(Some(home.path().to_owned())).unwrap();
+    let tls = pinned(&store, &server).await;
+    let token = register(&server, &tls, "gina").await;
+    let api = Api::new(&server, &tls, Some(token)).unwrap();
+    let general = api.resolve_room("general").await.unwrap().id;
+    let data: Vec<u8> = (0..3 * 1024 * 1024 + 77)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let src = work.path().join("notes.bin");
+    std::fs::write(&src, &data).unwrap();
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let up =
+        securechat_client::transfer::upload(&api, general, &src, Some("the notes"), move |d, t| {
+            log.lock().unwrap().push((d, t));
+        })
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() > 10, "progress is reported as bytes go");
+    assert_eq!(seen.last(), Some(&(data.len() as u64, data.len() as u64)));
+    assert_eq!(
+        (up.file.name.as_str(), up.message.body.as_str()),
+        ("notes.bin", "the notes")
+    );
+
+    // A broken download: the first MiB is already in place.
+    let dest = work.path().join("copy.bin");
+    std::fs::write(work.path().join("copy.bin.part"), &data[..1024 * 1024]).unwrap();
+    let mut first = None;
+    let (path, size, sha) =
+        securechat_client::transfer::download(&api, up.file.id, Some(&dest), |d, _| {
+            first.get_or_insert(d);
+        })
+        .await
+        .unwrap();
+    assert_eq!(first, Some(1024 * 1024), "resumed where it stopped");
+    assert_eq!(
+        (path, size, sha),
+        (dest.clone(), data.len() as u64, up.file.sha256.clone())
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), data);
+    assert!(!work.path().join("copy.bin.part").exists());
+
+    // A corrupted partial file is caught by the SHA-256 check.
+    let bad = work.path().join("bad.bin");
+    std::fs::write(work.path().join("bad.bin.part"), vec![0u8; 1024]).unwrap();
+    let err = securechat_client::transfer::download(&api, up.file.id, Some(&bad), |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+    assert!(!bad.exists());
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_download_commands_draw_progress_bars() {
+    let (dir, home, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let running = start(dir.path(), 0).await;
+    let url = format!("https://127.0.0.1:{}", running.port);
+    let (code, _, err) = cli(
+        home.path(),
+        &[
+            "register",
+            &url,
+            "-u",
+            "hank",
+            "--password-stdin",
+            "--trust",
+            &running.fingerprint,
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let data: Vec<u8> = (0..2 * 1024 * 1024).map(|i: u32| (i % 253) as u8).collect();
+    std::fs::write(work.path().join("big.bin"), &data).unwrap();
+    let socket = format!("securechat-files-{}", std::process::id());
+    let home_dir = home.path().display().to_string();
+    let run = |args: String| {
+        let socket = socket.clone();
+        let home_dir = home_dir.clone();
+        async move {
+            let _ = tmux(&socket, &["kill-server"]).await;
+            let cmd = format!(
+                "{} --config-dir {home_dir} {args}; sleep 30",
+                bin().display()
+            );
+            assert!(
+                tmux(
+                    &socket,
+                    &[
+                        "new-session",
+                        "-d",
+                        "-s",
+                        "chat",
+                        "-x",
+                        "100",
+                        "-y",
+                        "10",
+                        &cmd
+                    ]
+                )
+                .await
+                .0
+            );
+        }
+    };
+    run(format!(
+        "upload general {}",
+        work.path().join("big.bin").display()
+    ))
+    .await;
+    let screen = pane_shows(&socket, "uploaded big.bin").await;
+    assert!(
+        screen.contains("2.00 MiB/2.00 MiB"),
+        "a finished progress bar: {screen}"
+    );
+    let id: String = screen
+        .split("as file ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = work.path().join("back.bin");
+    run(format!("download {id} {}", out.display())).await;
+    let screen = pane_shows(&socket, "SHA-256 verified").await;
+    assert!(screen.contains("2.00 MiB/2.00 MiB"), "{screen}");
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    let _ = tmux(&socket, &["kill-server"]).await;
+    running.stop().await;
+}
