@@ -5,6 +5,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, signIn, newUser, composer, say, bodies, waitForBody, PASSWORD } from './browser.mjs';
 import { Server } from './server.mjs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Screenshots go to docs/screenshots with UPDATE_SCREENSHOTS=1.
+const shots = () => (process.env.UPDATE_SCREENSHOTS
+  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots')
+  : mkdtempSync(path.join(tmpdir(), 'securechat-shots-')));
 
 // Generous limits so that filling history is quick; few free login tries.
 const server = new Server({
@@ -167,4 +176,39 @@ test('a hidden tab gets a title badge and a notification', async () => {
   });
   await hana.waitForFunction(() => document.title === 'SecureChat');
   for (const p of [hana, ivan]) await p.context().close();
+});
+
+test('files: an image shows as a preview at the other user, others as links', async () => {
+  const jo = await newUser(browser, server.url, 'joan');
+  const kim = await newUser(browser, server.url, 'kimi');
+  // A 1×1 PNG and a small text file, through the Attach button's input.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await jo.locator('#file-input').setInputFiles([
+    { name: 'dot.png', mimeType: 'image/png', buffer: png },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('remember the milk\n') },
+  ]);
+  const preview = kim.locator('#messages .attachment img[alt="dot.png"]');
+  await preview.waitFor();
+  await kim.waitForFunction(() => {
+    const img = document.querySelector('#messages .attachment img[alt="dot.png"]');
+    return img && img.complete && img.naturalWidth === 1;
+  });
+  const link = kim.locator('#messages .file-link', { hasText: 'notes.txt' });
+  await link.waitFor();
+  assert.match(await link.getAttribute('href'), /^\/api\/files\/\d+$/);
+  assert.equal(await kim.locator('#messages .attachment img[alt="notes.txt"]').count(), 0, 'no preview for text');
+  assert.match(await kim.locator('#messages li.message', { hasText: 'notes.txt' }).locator('.size').textContent(), /18 B/);
+  // The download is the same bytes, as an attachment.
+  const [download] = await Promise.all([kim.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), 'notes.txt');
+  const fs = await import('node:fs/promises');
+  assert.equal(await fs.readFile(await download.path(), 'utf8'), 'remember the milk\n');
+  // The sender's view stays at the bottom as the preview loads.
+  await jo.locator('#messages .attachment img[alt="dot.png"]').waitFor();
+  await jo.waitForFunction(() => {
+    const l = document.getElementById('messages');
+    return l.scrollHeight - l.scrollTop - l.clientHeight < 40;
+  });
+  await jo.screenshot({ path: path.join(shots(), 'files.png') });
+  for (const p of [jo, kim]) await p.context().close();
 });

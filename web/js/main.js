@@ -1,11 +1,13 @@
 // Start-up and wiring: the login screen, then the app. Modules:
 // api.js (HTTPS), connection.js (WebSocket, reconnect, outbox),
-// state.js (model), views.js (rendering), format.js (safe text).
+// state.js (model), views.js (rendering), format.js (safe text),
+// uploads.js (files: upload with progress, previews, links).
 
 import { api, explain } from './api.js';
 import { Connection } from './connection.js';
 import { State } from './state.js';
 import { render, renderPublicRooms } from './views.js';
+import { wireUploads } from './uploads.js';
 
 const $ = (id) => document.getElementById(id);
 const state = new State();
@@ -157,6 +159,18 @@ input.addEventListener('input', () => {
   if (conn && state.current && Date.now() - lastTyping > 2000) { lastTyping = Date.now(); conn.typing(state.current); }
 });
 $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendCurrent(); });
+
+// Files: Attach button, drag-and-drop, paste.
+wireUploads(() => state.current);
+
+// An image preview that loads makes the list taller, and upload bars make
+// it shorter: either way, stay at the bottom if that is where the reader was.
+const stick = () => {
+  const list = $('messages');
+  if (list.dataset.stick === '1') list.scrollTop = list.scrollHeight;
+};
+$('messages').addEventListener('load', stick, true);
+new ResizeObserver(stick).observe($('messages'));
 
 // Older history when scrolled to the top.
 $('messages').addEventListener('scroll', () => {

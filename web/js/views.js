@@ -2,6 +2,7 @@
 // user-provided text goes through textContent (see format.js).
 
 import { el, richText, timeOf, fullTime, dayOf } from './format.js';
+import { attachment } from './uploads.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -91,7 +92,8 @@ function messageItem(state, ev, actions) {
   const body = el('div', { class: 'body' });
   if (ev.deleted) body.textContent = 'message deleted';
   else body.append(richText(ev.body));
-  return el('li', { class: `message${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}`, 'data-seq': String(ev.seq), 'data-id': String(ev.id) }, meta, body);
+  const file = !ev.deleted && ev.file ? attachment(ev.file) : null;
+  return el('li', { class: `message${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}`, 'data-seq': String(ev.seq), 'data-id': String(ev.id) }, meta, body, file);
 }
 
 function pendingItem(state, id, p) {
@@ -126,6 +128,8 @@ function renderMessages(state, actions) {
   else if (list.dataset.prepend === '1') list.scrollTop = list.scrollHeight - oldHeight + oldTop;
   list.dataset.room = String(r.info.id);
   list.dataset.prepend = '';
+  // Remembered for content that grows after rendering (image previews).
+  list.dataset.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40 ? '1' : '';
 }
 
 function renderTyping(state) {
