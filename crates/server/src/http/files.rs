@@ -5,7 +5,7 @@
 use super::api::{ApiPath, ApiQuery};
 use super::auth::Authed;
 use super::error::ApiError;
-use crate::action::{ActionError, require_member};
+use crate::action::{ActionError, NO_ROOM, require_member};
 use crate::files::UploadError;
 use crate::metrics;
 use crate::state::AppState;
@@ -81,10 +81,13 @@ pub async fn upload(
     validate_client_msg_id(&client_msg_id).map_err(ActionError::from)?;
     let per_minute = u64::from(state.config.uploads_per_minute);
     let since = Timestamp::now().0 - 60_000;
+    // Outsiders learn nothing, not even that the room exists: 404.
     let recent = state
         .store
         .read(move |c| {
-            require_member(rooms::access(c, room, user)?)?;
+            if rooms::access(c, room, user)? != rooms::Access::Member {
+                return Err(NO_ROOM);
+            }
             Ok::<_, ActionError>(files::uploads_since(c, user, since)?)
         })
         .await?;

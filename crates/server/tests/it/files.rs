@@ -178,8 +178,8 @@ async fn downloads_are_for_members_only_and_resume_with_range() {
     let res = upload(&app, &carol, private.id, "x", "text/plain", b"no".to_vec()).await;
     assert_eq!(
         res.status(),
-        StatusCode::FORBIDDEN,
-        "outsiders cannot post files either"
+        StatusCode::NOT_FOUND,
+        "outsiders cannot post files either, nor learn that the room exists"
     );
 
     // Resuming a broken download.
