@@ -84,7 +84,7 @@ pub struct Connection {
 /// A new `client_msg_id`.
 pub fn new_client_msg_id() -> String {
     let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    securechat_proto::digest::hex(&bytes)
 }
 
 impl Connection {

@@ -8,10 +8,12 @@
 //! - [`ws`]: WebSocket frames, [`ClientMsg`] and [`ServerMsg`] (`"type"`-tagged JSON);
 //! - [`http`]: bodies of the HTTPS API (`/api/register`, `/api/login`, …);
 //! - [`error`]: the stable error codes shared by both;
-//! - [`validate`]: the rules for usernames, passwords and message bodies.
+//! - [`validate`]: the rules for usernames, passwords and message bodies;
+//! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them.
 //!
 //! `docs/protocol.md` at the repository root is the human-readable contract.
 
+pub mod digest;
 pub mod error;
 pub mod http;
 pub mod ids;

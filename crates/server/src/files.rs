@@ -89,9 +89,7 @@ impl Blobs {
     {
         tokio::fs::create_dir_all(self.tmp_dir()).await?;
         let name: [u8; 16] = rand::random();
-        let tmp_path = self
-            .tmp_dir()
-            .join(name.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let tmp_path = self.tmp_dir().join(securechat_proto::digest::hex(&name));
         let mut guard = TempFile(Some(tmp_path.clone()));
         let mut file = tokio::fs::File::create(&tmp_path).await?;
         let mut hasher = Sha256::new();

@@ -14,7 +14,6 @@ use rustls::crypto::ring;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use thiserror::Error;
@@ -38,15 +37,7 @@ pub enum TlsError {
     Ca(String),
 }
 
-/// SHA-256 of a DER certificate as `AB:CD:…` (as `openssl x509 -fingerprint
-/// -sha256` prints it).
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
+pub use securechat_proto::digest::fingerprint;
 
 /// Serves whichever certificate was stored last.
 #[derive(Debug)]
@@ -218,12 +209,5 @@ mod tests {
         assert!(!renewal_due(start, end, start + Duration::days(59)));
         assert!(renewal_due(start, end, start + Duration::days(60)));
         assert!(renewal_due(start, end, end + Duration::days(1)));
-    }
-
-    #[test]
-    fn fingerprint_format() {
-        let f = fingerprint(b"abc");
-        assert_eq!(f.len(), 32 * 3 - 1);
-        assert!(f.starts_with("BA:78:16:BF"));
     }
 }
