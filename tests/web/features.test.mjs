@@ -203,6 +203,30 @@ test('files: an image shows as a preview at the other user, others as links', as
   assert.equal(download.suggestedFilename(), 'notes.txt');
   const fs = await import('node:fs/promises');
   assert.equal(await fs.readFile(await download.path(), 'utf8'), 'remember the milk\n');
+  // Dropping a file on the conversation, and pasting one into the box.
+  await jo.evaluate(() => {
+    const dropped = new DataTransfer();
+    dropped.items.add(new File(['dropped here'], 'dropped.txt', { type: 'text/plain' }));
+    document.querySelector('.chat').dispatchEvent(new DragEvent('drop', { dataTransfer: dropped, bubbles: true, cancelable: true }));
+    const pasted = new DataTransfer();
+    pasted.items.add(new File(['pasted here'], 'pasted.txt', { type: 'text/plain' }));
+    document.getElementById('message-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: pasted, bubbles: true, cancelable: true }));
+  });
+  await kim.locator('#messages .file-link', { hasText: 'dropped.txt' }).waitFor();
+  await kim.locator('#messages .file-link', { hasText: 'pasted.txt' }).waitFor();
+
+  // Cancel: a 20 MiB upload stopped at once leaves no message behind.
+  await jo.evaluate(() => {
+    const big = new DataTransfer();
+    big.items.add(new File([new Uint8Array(20 * 1024 * 1024)], 'big.bin'));
+    document.querySelector('.chat').dispatchEvent(new DragEvent('drop', { dataTransfer: big, bubbles: true, cancelable: true }));
+    document.querySelector('#uploads li[data-upload="big.bin"] button').click();
+  });
+  await jo.locator('#uploads li', { hasText: 'big.bin: cancelled' }).waitFor();
+  await say(jo, 'after the cancel');
+  await waitForBody(kim, 'after the cancel');
+  assert.equal(await kim.locator('#messages .file-link', { hasText: 'big.bin' }).count(), 0);
+
   // The sender's view stays at the bottom as the preview loads.
   await jo.locator('#messages .attachment img[alt="dot.png"]').waitFor();
   await jo.waitForFunction(() => {
