@@ -397,6 +397,11 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     running.stop().await;
 }
 
+/// Waits until the `chat` session's pane shows `text`.
+async fn pane_shows(socket: &str, text: &str) -> String {
+    pane_shows_in(socket, "chat", text).await
+}
+
 /// Runs tmux on a private socket.
 async fn tmux(socket: &str, args: &[&str]) -> (bool, String) {
     let out = tokio::process::Command::new("tmux")
@@ -412,11 +417,11 @@ async fn tmux(socket: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Waits until the tmux pane shows `text`.
-async fn pane_shows(socket: &str, text: &str) -> String {
+/// Waits until the pane of tmux session `session` shows `text`.
+async fn pane_shows_in(socket: &str, session: &str, text: &str) -> String {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (_, screen) = tmux(socket, &["capture-pane", "-p", "-t", "chat"]).await;
+        let (_, screen) = tmux(socket, &["capture-pane", "-p", "-t", session]).await;
         if screen.contains(text) {
             return screen;
         }
@@ -622,11 +627,12 @@ async fn upload_and_download_commands_draw_progress_bars() {
     std::fs::write(work.path().join("big.bin"), &data).unwrap();
     let socket = format!("securechat-files-{}", std::process::id());
     let home_dir = home.path().display().to_string();
-    let run = |args: String| {
+    // One tmux server for both steps, a session each (restarting the server
+    // on the same socket races with the old one shutting down).
+    let run = |session: &'static str, args: String| {
         let socket = socket.clone();
         let home_dir = home_dir.clone();
         async move {
-            let _ = tmux(&socket, &["kill-server"]).await;
             let cmd = format!(
                 "{} --config-dir {home_dir} {args}; sleep 30",
                 bin().display()
@@ -638,7 +644,7 @@ async fn upload_and_download_commands_draw_progress_bars() {
                         "new-session",
                         "-d",
                         "-s",
-                        "chat",
+                        session,
                         "-x",
                         "100",
                         "-y",
@@ -651,12 +657,12 @@ async fn upload_and_download_commands_draw_progress_bars() {
             );
         }
     };
-    run(format!(
-        "upload general {}",
-        work.path().join("big.bin").display()
-    ))
+    run(
+        "up",
+        format!("upload general {}", work.path().join("big.bin").display()),
+    )
     .await;
-    let screen = pane_shows(&socket, "uploaded big.bin").await;
+    let screen = pane_shows_in(&socket, "up", "uploaded big.bin").await;
     assert!(
         screen.contains("2.00 MiB/2.00 MiB"),
         "a finished progress bar: {screen}"
@@ -668,8 +674,8 @@ async fn upload_and_download_commands_draw_progress_bars() {
         .unwrap()
         .to_owned();
     let out = work.path().join("back.bin");
-    run(format!("download {id} {}", out.display())).await;
-    let screen = pane_shows(&socket, "SHA-256 verified").await;
+    run("down", format!("download {id} {}", out.display())).await;
+    let screen = pane_shows_in(&socket, "down", "SHA-256 verified").await;
     assert!(screen.contains("2.00 MiB/2.00 MiB"), "{screen}");
     assert_eq!(std::fs::read(&out).unwrap(), data);
     let _ = tmux(&socket, &["kill-server"]).await;
