@@ -2,11 +2,21 @@
 //! out in commit order.
 
 use crate::action::{ActionError, require_member};
-use crate::metrics;
+use crate::hub::Hub;
+use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use crate::store::events::{self, Appended};
 use crate::store::rooms;
 use securechat_proto::{RoomId, ServerMsg, Timestamp, UserId};
+
+/// After a commit: counts a newly stored message and queues it to the room
+/// (a retried duplicate was delivered the first time).
+pub fn announce(hub: &Hub, metrics: &Metrics, appended: &Appended) {
+    if let Appended::New(event) = appended {
+        metrics::inc(&metrics.messages_total);
+        hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
+    }
+}
 
 /// Stores `body` from `user` in `room` (once per `client_msg_id`) and
 /// queues it to every member. Returns when the message is durable.
@@ -34,12 +44,7 @@ pub async fn post(
                     ts,
                 )?)
             },
-            move |appended| {
-                if let Appended::New(event) = appended {
-                    metrics::inc(&metrics.messages_total);
-                    hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
-                }
-            },
+            move |appended| announce(&hub, &metrics, appended),
         )
         .await
 }

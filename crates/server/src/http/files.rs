@@ -7,7 +7,6 @@ use super::auth::Authed;
 use super::error::ApiError;
 use crate::action::{ActionError, NO_ROOM, require_member};
 use crate::files::UploadError;
-use crate::metrics;
 use crate::state::AppState;
 use crate::store::events::{self, Appended};
 use crate::store::{StoreError, files, rooms};
@@ -19,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use securechat_proto::http::UploadResponse;
 use securechat_proto::validate::{sanitize_file_name, validate_body, validate_client_msg_id};
-use securechat_proto::{ErrorCode, FileId, RoomId, ServerMsg, Timestamp};
+use securechat_proto::{ErrorCode, FileId, RoomId, Timestamp};
 use serde::Deserialize;
 use std::io::SeekFrom;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -149,12 +148,7 @@ pub async fn upload(
                 )?;
                 Ok::<_, ActionError>((file, appended))
             },
-            move |(_, appended)| {
-                if let Appended::New(event) = appended {
-                    metrics::inc(&metrics.messages_total);
-                    hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
-                }
-            },
+            move |(_, appended)| crate::chat::announce(&hub, &metrics, appended),
         )
         .await?;
     let (Appended::New(message) | Appended::Duplicate(message)) = appended;
