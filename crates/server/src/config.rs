@@ -78,6 +78,13 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// File uploads allowed per user per minute.
     pub uploads_per_minute: u32,
+    /// A TLS handshake, and then each request's headers, must arrive within
+    /// this many milliseconds (slowloris defence).
+    pub handshake_timeout_ms: u64,
+    /// Connections one client address (an IPv6 /64) may hold that are not an
+    /// authenticated WebSocket: TLS handshakes, HTTP requests, idle
+    /// keep-alives. Further ones are closed at once.
+    pub max_pending_per_ip: usize,
     /// Log filter in `tracing` syntax, e.g. `info` or `securechat_server=debug`.
     pub log: String,
 }
@@ -106,6 +113,8 @@ impl Default for Config {
             login_attempts_per_ip: 20,
             max_upload_bytes: 100 * 1024 * 1024,
             uploads_per_minute: 30,
+            handshake_timeout_ms: 10_000,
+            max_pending_per_ip: 256,
             log: "info".into(),
         }
     }
@@ -193,6 +202,9 @@ impl Config {
         if self.max_upload_bytes == 0 || self.uploads_per_minute == 0 {
             return bad("max_upload_bytes and uploads_per_minute must be at least 1".into());
         }
+        if self.handshake_timeout_ms == 0 || self.max_pending_per_ip == 0 {
+            return bad("handshake_timeout_ms and max_pending_per_ip must be at least 1".into());
+        }
         if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
             return bad("login attempt limits must be at least 1".into());
         }
@@ -234,6 +246,10 @@ impl Config {
 
     pub fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_interval_ms)
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
     }
 
     pub fn idle_timeout(&self) -> Duration {

@@ -4,6 +4,7 @@
 //!
 //! - [`server`]: accept loop, TLS handshake, HTTP/1.1, graceful shutdown;
 //!   [`server::run`] takes a bound listener (tests use port 0);
+//! - [`peers`]: the per-address cap on unauthenticated connections;
 //! - [`tls`]: built-in CA and leaf certificates, renewal, rustls config;
 //! - [`http`]: router, security headers, the JSON API, ops endpoints;
 //! - [`ws`]: the `/ws` endpoint: upgrade, per-connection reader and writer;
@@ -31,6 +32,7 @@ pub mod files;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod peers;
 pub mod ratelimit;
 pub mod server;
 pub mod state;

@@ -53,6 +53,11 @@ metrics! {
     logins_total: AtomicU64,
     /// Failed logins (bad credentials or throttled).
     logins_failed_total: AtomicU64,
+    /// Connections closed at once because their address held too many
+    /// unauthenticated ones.
+    connections_refused_total: AtomicU64,
+    /// TLS handshakes that failed or timed out.
+    handshakes_failed_total: AtomicU64,
     /// Frames refused as malformed or invalid.
     bad_frames_total: AtomicU64,
 }

@@ -28,10 +28,9 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// A TLS handshake must finish within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// HTTP request headers must arrive within this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection's read buffer may grow to this: request headers larger
+/// than this are refused with 431.
+const MAX_HTTP_BUFFER: usize = 64 * 1024;
 /// After shutdown starts, connections get this long to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often certificate renewal and session expiry are checked.
@@ -76,6 +75,7 @@ impl Prepared {
             tls,
             shutdown,
             blobs: crate::files::Blobs::new(&config.data_dir),
+            peers: crate::peers::PeerLimits::new(config.max_pending_per_ip),
             tasks: Tracker::default(),
             started: std::time::Instant::now(),
             store,
@@ -125,31 +125,43 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
                 }
             },
         };
+        let Some(slot) = state.peers.try_acquire(peer.ip()) else {
+            crate::metrics::inc(&state.metrics.connections_refused_total);
+            tracing::debug!(%peer, "too many unauthenticated connections from this address");
+            continue;
+        };
+        let slot = Arc::new(slot);
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
+        let handshake_timeout = state.config.handshake_timeout();
+        let metrics = state.metrics.clone();
         let app = app.clone();
         let alive = state.tasks.guard();
         let mut stopping = state.shutdown.clone();
         tokio::spawn(async move {
             let _alive = alive;
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
+                    crate::metrics::inc(&metrics.handshakes_failed_total);
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
+                    crate::metrics::inc(&metrics.handshakes_failed_total);
                     tracing::debug!(%peer, "TLS handshake timed out");
                     return;
                 }
             };
             let service = app.map_request(move |mut req: axum::extract::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(slot.clone());
                 req
             });
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
+                .header_read_timeout(handshake_timeout)
+                .max_buf_size(MAX_HTTP_BUFFER);
             let conn = http
                 .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
                 .with_upgrades();

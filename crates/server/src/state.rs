@@ -33,6 +33,8 @@ pub struct Inner {
     pub blobs: crate::files::Blobs,
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Per-address cap on unauthenticated connections.
+    pub peers: Arc<crate::peers::PeerLimits>,
     /// Connection tasks; shutdown waits for them.
     pub tasks: Tracker,
     /// When the server started.

@@ -1,7 +1,8 @@
 //! The `/ws` endpoint.
 //!
 //! - this file: the upgrade handler: `Origin` check (403), session check
-//!   (401), then the socket limits (small read buffer, frame cap);
+//!   (401), then the connection leaves its address's unauthenticated cap
+//!   and gets the socket limits (small read buffer, frame cap);
 //! - [`session`]: one connection's life: subscribe, welcome, read frames;
 //! - [`writer`]: the task that owns the sending half: welcome first, then
 //!   queued frames with per-room cursors (no duplicates, gaps filled from
@@ -12,12 +13,15 @@ pub mod writer;
 
 use crate::http::auth::session_from_headers;
 use crate::http::error::ApiError;
+use crate::peers::Slot;
 use crate::state::AppState;
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use securechat_proto::ErrorCode;
+use std::sync::Arc;
 
 /// WebSocket read buffer. tungstenite's 128 KiB default is allocated per
 /// connection; 4 KiB keeps idle connections cheap.
@@ -31,6 +35,7 @@ const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    slot: Option<Extension<Arc<Slot>>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -49,6 +54,11 @@ pub async fn upgrade(
                 .into_response();
         }
     };
+    // Authenticated: this connection no longer counts against its
+    // address's cap on unauthenticated ones.
+    if let Some(Extension(slot)) = slot {
+        slot.release();
+    }
     let max = state.config.max_frame_bytes;
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)

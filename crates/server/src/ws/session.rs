@@ -179,7 +179,13 @@ impl Reader<'_> {
             self.heartbeat.touch();
             let frame = match frame {
                 Ok(f) => f,
-                Err(e) => return close_for_error(e),
+                Err(e) => {
+                    let close = close_for_error(e);
+                    if close.is_some() {
+                        metrics::inc(&self.state.metrics.bad_frames_total);
+                    }
+                    return close;
+                }
             };
             match frame {
                 Message::Text(text) => {

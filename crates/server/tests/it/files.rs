@@ -224,7 +224,7 @@ async fn oversize_and_interrupted_uploads_leave_nothing_behind() {
     assert_eq!(files_on_disk(&app.data_dir()), (0, 0));
 
     // Chunked (no Content-Length), so the cut happens while streaming.
-    let mut conn = raw_tls(&app).await;
+    let mut conn = app.raw_tls().await;
     let head = format!(
         "POST /api/rooms/{room}/files?name=chunked.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {alice}\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
@@ -247,7 +247,7 @@ async fn oversize_and_interrupted_uploads_leave_nothing_behind() {
     drop(conn);
 
     // A client that vanishes half-way through.
-    let mut conn = raw_tls(&app).await;
+    let mut conn = app.raw_tls().await;
     let head = format!(
         "POST /api/rooms/{room}/files?name=half.bin HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {alice}\r\nContent-Length: 900000\r\n\r\n"
     );
@@ -273,18 +273,6 @@ async fn oversize_and_interrupted_uploads_leave_nothing_behind() {
         0,
         "no message for a failed upload"
     );
-}
-
-async fn raw_tls(app: &TestApp) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client_tls(&app.ca_der)));
-    connector
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

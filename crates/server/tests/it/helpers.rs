@@ -9,7 +9,7 @@ use securechat_proto::ws::{Ack, RoomInfo, Welcome};
 use securechat_proto::{RoomId, ServerMsg};
 use securechat_server::{Config, Prepared, state::AppState};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,12 +241,28 @@ impl TestApp {
         if let Some(size) = recv_buffer {
             socket.set_recv_buffer_size(size).unwrap();
         }
-        let tcp = socket.connect(self.addr).await.unwrap();
+        self.ws_on(socket, headers).await
+    }
+
+    /// Opens `/ws` with a bearer token from the local address `ip` (any
+    /// 127.0.0.0/8 address works on Linux loopback).
+    pub async fn ws_from(&self, token: &str, ip: IpAddr) -> Result<Client, tungstenite::Error> {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(ip, 0)).unwrap();
+        self.ws_on(socket, &[("authorization", format!("Bearer {token}"))])
+            .await
+    }
+
+    async fn ws_on(
+        &self,
+        socket: TcpSocket,
+        headers: &[(&str, String)],
+    ) -> Result<Client, tungstenite::Error> {
+        let tcp = socket.connect(self.addr).await?;
         let connector = TlsConnector::from(Arc::new(client_tls(&self.ca_der)));
         let tls = connector
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .expect("TLS handshake");
+            .await?;
         let mut req = format!("wss://localhost:{}/ws", self.addr.port())
             .into_client_request()
             .unwrap();
@@ -257,6 +273,26 @@ impl TestApp {
         }
         let (stream, _) = tokio_tungstenite::client_async(req, tls).await?;
         Ok(Client { stream })
+    }
+
+    /// An HTTPS client (trusting this server) whose connections come from
+    /// the local address `ip`.
+    pub fn http_from(&self, ip: IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(client_tls(&self.ca_der))
+            .resolve("localhost", self.addr)
+            .local_address(ip)
+            .build()
+            .unwrap()
+    }
+
+    /// A TLS connection to the server on which nothing was sent yet.
+    pub async fn raw_tls(&self) -> TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(self.addr).await.unwrap();
+        TlsConnector::from(Arc::new(client_tls(&self.ca_der)))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .expect("TLS handshake")
     }
 }
 

@@ -7,6 +7,7 @@ mod chat;
 mod cli;
 mod files;
 mod helpers;
+mod hostile;
 mod inbox;
 mod limits;
 mod ops;
