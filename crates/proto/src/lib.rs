@@ -8,6 +8,7 @@
 //! - [`ws`]: WebSocket frames, [`ClientMsg`] and [`ServerMsg`] (`"type"`-tagged JSON);
 //! - [`http`]: bodies of the HTTPS API (`/api/register`, `/api/login`, …);
 //! - [`error`]: the stable error codes shared by both;
+//! - [`range`]: the HTTP `Range` header of downloads;
 //! - [`validate`]: the rules for usernames, passwords and message bodies;
 //! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them.
 //!
@@ -17,6 +18,7 @@ pub mod digest;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod range;
 pub mod time;
 pub mod validate;
 pub mod ws;

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use securechat_proto::http::UploadResponse;
+use securechat_proto::range::{RangeError, byte_range};
 use securechat_proto::validate::{sanitize_file_name, validate_body, validate_client_msg_id};
 use securechat_proto::{ErrorCode, FileId, RoomId, Timestamp};
 use serde::Deserialize;
@@ -200,34 +201,11 @@ fn disposition(kind: &str, name: &str) -> HeaderValue {
 }
 
 /// The byte range asked for, within `len`: `Ok(None)` for all of it.
-fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(raw) = headers.get(header::RANGE) else {
-        return Ok(None);
-    };
-    let spec = raw
-        .to_str()
-        .map_err(|_| ())?
-        .strip_prefix("bytes=")
-        .ok_or(())?;
-    if spec.contains(',') {
-        return Ok(None); // one range only; answer with the whole file
+fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, RangeError> {
+    match headers.get(header::RANGE) {
+        None => Ok(None),
+        Some(raw) => byte_range(raw.to_str().map_err(|_| RangeError)?, len),
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
-    let (start, end) = match (a.trim(), b.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().map_err(|_| ())?;
-            (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
-        }
-        (s, "") => (s.parse().map_err(|_| ())?, len.checked_sub(1).ok_or(())?),
-        (s, e) => (
-            s.parse().map_err(|_| ())?,
-            e.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1)),
-        ),
-    };
-    if start > end || start >= len {
-        return Err(());
-    }
-    Ok(Some((start, end)))
 }
 
 /// `GET /api/files/{id}[?inline=true]`: 404 for anyone not in the room it
@@ -264,7 +242,7 @@ pub async fn download(
     let (status, start, end) = match range(&headers, len) {
         Ok(None) => (StatusCode::OK, 0, len.saturating_sub(1)),
         Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e),
-        Err(()) => {
+        Err(RangeError) => {
             let mut res = (StatusCode::RANGE_NOT_SATISFIABLE, "").into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 res.headers_mut().insert(header::CONTENT_RANGE, v);

@@ -116,7 +116,9 @@ impl LocalCa {
         params.not_before = now - Duration::hours(1);
         params.not_after = now + Duration::days(i64::from(days));
         params.serial_number = Some(random_serial());
-        params.is_ca = IsCa::ExplicitNoCa;
+        // No basicConstraints at all: rcgen's explicit `cA: FALSE` encodes a
+        // DEFAULT value, which DER forbids and strict parsers reject.
+        params.is_ca = IsCa::NoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
