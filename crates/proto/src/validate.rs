@@ -120,7 +120,10 @@ pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
 pub fn sanitize_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end()
+        .to_owned();
     if cleaned.is_empty() {
         "file".into()
     } else {
@@ -206,6 +209,10 @@ mod tests {
         assert_eq!(sanitize_file_name(".."), "file");
         assert_eq!(sanitize_file_name(".hidden"), "hidden");
         assert_eq!(sanitize_file_name(""), "file");
+        // Found by the `validate` fuzz target: dots and spaces in turn left
+        // a name that still started with a dot.
+        assert_eq!(sanitize_file_name(" \u{3}. \u{3}."), "file");
+        assert_eq!(sanitize_file_name(". .profile"), "profile");
         assert_eq!(sanitize_file_name(&"x".repeat(300)).len(), 200);
     }
 
