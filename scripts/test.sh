@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, property and integration tests of every crate
-# (real server, real TLS, real SQLite), then the web app's end-to-end tests
-# in headless Chromium. Installs what the tests need when it is missing:
-# openssl, tmux (the terminal client's end-to-end test), Debian's chromium,
-# and the npm packages of tests/web.
+# (real server, real TLS, real SQLite; hostile input; the chaos run), the
+# TLS scan (sslyze), WebSocket conformance (Autobahn cases), a short run of
+# every fuzz target, then the web app's end-to-end tests in headless
+# Chromium. Installs what the tests need when it is missing: openssl, curl,
+# tmux (the terminal client's end-to-end test), Debian's chromium, the npm
+# packages of tests/web, and (in ~/.cache, ~/.cargo/bin) sslyze, kosoku and
+# cargo-fuzz. FUZZ_SECONDS (default 10) sets the fuzz run per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need_apt=()
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -25,4 +29,7 @@ fi
 cargo test --workspace --locked "$@"
 
 cargo build --locked --bin securechat-server
+scripts/tls-scan.sh target/debug/securechat-server
+scripts/autobahn.sh
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 (cd tests/web && WEBTEST_SERVER_BIN="$PWD/../../target/debug/securechat-server" node --test --test-concurrency=1)

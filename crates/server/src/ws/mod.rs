@@ -11,13 +11,19 @@
 pub mod session;
 pub mod writer;
 
+pub use session::close_for_error;
+
+use crate::config::Config;
 use crate::http::auth::session_from_headers;
 use crate::http::error::ApiError;
+use crate::hub::Close;
 use crate::peers::Slot;
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{
+    CloseFrame, Message, Utf8Bytes, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use securechat_proto::ErrorCode;
@@ -59,13 +65,27 @@ pub async fn upgrade(
     if let Some(Extension(slot)) = slot {
         slot.release();
     }
-    let max = state.config.max_frame_bytes;
+    with_limits(ws, &state.config).on_upgrade(move |socket| session::serve(socket, state, session))
+}
+
+/// The server's socket settings: a small read buffer, a bounded write
+/// buffer, and the frame and message cap. The Autobahn echo endpoint
+/// (`examples/autobahn_echo.rs`) uses the same.
+pub fn with_limits(ws: WebSocketUpgrade, config: &Config) -> WebSocketUpgrade {
+    let max = config.max_frame_bytes;
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| session::serve(socket, state, session))
+}
+
+/// The close frame that says `close`.
+pub fn close_message(close: &Close) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: close.code,
+        reason: Utf8Bytes::from_static(close.reason),
+    }))
 }
 
 /// A browser may open `/ws` only from this server's own origin (the one in

@@ -393,7 +393,7 @@ impl Reader<'_> {
 }
 
 /// The close code for a read error (`None` when the peer simply vanished).
-fn close_for_error(e: axum::Error) -> Option<Close> {
+pub fn close_for_error(e: axum::Error) -> Option<Close> {
     match e.into_inner().downcast::<tungstenite::Error>() {
         Ok(err) => match *err {
             tungstenite::Error::Capacity(_) => Some(Close::TOO_BIG),

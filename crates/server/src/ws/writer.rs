@@ -13,7 +13,7 @@
 use crate::hub::{Close, Outbound};
 use crate::metrics::{self, Metrics};
 use crate::store::{Store, StoreError, events};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use securechat_proto::{RoomId, Seq, ServerMsg, Timestamp};
@@ -132,12 +132,8 @@ impl Writer {
             } => stop,
         };
         if let Stop::Close(close) = stop {
-            let frame = CloseFrame {
-                code: close.code,
-                reason: Utf8Bytes::from_static(close.reason),
-            };
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                let _ = self.sink.send(Message::Close(Some(frame))).await;
+                let _ = self.sink.send(super::close_message(&close)).await;
                 let _ = self.sink.close().await;
             })
             .await;
