@@ -176,6 +176,19 @@ impl TestApp {
         serde_json::from_value(body["room"].clone()).expect("a room")
     }
 
+    /// The bodies of the latest page of `room`'s history, oldest first.
+    pub async fn history_bodies(&self, room: RoomId, token: &str) -> Vec<String> {
+        let history = self
+            .get_json(&format!("/api/rooms/{room}/events"), token)
+            .await;
+        history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|e| e["body"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// GETs JSON, asserting 200.
     pub async fn get_json(&self, path: &str, token: &str) -> Value {
         let res = self.get(path, Some(token)).await;

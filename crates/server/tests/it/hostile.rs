@@ -70,15 +70,7 @@ async fn honest_client_is_served(app: &TestApp, before: &Before, from: IpAddr, n
         "{name} waited {:?}",
         started.elapsed()
     );
-    let history = app
-        .get_json(&format!("/api/rooms/{}/events", before.room), &before.token)
-        .await;
-    let bodies: Vec<&str> = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["body"].as_str())
-        .collect();
+    let bodies = app.history_bodies(before.room, &before.token).await;
     for b in before
         .acked
         .iter()
@@ -539,20 +531,9 @@ async fn injection_shaped_strings_are_stored_and_shown_verbatim() {
         );
         assert!(!name.contains('/') && !name.starts_with('.'));
     }
-    let history = app
-        .get_json(&format!("/api/rooms/{}/events", room.id), &before.token)
-        .await;
-    let bodies: Vec<&str> = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["body"].as_str())
-        .collect();
+    let bodies = app.history_bodies(room.id, &before.token).await;
     for s in nasty {
-        assert!(
-            bodies.contains(&format!("{s} (edited)").as_str()),
-            "{s}: {bodies:?}"
-        );
+        assert!(bodies.contains(&format!("{s} (edited)")), "{s}: {bodies:?}");
     }
     // Path tricks in file names never name a place on disk: the name is
     // only a label, the bytes are stored by their hash.

@@ -88,13 +88,7 @@ async fn public_rooms_create_join_rename_leave() {
         again.last_seq, joined.last_seq,
         "joining twice stores nothing"
     );
-    let history = app.get_json(&path, &bob).await;
-    let bodies: Vec<&str> = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["body"].as_str())
-        .collect();
+    let bodies = app.history_bodies(dev.id, &bob).await;
     assert_eq!(
         bodies,
         ["first in dev"],
