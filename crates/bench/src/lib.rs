@@ -1,0 +1,16 @@
+//! SecureChat's load generator as a library; `main.rs` is the CLI.
+//!
+//! - [`target`]: the server under test (loopback only), its CA, set-up
+//!   calls (accounts, rooms);
+//! - [`ws`]: a lean wss:// connection and the load message format (each
+//!   body carries its intended send time);
+//! - [`scenarios`]: `fanout`, `durable`, `idle`, `connect`, `storm`;
+//! - [`stats`]: HDR latency histograms; [`procfs`]: memory and CPU
+//!   readings; [`clock`]: the run's one clock.
+
+pub mod clock;
+pub mod procfs;
+pub mod scenarios;
+pub mod stats;
+pub mod target;
+pub mod ws;

@@ -1,0 +1,113 @@
+//! `securechat-bench`: load scenarios against a running SecureChat server
+//! on loopback. Prints one line of figures per run (`--json`: one JSON
+//! object). A result measured while the generator's own core was more than
+//! `--max-load` busy is refused (exit code 3): it would measure the
+//! generator, not the server.
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use securechat_bench::scenarios::{connect, durable, fanout, idle, storm};
+use securechat_bench::target::Target;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The server's address (loopback only).
+    #[arg(long, global = true, default_value = "127.0.0.1:8443")]
+    addr: SocketAddr,
+    /// The server's CA certificate (`DATA_DIR/tls/ca.pem`).
+    #[arg(long, global = true, default_value = "securechat-data/tls/ca.pem")]
+    ca: PathBuf,
+    /// The server's process id, for memory readings (`idle`).
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// Print the figures as one JSON object.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Refuse results measured with the generator's core busier than this.
+    #[arg(long, global = true, default_value_t = 0.8)]
+    max_load: f64,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N receivers in one room, S senders at rate R.
+    Fanout(fanout::Opts),
+    /// Raise R (×1.5 a step) until p99 exceeds 100 ms.
+    Max(fanout::Opts),
+    /// Acked (committed) messages per second from C concurrent senders.
+    Durable(durable::Opts),
+    /// Server memory per idle authenticated connection.
+    Idle(idle::Opts),
+    /// TLS + upgrade + auth handshakes per second.
+    Connect(connect::Opts),
+    /// K clients cut at once reconnect and sync; nothing lost or doubled.
+    Storm(storm::Opts),
+}
+
+fn emit(json: bool, report: &(impl Serialize + std::fmt::Display)) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+fn check_load(load: f64, max: f64) -> Result<()> {
+    if load > max {
+        eprintln!(
+            "REFUSED: the generator's core was {:.0}% busy (limit {:.0}%): this measures the generator, not the server",
+            load * 100.0,
+            max * 100.0
+        );
+        std::process::exit(3);
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let target = Target::new(cli.addr, &cli.ca)?;
+    match &cli.scenario {
+        Scenario::Fanout(o) => {
+            let r = fanout::run(&target, o).await?;
+            emit(cli.json, &r)?;
+            check_load(r.generator_load, cli.max_load)?;
+        }
+        Scenario::Max(o) => {
+            let r = fanout::max(&target, o, cli.max_load).await?;
+            emit(cli.json, &r)?;
+        }
+        Scenario::Durable(o) => {
+            let r = durable::run(&target, o).await?;
+            emit(cli.json, &r)?;
+            check_load(r.generator_load, cli.max_load)?;
+        }
+        Scenario::Idle(o) => {
+            let Some(pid) = cli.server_pid else {
+                bail!("idle needs --server-pid to read the server's memory");
+            };
+            emit(cli.json, &idle::run(&target, o, pid).await?)?;
+        }
+        Scenario::Connect(o) => {
+            let r = connect::run(&target, o).await?;
+            emit(cli.json, &r)?;
+            check_load(r.generator_load, cli.max_load)?;
+        }
+        Scenario::Storm(o) => {
+            let r = storm::run(&target, o).await?;
+            emit(cli.json, &r)?;
+            if r.lost > 0 || r.duplicated > 0 {
+                bail!("messages were lost or duplicated");
+            }
+        }
+    }
+    Ok(())
+}

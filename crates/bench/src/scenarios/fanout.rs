@@ -1,0 +1,258 @@
+//! `fanout`: N receivers in one room, S senders at a fixed total rate R
+//! (open loop: each message carries its intended send time, so a stalled
+//! server shows as latency instead of a slower sender). Reports deliveries
+//! per second and delivery latency, and how many were lost.
+
+use super::open_many;
+use crate::clock::{at, now_ns};
+use crate::procfs::CpuMeter;
+use crate::stats::{Latency, histogram};
+use crate::target::Target;
+use crate::ws::{body, delivery, is_ack, is_rate_limited};
+use anyhow::Result;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Receiving connections in the room.
+    #[arg(long, default_value_t = 100)]
+    pub receivers: usize,
+    /// Sending connections.
+    #[arg(long, default_value_t = 4)]
+    pub senders: usize,
+    /// Messages per second, all senders together.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Seconds of measured load (after a one-second warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    pub secs: f64,
+    /// Accounts the connections are spread over.
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub receivers: usize,
+    pub senders: usize,
+    pub offered_rate: f64,
+    pub sent: u64,
+    pub acked: u64,
+    pub rate_limited: u64,
+    pub deliveries: u64,
+    pub expected_deliveries: u64,
+    pub lost: u64,
+    pub deliveries_per_sec: f64,
+    pub latency: Latency,
+    pub generator_load: f64,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fanout N={} S={} R={}/s: {:.0} deliveries/s, {}; sent {}, acked {}, rate-limited {}, lost {}; generator core {:.0}%",
+            self.receivers,
+            self.senders,
+            self.offered_rate,
+            self.deliveries_per_sec,
+            self.latency,
+            self.sent,
+            self.acked,
+            self.rate_limited,
+            self.lost,
+            self.generator_load * 100.0
+        )
+    }
+}
+
+const WARMUP_NS: u64 = 1_000_000_000;
+
+pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
+    let tokens = target.users(o.users.max(1)).await?;
+    let room = target.room(&tokens[0], &tokens).await?;
+    let receivers = open_many(target, &tokens, o.receivers, 64).await?;
+    let senders = open_many(target, &tokens, o.senders.max(1), 64).await?;
+    // Let presence notices and the like settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (stop_tx, stop) = watch::channel(false);
+    let begin = now_ns() + 100_000_000;
+    let measure_from = begin + WARMUP_NS;
+    let measure_to = measure_from + (o.secs * 1e9) as u64;
+
+    let mut rx_tasks = Vec::new();
+    for (ws, _) in receivers {
+        let mut stop = stop.clone();
+        let (_sink, mut stream) = ws.split();
+        rx_tasks.push(tokio::spawn(async move {
+            let mut h = histogram();
+            loop {
+                tokio::select! {
+                    frame = stream.next() => match frame {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Some((_, _, sent_ns)) = delivery(t.as_str()) {
+                                if (measure_from..measure_to).contains(&sent_ns) {
+                                    let us = (now_ns().saturating_sub(sent_ns) / 1000).max(1);
+                                    let _ = h.record(us);
+                                }
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    },
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+            h
+        }));
+    }
+
+    let counters = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let per_sender = o.rate / o.senders.max(1) as f64;
+    let interval_ns = (1e9 / per_sender) as u64;
+    let mut tx_tasks = Vec::new();
+    for (i, (ws, _)) in senders.into_iter().enumerate() {
+        let (mut sink, mut stream) = ws.split();
+        let counters = counters.clone();
+        let mut stop = stop.clone();
+        // Acks and refusals, counted for messages meant for the window.
+        let reader = tokio::spawn({
+            let counters = counters.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        frame = stream.next() => match frame {
+                            Some(Ok(Message::Text(t))) => {
+                                let t = t.as_str();
+                                if is_ack(t) {
+                                    counters[1].fetch_add(1, Relaxed);
+                                } else if is_rate_limited(t) {
+                                    counters[2].fetch_add(1, Relaxed);
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        },
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                }
+            }
+        });
+        // Stagger the senders across one interval.
+        let first = begin + interval_ns * i as u64 / o.senders.max(1) as u64;
+        tx_tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            let mut next = first;
+            while next < measure_to {
+                tokio::time::sleep_until(at(next)).await;
+                let frame = format!(
+                    r#"{{"type":"send","room":{room},"client_msg_id":"{i}-{n}","body":"{}"}}"#,
+                    body(i, n, next)
+                );
+                if sink.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+                if (measure_from..measure_to).contains(&next) {
+                    counters[0].fetch_add(1, Relaxed);
+                }
+                n += 1;
+                next += interval_ns;
+            }
+            (sink, reader)
+        }));
+    }
+
+    tokio::time::sleep_until(at(measure_from)).await;
+    let cpu = CpuMeter::start();
+    tokio::time::sleep_until(at(measure_to)).await;
+    let generator_load = cpu.load();
+    let mut keep = Vec::new();
+    for t in tx_tasks {
+        keep.push(t.await?);
+    }
+    // Let the last messages arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = stop_tx.send(true);
+    let mut h = histogram();
+    for t in rx_tasks {
+        h.add(t.await?)?;
+    }
+    for (_, reader) in keep {
+        let _ = reader.await;
+    }
+    let sent = counters[0].load(Relaxed);
+    let deliveries = h.len();
+    let expected = sent * o.receivers as u64;
+    Ok(Report {
+        receivers: o.receivers,
+        senders: o.senders,
+        offered_rate: o.rate,
+        sent,
+        acked: counters[1].load(Relaxed),
+        rate_limited: counters[2].load(Relaxed),
+        deliveries,
+        expected_deliveries: expected,
+        lost: expected.saturating_sub(deliveries),
+        deliveries_per_sec: deliveries as f64 / o.secs,
+        latency: Latency::of(&h),
+        generator_load,
+    })
+}
+
+/// The highest rate whose p99 stays within this.
+const P99_LIMIT_MS: f64 = 100.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaxReport {
+    pub receivers: usize,
+    pub steps: Vec<Report>,
+    /// Deliveries per second at the highest rate that kept p99 ≤ 100 ms,
+    /// lost nothing and left the generator's core under its limit.
+    pub max_deliveries_per_sec: f64,
+}
+
+impl std::fmt::Display for MaxReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for s in &self.steps {
+            writeln!(f, "  {s}")?;
+        }
+        write!(
+            f,
+            "max N={}: {:.0} deliveries/s sustained with p99 ≤ {P99_LIMIT_MS} ms",
+            self.receivers, self.max_deliveries_per_sec
+        )
+    }
+}
+
+/// Raises the rate by half each step until p99 exceeds 100 ms, messages
+/// are lost, or the generator's own core passes `max_load`.
+pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> {
+    let mut steps: Vec<Report> = Vec::new();
+    let mut best = 0.0f64;
+    let mut rate = o.rate;
+    loop {
+        let step = run(target, &Opts { rate, ..o.clone() }).await?;
+        let ok = step.latency.p99_ms <= P99_LIMIT_MS && step.lost == 0 && step.rate_limited == 0;
+        let saturated = step.generator_load > max_load;
+        if ok && !saturated {
+            best = best.max(step.deliveries_per_sec);
+        }
+        steps.push(step);
+        if !ok || saturated || steps.len() >= 12 {
+            break;
+        }
+        rate *= 1.5;
+    }
+    Ok(MaxReport {
+        receivers: o.receivers,
+        steps,
+        max_deliveries_per_sec: best,
+    })
+}

@@ -1,0 +1,29 @@
+//! The scenarios: each sets up what it needs through the HTTPS API, runs a
+//! bounded load over wss://, and returns its figures.
+
+pub mod connect;
+pub mod durable;
+pub mod fanout;
+pub mod idle;
+pub mod storm;
+
+use crate::target::Target;
+use crate::ws::{Ws, connect};
+use anyhow::Result;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use securechat_proto::ws::Welcome;
+
+/// Opens `n` connections, using `tokens` in turn, `parallel` at a time;
+/// the i-th connection is `tokens[i % tokens.len()]`'s.
+pub async fn open_many(
+    target: &Target,
+    tokens: &[String],
+    n: usize,
+    parallel: usize,
+) -> Result<Vec<(Ws, Welcome)>> {
+    stream::iter(0..n)
+        .map(|i| connect(target, &tokens[i % tokens.len()]))
+        .buffered(parallel)
+        .try_collect()
+        .await
+}

@@ -1,0 +1,101 @@
+//! The server under test: where it is, how to trust it, and the set-up
+//! calls of its HTTPS API (accounts, rooms).
+
+use anyhow::{Context, Result, bail};
+use rustls::ClientConfig;
+use rustls_pki_types::{CertificateDer, pem::PemObject};
+use securechat_proto::RoomId;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where the server listens and the TLS setup that trusts it.
+#[derive(Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: Arc<ClientConfig>,
+    http: reqwest::Client,
+}
+
+const PASSWORD: &str = "load generator password";
+
+impl Target {
+    /// `addr` is `127.0.0.1:PORT` (load goes to loopback only); `ca` is the
+    /// server's `tls/ca.pem`.
+    pub fn new(addr: SocketAddr, ca: &Path) -> Result<Target> {
+        if !addr.ip().is_loopback() {
+            bail!("the load generator only targets loopback addresses, not {addr}");
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(ca).with_context(|| ca.display().to_string())? {
+            roots.add(cert?)?;
+        }
+        let tls = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
+            .resolve("localhost", addr)
+            .build()?;
+        Ok(Target {
+            addr,
+            tls: Arc::new(tls),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Result<Value> {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// Registers `n` fresh users (names unique to this run) and returns
+    /// their session tokens.
+    pub async fn users(&self, n: usize) -> Result<Vec<String>> {
+        let run = std::process::id() ^ (std::time::UNIX_EPOCH.elapsed()?.as_millis() as u32);
+        let mut tokens = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = json!({"username": format!("b{run:x}u{i}"), "password": PASSWORD});
+            let res = self.post("/api/register", body, None).await?;
+            let token = res["token"].as_str().context("a token")?;
+            tokens.push(token.to_owned());
+        }
+        Ok(tokens)
+    }
+
+    /// A new public room created by `owner` and joined by `members`.
+    pub async fn room(&self, owner: &str, members: &[String]) -> Result<RoomId> {
+        let name = format!(
+            "bench-{:x}",
+            std::time::UNIX_EPOCH.elapsed()?.as_nanos() as u64
+        );
+        let res = self
+            .post(
+                "/api/rooms",
+                json!({"name": name, "kind": "public"}),
+                Some(owner),
+            )
+            .await?;
+        let room = RoomId(res["room"]["id"].as_i64().context("a room id")?);
+        for token in members.iter().filter(|t| t.as_str() != owner) {
+            self.post(&format!("/api/rooms/{room}/join"), json!({}), Some(token))
+                .await?;
+        }
+        Ok(room)
+    }
+}

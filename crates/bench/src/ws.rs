@@ -1,0 +1,122 @@
+//! A lean wss:// client connection: small buffers, no JSON parsing on the
+//! hot path (a delivery is found by its `"body":"` field), and the message
+//! format that carries each message's intended send time.
+
+use crate::target::Target;
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use rustls_pki_types::ServerName;
+use securechat_proto::ServerMsg;
+use securechat_proto::ws::Welcome;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+pub type Ws = WebSocketStream<TlsStream<TcpStream>>;
+
+/// Source addresses are spread over 127.0.0.1–127.0.0.16, so that many
+/// connections never run out of ephemeral ports towards one server port.
+static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
+const SOURCES: usize = 16;
+
+/// Opens `/ws` with `token`, reads the `welcome`, and sends a first frame
+/// so the server starts live delivery at once.
+pub async fn connect(target: &Target, token: &str) -> Result<(Ws, Welcome)> {
+    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCES;
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, 1 + n as u8]), 0))?;
+    let tcp = socket.connect(target.addr).await.context("TCP connect")?;
+    tcp.set_nodelay(true)?;
+    let tls = TlsConnector::from(target.tls.clone())
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await
+        .context("TLS handshake")?;
+    let mut req = format!("wss://localhost:{}/ws", target.addr.port()).into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1 << 20);
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config))
+        .await
+        .context("WebSocket upgrade")?;
+    let welcome = loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMsg>(t.as_str())? {
+                ServerMsg::Welcome(w) => break w,
+                other => bail!("expected welcome, got {other:?}"),
+            },
+            Some(Ok(_)) => continue,
+            other => bail!("connection ended before welcome: {other:?}"),
+        }
+    };
+    ws.send(Message::text(r#"{"type":"ping","nonce":"bench"}"#))
+        .await?;
+    Ok((ws, welcome))
+}
+
+/// The body of a load message: who sent it, its number, and when it was
+/// meant to be sent (nanoseconds since the run's clock started).
+pub fn body(sender: usize, n: u64, intended_ns: u64) -> String {
+    format!("{sender}:{n}:{intended_ns}")
+}
+
+/// A delivered load message in a server frame: (sender, n, intended_ns).
+/// Frames of other kinds give `None`.
+pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
+    if !frame.starts_with(r#"{"type":"message""#) {
+        return None;
+    }
+    let start = frame.find(r#""body":""#)? + 8;
+    let rest = &frame[start..];
+    let body = &rest[..rest.find('"')?];
+    let mut parts = body.split(':');
+    let sender = parts.next()?.parse().ok()?;
+    let n = parts.next()?.parse().ok()?;
+    let t = parts.next()?.parse().ok()?;
+    Some((sender, n, t))
+}
+
+/// Whether a frame is the `ack` of a send.
+pub fn is_ack(frame: &str) -> bool {
+    frame.starts_with(r#"{"type":"ack""#)
+}
+
+/// Whether a frame refuses a send for the rate limit.
+pub fn is_rate_limited(frame: &str) -> bool {
+    frame.starts_with(r#"{"type":"error""#) && frame.contains("rate_limited")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use securechat_proto::{MessageId, RoomId, Timestamp, ws::MessageEvent};
+
+    #[test]
+    fn finds_deliveries_in_real_server_frames() {
+        let event = MessageEvent {
+            room: RoomId(3),
+            seq: 9,
+            id: MessageId(12),
+            from: "bench".into(),
+            body: body(4, 17, 123_456_789),
+            ts: Timestamp(0),
+            edited: false,
+            deleted: false,
+            file: None,
+        };
+        let frame = ServerMsg::Message(event).to_json();
+        assert_eq!(delivery(&frame), Some((4, 17, 123_456_789)), "{frame}");
+        assert_eq!(
+            delivery(r#"{"type":"presence","user":"x","online":true}"#),
+            None
+        );
+    }
+}

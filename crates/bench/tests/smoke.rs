@@ -1,0 +1,108 @@
+//! A few seconds of every scenario against a real server (in-process, port
+//! 0, temp data dir, real TLS), so the load generator cannot rot. The
+//! figures are not judged here (`bench/run` measures, pinned); only that
+//! each scenario runs and that nothing is lost or doubled.
+
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_securechat-bench");
+
+async fn bench(addr: std::net::SocketAddr, ca: &std::path::Path, args: &[&str]) -> Value {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--addr", &addr.to_string()])
+        .arg("--ca")
+        .arg(ca)
+        .args(["--json", "--max-load", "100"])
+        .args(["--server-pid", &std::process::id().to_string()])
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_runs_and_loses_nothing() {
+    securechat_server::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = securechat_server::Config {
+        data_dir: dir.path().to_owned(),
+        rate_per_sec: 100_000.0,
+        burst: 100_000,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let prepared = securechat_server::Prepared::new(config).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(securechat_server::serve(listener, prepared, async {
+        let _ = stopped.await;
+    }));
+    let ca = dir.path().join("tls/ca.pem");
+
+    let r = bench(
+        addr,
+        &ca,
+        &[
+            "fanout",
+            "--receivers",
+            "10",
+            "--senders",
+            "2",
+            "--rate",
+            "50",
+            "--secs",
+            "2",
+            "--users",
+            "3",
+        ],
+    )
+    .await;
+    assert!(r["sent"].as_u64().unwrap() >= 90, "{r}");
+    assert_eq!(r["deliveries"], r["expected_deliveries"], "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+    assert!(r["latency"]["p99_ms"].as_f64().unwrap() > 0.0, "{r}");
+
+    let r = bench(
+        addr,
+        &ca,
+        &["durable", "--senders", "5", "--window", "2", "--secs", "2"],
+    )
+    .await;
+    assert!(r["acked"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["rate_limited"], 0, "{r}");
+
+    let r = bench(addr, &ca, &["connect", "--concurrency", "2", "--secs", "1"]).await;
+    assert!(r["connects"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["failed"], 0, "{r}");
+
+    let r = bench(addr, &ca, &["idle", "--connections", "50", "--users", "3"]).await;
+    assert_eq!(r["connections"], 50, "{r}");
+    assert!(r["server_rss_after_kib"].as_u64().unwrap() > 0, "{r}");
+
+    let r = bench(
+        addr,
+        &ca,
+        &["storm", "--clients", "30", "--missed", "5", "--users", "3"],
+    )
+    .await;
+    assert_eq!(
+        (r["lost"].as_u64(), r["duplicated"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
