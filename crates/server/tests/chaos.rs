@@ -242,7 +242,7 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
     let secs = env_or("CHAOS_SECS", 40u64);
     let users = env_or("CHAOS_USERS", 24usize);
     let seed = env_or("CHAOS_SEED", rand::random::<u64>());
-    println!("chaos: seed {seed} (CHAOS_SEED={seed} repeats the fault schedule)");
+    println!("chaos: seed {seed} (CHAOS_SEED={seed} reuses its random choices)");
     let mut rng = StdRng::seed_from_u64(seed);
 
     let dir = tempfile::tempdir().unwrap();
