@@ -22,6 +22,13 @@ def cmd(*args):
 
 
 r = {n: load(n) for n in ["fanout10", "max100", "max1000", "durable", "connect", "storm", "idle"]}
+PEERS = [("ws", "Node `ws`")]  # (file prefix, name); more peers come with their adapters
+for prefix, _ in PEERS:
+    for n in ["fanout10", "max100", "max1000"]:
+        try:
+            r[f"{prefix}_{n}"] = load(f"{prefix}_{n}")
+        except OSError:
+            r[f"{prefix}_{n}"] = {"refused": True}
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 lines = [
     "# SecureChat benchmark results",
@@ -31,8 +38,9 @@ lines = [
     f"{cmd('target/release/securechat-server', '--version')}. Server pinned to core 0, "
     "load generator (`securechat-bench`, one thread) to core 1; loopback TLS 1.3.",
     "",
-    "Peers (Node `ws`, Socket.IO, Python `websockets`, Ergo) are not measured yet: "
-    "ratios against them come with their adapters. Figures below are absolute.",
+    "Peers measured in the same run, one at a time on the same core, doing the same work (one room, "
+    "broadcast to every connection, TLS with the same certificate): Node `ws` "
+    "(`bench/peers/node-ws`). Socket.IO, Python `websockets` and Ergo are not measured yet.",
     "",
 ]
 
@@ -67,6 +75,45 @@ for m in ("max100", "max1000"):
         lines.append(f"**Highest sustained at N = {r[m]['receivers']}** (p99 ≤ 100 ms, nothing lost): "
                      f"{r[m]['max_deliveries_per_sec']:.0f} deliveries/s; {why}.")
         lines.append("")
+def best(key):
+    x = r.get(key, {})
+    return None if x.get("refused") else x["max_deliveries_per_sec"]
+
+
+def p99_first(key):
+    x = r.get(key, {})
+    return None if x.get("refused") else x["steps"][0]["latency"]["p99_ms"]
+
+
+lines += ["### Side by side", "",
+          "| | SecureChat | " + " | ".join(name for _, name in PEERS) + " |",
+          "|---|---|" + "---|" * len(PEERS)]
+for n in ("100", "1000"):
+    ours = best(f"max{n}")
+    cells = []
+    for prefix, _ in PEERS:
+        theirs = best(f"{prefix}_max{n}")
+        ratio = f" (SecureChat {ours / theirs:.2f}×)" if ours and theirs else ""
+        cells.append(f"{theirs:.0f}{ratio}" if theirs is not None else "—")
+    lines.append(f"| max deliveries/s, N = {n} | {ours:.0f} | " + " | ".join(cells) + " |"
+                 if ours is not None else f"| max deliveries/s, N = {n} | — | " + " | ".join(cells) + " |")
+for n, load_ in (("100", "10,000"), ("1000", "10,000")):
+    ours = p99_first(f"max{n}")
+    cells = []
+    for prefix, _ in PEERS:
+        theirs = p99_first(f"{prefix}_max{n}")
+        cells.append(f"{theirs:.2f} ms" if theirs is not None else "—")
+    lines.append(f"| p99 at {load_} deliveries/s, N = {n} | " + (f"{ours:.2f} ms" if ours is not None else "—")
+                 + " | " + " | ".join(cells) + " |")
+lines += ["", "A `max` figure is capped where the generator's own core saturated; see the steps above.", ""]
+for prefix, name in PEERS:
+    for n in ("max100", "max1000"):
+        x = r[f"{prefix}_{n}"]
+        if not x.get("refused"):
+            lines += [f"{name}, N = {x['receivers']}:", "", "| offered msgs/s | deliveries/s | p50 / p99 / p99.9 / max (ms) | lost | generator core |", "|---|---|---|---|---|"]
+            for st in x["steps"]:
+                lines.append(f"| {st['offered_rate']:.0f} | {st['deliveries_per_sec']:.0f} | {lat(st)} | {st['lost']} | {st['generator_load']*100:.0f}% |")
+            lines.append("")
 lines += ["![latency against offered load](latency.svg)", ""]
 
 d = r["durable"]
@@ -98,16 +145,20 @@ with open(md_path, "w") as f:
 
 # Chart: p99 latency against offered load, one line per N.
 series = []
-for m in ("max100", "max1000"):
-    if not r[m].get("refused"):
-        series.append((f"SecureChat N={r[m]['receivers']}",
-                       [(st["offered_rate"] * st["receivers"], st["latency"]["p99_ms"]) for st in r[m]["steps"]]))
+for prefix, name in [("", "SecureChat")] + PEERS:
+    for m in ("max100", "max1000"):
+        key = f"{prefix}_{m}" if prefix else m
+        x = r.get(key, {"refused": True})
+        if not x.get("refused"):
+            series.append((f"{name.replace('`', '')} N={x['receivers']}",
+                           [(st["offered_rate"] * st["receivers"], st["latency"]["p99_ms"]) for st in x["steps"]]))
 W, H, L, B = 640, 400, 70, 50
 xs = [x for _, pts in series for x, _ in pts] or [1]
 ys = [y for _, pts in series for _, y in pts] or [1]
-xmax, ymax = max(xs) * 1.05, max(max(ys) * 1.1, 100)
+# p99 is drawn up to 200 ms; points above are clipped to the top edge.
+xmax, ymax = max(xs) * 1.05, 200
 sx = lambda x: L + x / xmax * (W - L - 20)
-sy = lambda y: H - B - y / ymax * (H - B - 20)
+sy = lambda y: H - B - min(y, ymax) / ymax * (H - B - 20)
 colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
        f'<rect width="{W}" height="{H}" fill="white"/>',

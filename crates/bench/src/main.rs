@@ -7,7 +7,7 @@
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use securechat_bench::scenarios::{connect, durable, fanout, idle, storm};
-use securechat_bench::target::Target;
+use securechat_bench::target::{Proto, Target};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +24,10 @@ struct Cli {
     /// The server's process id, for memory readings (`idle`).
     #[arg(long, global = true)]
     server_pid: Option<u32>,
+    /// What runs at the address: SecureChat, or a peer broadcast server
+    /// (`fanout` and `max` only).
+    #[arg(long, global = true, value_enum, default_value = "securechat")]
+    proto: Proto,
     /// Print the figures as one JSON object.
     #[arg(long, global = true)]
     json: bool,
@@ -74,7 +78,12 @@ fn check_load(load: f64, max: f64) -> Result<()> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let target = Target::new(cli.addr, &cli.ca)?;
+    let target = Target::new(cli.addr, &cli.ca, cli.proto)?;
+    if cli.proto == Proto::Broadcast
+        && !matches!(cli.scenario, Scenario::Fanout(_) | Scenario::Max(_))
+    {
+        bail!("a broadcast peer runs only `fanout` and `max`");
+    }
     match &cli.scenario {
         Scenario::Fanout(o) => {
             let r = fanout::run(&target, o).await?;

@@ -10,11 +10,22 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+/// What speaks at the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Proto {
+    /// SecureChat: accounts, rooms, JSON frames, acks.
+    Securechat,
+    /// A peer broadcast server (`bench/peers/`): no accounts; every text
+    /// frame a client sends goes to every client, the sender included.
+    Broadcast,
+}
+
 /// Where the server listens and the TLS setup that trusts it.
 #[derive(Clone)]
 pub struct Target {
     pub addr: SocketAddr,
     pub tls: Arc<ClientConfig>,
+    pub proto: Proto,
     http: reqwest::Client,
 }
 
@@ -23,7 +34,7 @@ const PASSWORD: &str = "load generator password";
 impl Target {
     /// `addr` is `127.0.0.1:PORT` (load goes to loopback only); `ca` is the
     /// server's `tls/ca.pem`.
-    pub fn new(addr: SocketAddr, ca: &Path) -> Result<Target> {
+    pub fn new(addr: SocketAddr, ca: &Path, proto: Proto) -> Result<Target> {
         if !addr.ip().is_loopback() {
             bail!("the load generator only targets loopback addresses, not {addr}");
         }
@@ -42,6 +53,7 @@ impl Target {
         Ok(Target {
             addr,
             tls: Arc::new(tls),
+            proto,
             http,
         })
     }
@@ -67,6 +79,9 @@ impl Target {
     /// Registers `n` fresh users (names unique to this run) and returns
     /// their session tokens.
     pub async fn users(&self, n: usize) -> Result<Vec<String>> {
+        if self.proto == Proto::Broadcast {
+            return Ok(vec![String::new(); n]); // a broadcast peer has no accounts
+        }
         let run = std::process::id() ^ (std::time::UNIX_EPOCH.elapsed()?.as_millis() as u32);
         let mut tokens = Vec::with_capacity(n);
         for i in 0..n {
@@ -80,6 +95,9 @@ impl Target {
 
     /// A new public room created by `owner` and joined by `members`.
     pub async fn room(&self, owner: &str, members: &[String]) -> Result<RoomId> {
+        if self.proto == Proto::Broadcast {
+            return Ok(RoomId(0)); // the whole server is one room
+        }
         let name = format!(
             "bench-{:x}",
             std::time::UNIX_EPOCH.elapsed()?.as_nanos() as u64
@@ -97,5 +115,26 @@ impl Target {
                 .await?;
         }
         Ok(room)
+    }
+}
+
+impl Target {
+    /// The frame that sends `body` to `room` as message `n` of `sender`.
+    pub fn send_frame(&self, room: RoomId, sender: usize, n: u64, body: &str) -> String {
+        match self.proto {
+            Proto::Securechat => format!(
+                r#"{{"type":"send","room":{room},"client_msg_id":"{sender}-{n}","body":"{body}"}}"#
+            ),
+            Proto::Broadcast => body.to_owned(),
+        }
+    }
+
+    /// Whether `frame`, received by `sender`, confirms one of its sends: an
+    /// `ack`, or for a broadcast peer the echo of its own message.
+    pub fn is_ack(&self, frame: &str, sender: usize) -> bool {
+        match self.proto {
+            Proto::Securechat => crate::ws::is_ack(frame),
+            Proto::Broadcast => crate::ws::delivery(frame).is_some_and(|(s, _, _)| s == sender),
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! hot path (a delivery is found by its `"body":"` field), and the message
 //! format that carries each message's intended send time.
 
-use crate::target::Target;
+use crate::target::{Proto, Target};
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::ServerName;
@@ -28,23 +28,11 @@ const SOURCES: usize = 16;
 /// Opens `/ws` with `token`, reads the `welcome`, and sends a first frame
 /// so the server starts live delivery at once.
 pub async fn connect(target: &Target, token: &str) -> Result<(Ws, Welcome)> {
-    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCES;
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, 1 + n as u8]), 0))?;
-    let tcp = socket.connect(target.addr).await.context("TCP connect")?;
-    tcp.set_nodelay(true)?;
-    let tls = TlsConnector::from(target.tls.clone())
-        .connect(ServerName::try_from("localhost")?, tcp)
-        .await
-        .context("TLS handshake")?;
+    let tls = tls_to(target).await?;
     let mut req = format!("wss://localhost:{}/ws", target.addr.port()).into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(1 << 20);
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config))
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
         .await
         .context("WebSocket upgrade")?;
     let welcome = loop {
@@ -62,6 +50,43 @@ pub async fn connect(target: &Target, token: &str) -> Result<(Ws, Welcome)> {
     Ok((ws, welcome))
 }
 
+/// Opens a connection for load: for SecureChat as [`connect`] does; for a
+/// broadcast peer a plain WebSocket to `/`, with nothing to wait for.
+pub async fn connect_any(target: &Target, token: &str) -> Result<Ws> {
+    match target.proto {
+        Proto::Securechat => Ok(connect(target, token).await?.0),
+        Proto::Broadcast => {
+            let tls = tls_to(target).await?;
+            let req = format!("wss://localhost:{}/", target.addr.port()).into_client_request()?;
+            let (ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
+                .await
+                .context("WebSocket upgrade")?;
+            Ok(ws)
+        }
+    }
+}
+
+/// Small buffers: the generator holds thousands of connections.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1 << 20)
+}
+
+/// TCP from one of the source addresses, then TLS.
+async fn tls_to(target: &Target) -> Result<TlsStream<TcpStream>> {
+    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCES;
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, 1 + n as u8]), 0))?;
+    let tcp = socket.connect(target.addr).await.context("TCP connect")?;
+    tcp.set_nodelay(true)?;
+    TlsConnector::from(target.tls.clone())
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await
+        .context("TLS handshake")
+}
+
 /// The body of a load message: who sent it, its number, and when it was
 /// meant to be sent (nanoseconds since the run's clock started).
 pub fn body(sender: usize, n: u64, intended_ns: u64) -> String {
@@ -69,14 +94,18 @@ pub fn body(sender: usize, n: u64, intended_ns: u64) -> String {
 }
 
 /// A delivered load message in a server frame: (sender, n, intended_ns).
-/// Frames of other kinds give `None`.
+/// A SecureChat `message` frame carries it in its body; a broadcast peer
+/// sends the body alone. Frames of other kinds give `None`.
 pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
-    if !frame.starts_with(r#"{"type":"message""#) {
+    let body = if frame.starts_with(r#"{"type":"message""#) {
+        let start = frame.find(r#""body":""#)? + 8;
+        let rest = &frame[start..];
+        &rest[..rest.find('"')?]
+    } else if frame.starts_with(|c: char| c.is_ascii_digit()) {
+        frame
+    } else {
         return None;
-    }
-    let start = frame.find(r#""body":""#)? + 8;
-    let rest = &frame[start..];
-    let body = &rest[..rest.find('"')?];
+    };
     let mut parts = body.split(':');
     let sender = parts.next()?.parse().ok()?;
     let n = parts.next()?.parse().ok()?;

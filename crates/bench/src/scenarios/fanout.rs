@@ -3,12 +3,12 @@
 //! server shows as latency instead of a slower sender). Reports deliveries
 //! per second and delivery latency, and how many were lost.
 
-use super::open_many;
+use super::open_ws;
 use crate::clock::{at, now_ns};
 use crate::procfs::CpuMeter;
 use crate::stats::{Latency, histogram};
 use crate::target::Target;
-use crate::ws::{body, delivery, is_ack, is_rate_limited};
+use crate::ws::{body, delivery, is_rate_limited};
 use anyhow::Result;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -77,8 +77,8 @@ const WARMUP_NS: u64 = 1_000_000_000;
 pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let tokens = target.users(o.users.max(1)).await?;
     let room = target.room(&tokens[0], &tokens).await?;
-    let receivers = open_many(target, &tokens, o.receivers, 64).await?;
-    let senders = open_many(target, &tokens, o.senders.max(1), 64).await?;
+    let receivers = open_ws(target, &tokens, o.receivers, 64).await?;
+    let senders = open_ws(target, &tokens, o.senders.max(1), 64).await?;
     // Let presence notices and the like settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -88,7 +88,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let measure_to = measure_from + (o.secs * 1e9) as u64;
 
     let mut rx_tasks = Vec::new();
-    for (ws, _) in receivers {
+    for ws in receivers {
         let mut stop = stop.clone();
         let (_sink, mut stream) = ws.split();
         rx_tasks.push(tokio::spawn(async move {
@@ -118,20 +118,21 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let per_sender = o.rate / o.senders.max(1) as f64;
     let interval_ns = (1e9 / per_sender) as u64;
     let mut tx_tasks = Vec::new();
-    for (i, (ws, _)) in senders.into_iter().enumerate() {
+    for (i, ws) in senders.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
         let counters = counters.clone();
         let mut stop = stop.clone();
         // Acks and refusals, counted for messages meant for the window.
         let reader = tokio::spawn({
             let counters = counters.clone();
+            let target = target.clone();
             async move {
                 loop {
                     tokio::select! {
                         frame = stream.next() => match frame {
                             Some(Ok(Message::Text(t))) => {
                                 let t = t.as_str();
-                                if is_ack(t) {
+                                if target.is_ack(t, i) {
                                     counters[1].fetch_add(1, Relaxed);
                                 } else if is_rate_limited(t) {
                                     counters[2].fetch_add(1, Relaxed);
@@ -145,6 +146,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                 }
             }
         });
+        let target = target.clone();
         // Stagger the senders across one interval.
         let first = begin + interval_ns * i as u64 / o.senders.max(1) as u64;
         tx_tasks.push(tokio::spawn(async move {
@@ -152,10 +154,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
             let mut next = first;
             while next < measure_to {
                 tokio::time::sleep_until(at(next)).await;
-                let frame = format!(
-                    r#"{{"type":"send","room":{room},"client_msg_id":"{i}-{n}","body":"{}"}}"#,
-                    body(i, n, next)
-                );
+                let frame = target.send_frame(room, i, n, &body(i, n, next));
                 if sink.send(Message::text(frame)).await.is_err() {
                     break;
                 }

@@ -8,7 +8,7 @@ pub mod idle;
 pub mod storm;
 
 use crate::target::Target;
-use crate::ws::{Ws, connect};
+use crate::ws::{Ws, connect, connect_any};
 use anyhow::Result;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use securechat_proto::ws::Welcome;
@@ -23,6 +23,20 @@ pub async fn open_many(
 ) -> Result<Vec<(Ws, Welcome)>> {
     stream::iter(0..n)
         .map(|i| connect(target, &tokens[i % tokens.len()]))
+        .buffered(parallel)
+        .try_collect()
+        .await
+}
+
+/// Like [`open_many`], for any [`crate::target::Proto`]: the sockets only.
+pub async fn open_ws(
+    target: &Target,
+    tokens: &[String],
+    n: usize,
+    parallel: usize,
+) -> Result<Vec<Ws>> {
+    stream::iter(0..n)
+        .map(|i| connect_any(target, &tokens[i % tokens.len()]))
         .buffered(parallel)
         .try_collect()
         .await
