@@ -1,7 +1,8 @@
 //! SecureChat's load generator as a library; `main.rs` is the CLI.
 //!
-//! - [`target`]: the server under test (loopback only), its CA, set-up
-//!   calls (accounts, rooms);
+//! - [`target`]: the server under test (loopback only): SecureChat, or a
+//!   peer broadcast server from `bench/peers/`; its CA; set-up calls
+//!   (accounts, rooms) and the frames each protocol sends;
 //! - [`ws`]: a lean wss:// connection and the load message format (each
 //!   body carries its intended send time);
 //! - [`scenarios`]: `fanout`, `durable`, `idle`, `connect`, `storm`;
