@@ -69,6 +69,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let mut tasks = Vec::new();
     for (i, ((ws, _), room)) in conns.into_iter().zip(rooms).enumerate() {
         let (mut sink, mut stream) = ws.split();
+        let target = target.clone();
         tasks.push(tokio::spawn(async move {
             let mut h = histogram();
             let (mut acked, mut limited, mut n) = (0u64, 0u64, 0u64);
@@ -76,10 +77,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
             loop {
                 while in_flight.len() < window && now_ns() < measure_to {
                     let t = now_ns();
-                    let frame = format!(
-                        r#"{{"type":"send","room":{room},"client_msg_id":"{i}-{n}","body":"{}"}}"#,
-                        body(i, n, t)
-                    );
+                    let frame = target.send_frame(room, i, n, &body(i, n, t));
                     sink.send(Message::text(frame)).await?;
                     in_flight.push_back(t);
                     n += 1;

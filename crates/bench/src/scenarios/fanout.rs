@@ -74,6 +74,15 @@ impl std::fmt::Display for Report {
 
 const WARMUP_NS: u64 = 1_000_000_000;
 
+/// The senders' tallies: sends meant for the measured window, acks, and
+/// rate-limit refusals.
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
 pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let tokens = target.users(o.users.max(1)).await?;
     let room = target.room(&tokens[0], &tokens).await?;
@@ -114,7 +123,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         }));
     }
 
-    let counters = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let counters = Arc::new(Counters::default());
     let per_sender = o.rate / o.senders.max(1) as f64;
     let interval_ns = (1e9 / per_sender) as u64;
     let mut tx_tasks = Vec::new();
@@ -133,9 +142,9 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                             Some(Ok(Message::Text(t))) => {
                                 let t = t.as_str();
                                 if target.is_ack(t, i) {
-                                    counters[1].fetch_add(1, Relaxed);
+                                    counters.acked.fetch_add(1, Relaxed);
                                 } else if is_rate_limited(t) {
-                                    counters[2].fetch_add(1, Relaxed);
+                                    counters.rate_limited.fetch_add(1, Relaxed);
                                 }
                             }
                             Some(Ok(_)) => {}
@@ -159,7 +168,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                     break;
                 }
                 if (measure_from..measure_to).contains(&next) {
-                    counters[0].fetch_add(1, Relaxed);
+                    counters.sent.fetch_add(1, Relaxed);
                 }
                 n += 1;
                 next += interval_ns;
@@ -186,7 +195,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     for (_, reader) in keep {
         let _ = reader.await;
     }
-    let sent = counters[0].load(Relaxed);
+    let sent = counters.sent.load(Relaxed);
     let deliveries = h.len();
     let expected = sent * o.receivers as u64;
     Ok(Report {
@@ -194,8 +203,8 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         senders: o.senders,
         offered_rate: o.rate,
         sent,
-        acked: counters[1].load(Relaxed),
-        rate_limited: counters[2].load(Relaxed),
+        acked: counters.acked.load(Relaxed),
+        rate_limited: counters.rate_limited.load(Relaxed),
         deliveries,
         expected_deliveries: expected,
         lost: expected.saturating_sub(deliveries),

@@ -75,9 +75,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let (mut sender, _) = connect(target, &tokens[0]).await?;
     let mut last = base;
     for n in 0..o.missed {
-        let frame = format!(
-            r#"{{"type":"send","room":{room},"client_msg_id":"storm-{n}","body":"missed {n}"}}"#
-        );
+        let frame = target.send_frame(room, 0, n, &format!("missed {n}"));
         sender.send(Message::text(frame)).await?;
         loop {
             if let ServerMsg::Ack(a) = text(&mut sender).await? {
