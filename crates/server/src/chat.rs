@@ -19,19 +19,21 @@ pub fn announce(hub: &Hub, metrics: &Metrics, appended: &Appended) {
 }
 
 /// Stores `body` from `user` in `room` (once per `client_msg_id`) and
-/// queues it to every member. Returns when the message is durable.
+/// queues it to every member. Returns once the write is queued, with a
+/// future that resolves when the message is durable; writes commit in the
+/// order they were queued.
 pub async fn post(
     state: &AppState,
     user: UserId,
     room: RoomId,
     client_msg_id: String,
     body: String,
-) -> Result<Appended, ActionError> {
+) -> Result<impl Future<Output = Result<Appended, ActionError>> + Send + 'static, ActionError> {
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
     state
         .store
-        .write_then(
+        .submit_then(
             move |tx| {
                 require_member(rooms::access(tx, room, user)?)?;
                 let ts = Timestamp::now();

@@ -152,6 +152,25 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
+        self.submit_then(f, after_commit).await?.await
+    }
+
+    /// Queues a [`write_then`](Self::write_then) job and returns once it is
+    /// queued, with a future of its result. Jobs run in the order they were
+    /// queued, so one connection can keep several writes in flight and
+    /// still have them committed in the order it sent them. A job once
+    /// queued runs even if the returned future is dropped.
+    pub async fn submit_then<T, E, F, A>(
+        &self,
+        f: F,
+        after_commit: A,
+    ) -> Result<impl Future<Output = Result<T, E>> + Send + 'static, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |txn| {
             let result = in_savepoint(txn, f);
@@ -167,7 +186,7 @@ impl Store {
             .send(Cmd::Run(job))
             .await
             .map_err(|_| E::from(StoreError::Closed))?;
-        rx.await.map_err(|_| E::from(StoreError::Closed))?
+        Ok(async move { rx.await.map_err(|_| E::from(StoreError::Closed))? })
     }
 
     /// Runs a read-only query on a pooled connection off the async runtime.
@@ -205,10 +224,25 @@ impl Store {
     }
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+/// Settings of the writer connection.
+pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
+    tune(conn)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Settings of every connection. The bundled SQLite is built with STAT4,
+/// which by default compiles a join again each time a parameter is bound
+/// (it plans with the value); the query planner stability guarantee keeps
+/// one plan per cached statement. Without it every stored message cost two
+/// full re-compiles on the writer thread.
+fn tune(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
@@ -216,7 +250,11 @@ fn in_savepoint<T, E: JobError>(
     txn: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
-    let sql = |s: &str| txn.execute_batch(s).map_err(|e| E::from(e.into()));
+    let sql = |s: &str| {
+        txn.prepare_cached(s)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map_err(|e| E::from(e.into()))
+    };
     sql("SAVEPOINT job")?;
     match f(txn) {
         Ok(v) => {
@@ -224,7 +262,8 @@ fn in_savepoint<T, E: JobError>(
             Ok(v)
         }
         Err(e) => {
-            sql("ROLLBACK TO job; RELEASE job")?;
+            sql("ROLLBACK TO job")?;
+            sql("RELEASE job")?;
             Err(e)
         }
     }
@@ -294,7 +333,7 @@ impl ReaderPool {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        tune(&conn)?;
         Ok(conn)
     }
 

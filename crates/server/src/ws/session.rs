@@ -12,11 +12,14 @@ use crate::store::users;
 use crate::store::{StoreError, rooms};
 use crate::{chat, conversations};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
 use securechat_proto::validate::{validate_body, validate_client_msg_id};
 use securechat_proto::ws::{Ack, ErrorMsg, Limits, Welcome};
 use securechat_proto::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RoomId, Seq, ServerMsg, Timestamp};
 use std::collections::{BTreeMap, HashMap};
+use std::future::{Future, ready};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -27,6 +30,13 @@ const TYPING_EVERY: Duration = Duration::from_secs(2);
 const MAX_SYNC_ROOMS: usize = 1000;
 /// How long the writer may take to say goodbye after the reader stopped.
 const WRITER_GRACE: Duration = Duration::from_secs(5);
+/// Sends one connection may have waiting for their commit. Pipelining
+/// lets a busy client fill a group commit instead of waiting a commit per
+/// message; beyond this the reader stops reading (TCP pushes back).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The answer to one frame, possibly still waiting for a commit.
+type Answer = Pin<Box<dyn Future<Output = ServerMsg> + Send>>;
 
 /// Runs a connection to its end.
 pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
@@ -101,6 +111,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         spoke: false,
         flood: FloodMeter::default(),
         typing: HashMap::new(),
+        answers: FuturesOrdered::new(),
     };
     let ended = tokio::select! {
         ended = reader.run(stream) => ended,
@@ -166,6 +177,9 @@ struct Reader<'a> {
     flood: FloodMeter,
     /// When this connection last relayed typing, per room.
     typing: HashMap<RoomId, Instant>,
+    /// Answers to sends, in the order the sends arrived. Every other frame
+    /// is handled after these are out, so answers keep the frames' order.
+    answers: FuturesOrdered<Answer>,
 }
 
 impl Reader<'_> {
@@ -175,7 +189,16 @@ impl Reader<'_> {
     where
         S: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
-        while let Some(frame) = stream.next().await {
+        loop {
+            let frame = tokio::select! {
+                biased;
+                Some(answer) = self.answers.next(), if !self.answers.is_empty() => {
+                    self.frame(&answer).await;
+                    continue;
+                }
+                frame = stream.next(), if self.answers.len() < MAX_IN_FLIGHT => frame,
+            };
+            let frame = frame?;
             self.heartbeat.touch();
             let frame = match frame {
                 Ok(f) => f,
@@ -201,11 +224,21 @@ impl Reader<'_> {
                 Message::Ping(_) | Message::Pong(_) => {}
             }
         }
-        None
+    }
+
+    /// Sends the answers of every send still in flight, in order.
+    async fn drain(&mut self) {
+        while let Some(answer) = self.answers.next().await {
+            self.frame(&answer).await;
+        }
     }
 
     async fn on_text(&mut self, text: &str) -> Option<Close> {
-        let msg = match serde_json::from_str::<ClientMsg>(text) {
+        let msg = serde_json::from_str::<ClientMsg>(text);
+        if !matches!(msg, Ok(ClientMsg::Send { .. })) {
+            self.drain().await;
+        }
+        let msg = match msg {
             Ok(m) => m,
             Err(e) => {
                 metrics::inc(&self.state.metrics.bad_frames_total);
@@ -254,7 +287,7 @@ impl Reader<'_> {
         let state = self.state;
         if let Err(e) = validate_client_msg_id(&client_msg_id) {
             metrics::inc(&state.metrics.bad_frames_total);
-            self.error(ErrorMsg::new(e.code(), e.to_string())).await;
+            self.answer(ErrorMsg::new(e.code(), e.to_string()));
             return None;
         }
         let answer = |code, message: String| ErrorMsg {
@@ -263,7 +296,7 @@ impl Reader<'_> {
         };
         if let Err(e) = validate_body(&body, state.config.max_message_bytes) {
             metrics::inc(&state.metrics.bad_frames_total);
-            self.error(answer(e.code(), e.to_string())).await;
+            self.answer(answer(e.code(), e.to_string()));
             return None;
         }
         let now = Instant::now();
@@ -274,34 +307,45 @@ impl Reader<'_> {
                 return Some(Close::FLOODING);
             }
             let retry_after_ms = wait.as_millis().max(1) as u64;
-            self.error(ErrorMsg {
+            self.answer(ErrorMsg {
                 retry_after_ms: Some(retry_after_ms),
                 ..answer(
                     ErrorCode::RateLimited,
                     format!("rate limited: retry in {retry_after_ms} ms"),
                 )
-            })
-            .await;
+            });
             return None;
         }
         let user = self.session.user.id;
-        match chat::post(state, user, room, client_msg_id.clone(), body).await {
-            Ok(appended) => {
-                let (Appended::New(e) | Appended::Duplicate(e)) = appended;
-                self.frame(&ServerMsg::Ack(Ack {
+        let durable = match chat::post(state, user, room, client_msg_id.clone(), body).await {
+            Ok(durable) => durable,
+            Err(e) => {
+                self.answer(answer(e.code(), e.public_message()));
+                return None;
+            }
+        };
+        self.answers.push_back(Box::pin(async move {
+            match durable.await {
+                Ok(Appended::New(e) | Appended::Duplicate(e)) => ServerMsg::Ack(Ack {
                     client_msg_id,
                     id: e.id,
                     room: e.room,
                     seq: e.seq,
                     ts: e.ts,
-                }))
-                .await;
+                }),
+                Err(e) => ServerMsg::Error(ErrorMsg {
+                    client_msg_id: Some(client_msg_id),
+                    ..ErrorMsg::new(e.code(), e.public_message())
+                }),
             }
-            Err(e) => {
-                self.error(answer(e.code(), e.public_message())).await;
-            }
-        }
+        }));
         None
+    }
+
+    /// Queues an answer behind the sends still in flight.
+    fn answer(&mut self, err: ErrorMsg) {
+        self.answers
+            .push_back(Box::pin(ready(ServerMsg::Error(err))));
     }
 
     async fn on_sync(&mut self, since: BTreeMap<RoomId, Seq>) {
@@ -376,18 +420,18 @@ impl Reader<'_> {
         self.state.hub.send_to_room(room, user.id, &msg);
     }
 
-    async fn frame(&self, msg: &ServerMsg) {
+    async fn frame(&mut self, msg: &ServerMsg) {
         self.queue(Outbound::Frame(Utf8Bytes::from(msg.to_json())))
             .await;
     }
 
-    async fn error(&self, err: ErrorMsg) {
+    async fn error(&mut self, err: ErrorMsg) {
         self.frame(&ServerMsg::Error(err)).await;
     }
 
     /// Queues to the writer; if the writer is gone the connection is ending
     /// anyway.
-    async fn queue(&self, item: Outbound) {
+    async fn queue(&mut self, item: Outbound) {
         let _ = self.tx.send(item).await;
     }
 }
