@@ -251,3 +251,59 @@ impl SendText for Ws {
         self.send(Message::text(raw)).await.unwrap();
     }
 }
+
+/// A client may send without waiting for acks: the sends share group
+/// commits, are stored in the order sent, and every frame is answered in
+/// the order it arrived (an invalid send in the middle, and a ping after
+/// them all, included).
+#[tokio::test]
+async fn pipelined_sends_are_answered_in_the_order_sent() {
+    let app = spawn_with(|c| {
+        c.rate_per_sec = 10_000.0;
+        c.burst = 10_000;
+    })
+    .await;
+    let alice = app.register_ok("alice").await;
+    let (mut a, welcome) = app.connect(&alice).await;
+    let room = general(&welcome);
+    for i in 0..200 {
+        if i == 100 {
+            a.send_text(room, "bad", "").await;
+        }
+        a.send_text(room, &format!("p-{i}"), &format!("m{i}")).await;
+    }
+    a.send_json(json!({"type": "ping", "nonce": "n7"})).await;
+    let mut answers = Vec::new();
+    loop {
+        match a.next().await {
+            ServerMsg::Message(_) => {}
+            ServerMsg::Pong { nonce } => {
+                assert_eq!(nonce, "n7");
+                break;
+            }
+            other => answers.push(other),
+        }
+    }
+    assert_eq!(answers.len(), 201, "one answer per send");
+    let mut last_seq = 0;
+    let mut expected = (0..200).map(|i| format!("p-{i}"));
+    for (i, answer) in answers.into_iter().enumerate() {
+        if i == 100 {
+            let e = error(answer);
+            assert_eq!(e.code, ErrorCode::BadRequest);
+            assert_eq!(e.client_msg_id.as_deref(), Some("bad"));
+            continue;
+        }
+        let ServerMsg::Ack(ack) = answer else {
+            panic!("expected an ack, got {answer:?}");
+        };
+        assert_eq!(Some(ack.client_msg_id), expected.next());
+        assert!(ack.seq > last_seq, "seqs follow the order sent");
+        last_seq = ack.seq;
+    }
+    // The latest page of history holds the last sends, in the order sent.
+    let bodies = app.history_bodies(room, &alice).await;
+    let sent: Vec<String> = (200 - bodies.len()..200).map(|i| format!("m{i}")).collect();
+    assert!(bodies.len() >= 50);
+    assert_eq!(bodies, sent);
+}
