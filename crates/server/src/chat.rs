@@ -6,8 +6,8 @@ use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use crate::store::events::{self, Appended};
-use crate::store::rooms;
-use securechat_proto::{RoomId, ServerMsg, Timestamp, UserId};
+use crate::store::{StoreError, Transaction, rooms};
+use securechat_proto::{FileId, RoomId, ServerMsg, Timestamp, UserId};
 
 /// After a commit: counts a newly stored message and queues it to the room
 /// (a retried duplicate was delivered the first time).
@@ -16,6 +16,33 @@ pub fn announce(hub: &Hub, metrics: &Metrics, appended: &Appended) {
         metrics::inc(&metrics.messages_total);
         hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
     }
+}
+
+/// The write job of a message: stores it as the room's next event if
+/// `user` may post there, once per `client_msg_id` (a retry gets the
+/// message stored the first time). Its checks come before its one write,
+/// so it runs without a savepoint (see [`Store::submit_unguarded_then`]):
+/// the outer error is a storage failure, the inner one the answer.
+///
+/// [`Store::submit_unguarded_then`]: crate::store::Store::submit_unguarded_then
+pub fn store(
+    tx: &Transaction<'_>,
+    user: UserId,
+    room: RoomId,
+    client_msg_id: &str,
+    body: &str,
+    file: Option<FileId>,
+) -> Result<Result<Appended, ActionError>, StoreError> {
+    let ts = Timestamp::now();
+    if let Some(m) = events::insert_message(tx, room, user, client_msg_id, body, file, ts)? {
+        return Ok(Ok(Appended::New(m)));
+    }
+    // Nothing stored: not a member, or a retry.
+    if let Err(denied) = require_member(rooms::access(tx, room, user)?) {
+        return Ok(Err(denied));
+    }
+    let first = events::by_client_msg_id(tx, user, client_msg_id)?;
+    Ok(Ok(Appended::Duplicate(first.ok_or(StoreError::NotFound)?)))
 }
 
 /// Stores `body` from `user` in `room` (once per `client_msg_id`) and
@@ -33,19 +60,8 @@ pub async fn post(
     let metrics = state.metrics.clone();
     state
         .store
-        .submit_then(
-            move |tx| {
-                require_member(rooms::access(tx, room, user)?)?;
-                let ts = Timestamp::now();
-                Ok(events::append_message(
-                    tx,
-                    room,
-                    user,
-                    &client_msg_id,
-                    &body,
-                    ts,
-                )?)
-            },
+        .submit_unguarded_then(
+            move |tx| store(tx, user, room, &client_msg_id, &body, None),
             move |appended| announce(&hub, &metrics, appended),
         )
         .await

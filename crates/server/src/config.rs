@@ -68,7 +68,9 @@ pub struct Config {
     /// A peer silent for this long (milliseconds) is disconnected.
     pub idle_timeout_ms: u64,
     /// Frames queued per connection before it counts as a slow consumer and
-    /// is disconnected (close 1013; it resumes with `sync`).
+    /// is disconnected (close 1013; it resumes with `sync`). A quarter of it
+    /// (at most 64) is how many sends one connection may have waiting for
+    /// their commit.
     pub outbound_queue: usize,
     /// Failed logins per account before growing delays start.
     pub login_attempts_per_account: u32,

@@ -8,7 +8,7 @@ use super::error::ApiError;
 use crate::action::{ActionError, NO_ROOM, require_member};
 use crate::files::UploadError;
 use crate::state::AppState;
-use crate::store::events::{self, Appended};
+use crate::store::events::Appended;
 use crate::store::{StoreError, files, rooms};
 use axum::Json;
 use axum::body::Body;
@@ -138,15 +138,8 @@ pub async fn upload(
                     user,
                     now.0,
                 )?;
-                let appended = events::append_with_file(
-                    tx,
-                    room,
-                    user,
-                    &client_msg_id,
-                    &caption,
-                    Some(file.id),
-                    now,
-                )?;
+                let appended =
+                    crate::chat::store(tx, user, room, &client_msg_id, &caption, Some(file.id))??;
                 Ok::<_, ActionError>((file, appended))
             },
             move |(_, appended)| crate::chat::announce(&hub, &metrics, appended),

@@ -89,12 +89,21 @@ pub enum Appended {
     Duplicate(MessageEvent),
 }
 
-const SELECT: &str = "SELECT e.id, e.room_id, e.seq, e.ts, e.kind, a.username, s.username,
+/// The query of stored events, followed by its `WHERE …` tail (a literal,
+/// so the SQL is one static string: no formatting per call).
+macro_rules! select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT e.id, e.room_id, e.seq, e.ts, e.kind, a.username, s.username,
                              e.target_id, e.body, e.data, e.edited_at, e.deleted,
                              f.id, f.name, f.size, f.media_type, f.sha256, f.image
                       FROM events e JOIN users a ON a.id = e.user_id
                       LEFT JOIN users s ON s.id = e.subject_id
-                      LEFT JOIN files f ON f.id = e.file_id AND f.removed = 0";
+                      LEFT JOIN files f ON f.id = e.file_id AND f.removed = 0 ",
+            $tail
+        )
+    };
+}
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
     let id = MessageId(r.get(0)?);
@@ -211,7 +220,7 @@ pub fn append(
 /// One event by id.
 pub fn by_id(conn: &Connection, id: MessageId) -> Result<Option<Stored>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE e.id = ?1"))?
+        .prepare_cached(select!("WHERE e.id = ?1"))?
         .query_row([id.0], from_row)
         .optional()?)
 }
@@ -223,21 +232,12 @@ fn message_of(stored: Stored) -> Result<MessageEvent, StoreError> {
     }
 }
 
-/// Stores a message from `user` in `room` with the room's next seq, unless
-/// the same `client_msg_id` was stored before (then returns that one).
-pub fn append_message(
-    conn: &Connection,
-    room: RoomId,
-    user: UserId,
-    client_msg_id: &str,
-    body: &str,
-    ts: Timestamp,
-) -> Result<Appended, StoreError> {
-    append_with_file(conn, room, user, client_msg_id, body, None, ts)
-}
-
-/// [`append_message`] with an optional file.
-pub fn append_with_file(
+/// Stores a message from `user` as the next event of `room`, if `user` is
+/// a member and has not stored `client_msg_id` before; `None` (and nothing
+/// written) otherwise. This is the hot path of every `send`: three point
+/// statements, and no `RETURNING` (SQLite buffers those rows in a
+/// temporary b-tree, which cost more than the insert itself).
+pub fn insert_message(
     conn: &Connection,
     room: RoomId,
     user: UserId,
@@ -245,23 +245,71 @@ pub fn append_with_file(
     body: &str,
     file: Option<FileId>,
     ts: Timestamp,
-) -> Result<Appended, StoreError> {
-    let existing = conn
-        .prepare_cached(&format!(
-            "{SELECT} WHERE e.user_id = ?1 AND e.client_msg_id = ?2"
-        ))?
-        .query_row(params![user.0, client_msg_id], from_row)
+) -> Result<Option<MessageEvent>, StoreError> {
+    let member = conn
+        .prepare_cached(
+            "SELECT r.last_seq, u.username FROM rooms r
+             JOIN members m ON m.room_id = r.id AND m.user_id = ?2
+             JOIN users u ON u.id = m.user_id
+             WHERE r.id = ?1",
+        )?
+        .query_row(params![room.0, user.0], |r| {
+            Ok((r.get::<_, Seq>(0)?, r.get::<_, String>(1)?))
+        })
         .optional()?;
-    if let Some(stored) = existing {
-        return Ok(Appended::Duplicate(message_of(stored)?));
-    }
-    let ev = NewEvent {
-        body: Some(body),
-        client_msg_id: Some(client_msg_id),
-        file,
-        ..NewEvent::new(Kind::Message, user)
+    let Some((last_seq, from)) = member else {
+        return Ok(None);
     };
-    Ok(Appended::New(message_of(append(conn, room, ev, ts)?)?))
+    let seq = last_seq + 1;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id, file_id)
+             VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7)
+             ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
+        )?
+        .execute(params![
+            room.0,
+            seq,
+            ts.0,
+            user.0,
+            body,
+            client_msg_id,
+            file.map(|f| f.0)
+        ])?;
+    if inserted == 0 {
+        return Ok(None); // a retry
+    }
+    let id = MessageId(conn.last_insert_rowid());
+    conn.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?
+        .execute(params![room.0, seq])?;
+    if file.is_some() {
+        // The file's details come from its row.
+        return by_id(conn, id)?.map(message_of).transpose();
+    }
+    Ok(Some(MessageEvent {
+        id,
+        room,
+        seq,
+        ts,
+        from,
+        body: body.to_owned(),
+        edited: false,
+        deleted: false,
+        file: None,
+    }))
+}
+
+/// The message `user` stored with `client_msg_id`, as it is now.
+pub fn by_client_msg_id(
+    conn: &Connection,
+    user: UserId,
+    client_msg_id: &str,
+) -> Result<Option<MessageEvent>, StoreError> {
+    conn.prepare_cached(select!("WHERE e.user_id = ?1 AND e.client_msg_id = ?2"))?
+        .query_row(params![user.0, client_msg_id], from_row)
+        .optional()?
+        .map(message_of)
+        .transpose()
 }
 
 /// A message as stored, with its sender's id.
@@ -329,8 +377,8 @@ pub fn range(
     upto: Seq,
     limit: usize,
 ) -> Result<Vec<Stored>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"
+    let mut stmt = conn.prepare_cached(select!(
+        "WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"
     ))?;
     let rows = stmt.query_map(
         params![room.0, sql_seq(after), sql_seq(upto), limit as i64],
@@ -346,8 +394,8 @@ pub fn before(
     before: Seq,
     limit: usize,
 ) -> Result<Vec<Stored>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE e.room_id = ?1 AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3"
+    let mut stmt = conn.prepare_cached(select!(
+        "WHERE e.room_id = ?1 AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![room.0, sql_seq(before), limit as i64], from_row)?;
     let mut events: Vec<Stored> = rows.collect::<Result<_, _>>()?;
@@ -379,25 +427,30 @@ mod tests {
         let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
         crate::store::configure(&conn).unwrap();
         crate::store::schema::migrate(&mut conn).unwrap();
-        conn.execute(
-            "INSERT INTO users (username, password_hash, created_at) VALUES ('ann', 'x', 0)",
-            [],
-        )
-        .unwrap();
+        let ann = crate::store::users::insert(&conn, "ann", "x", None, 0)
+            .unwrap()
+            .id;
         let room = RoomId(1); // `general`, made by the first migration
         for i in 0..20 {
             let ts = Timestamp(i);
-            append_message(&conn, room, UserId(1), &format!("c{i}"), "hi", ts).unwrap();
+            let cmid = format!("c{i}");
+            let m = insert_message(&conn, room, ann, &cmid, "hi", None, ts).unwrap();
+            assert_eq!(m.map(|m| m.seq), Some(i as Seq + 1));
+            assert_eq!(
+                insert_message(&conn, room, ann, &cmid, "again", None, ts).unwrap(),
+                None
+            );
+            assert_eq!(
+                by_client_msg_id(&conn, ann, &cmid).unwrap().unwrap().body,
+                "hi"
+            );
             range(&conn, room, i as Seq, Seq::MAX, 10).unwrap();
         }
         for sql in [
-            format!("{SELECT} WHERE e.user_id = ?1 AND e.client_msg_id = ?2"),
-            format!("{SELECT} WHERE e.id = ?1"),
-            format!(
-                "{SELECT} WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"
-            ),
+            select!("WHERE e.user_id = ?1 AND e.client_msg_id = ?2"),
+            select!("WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"),
         ] {
-            let stmt = conn.prepare_cached(&sql).unwrap();
+            let stmt = conn.prepare_cached(sql).unwrap();
             assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
     }

@@ -32,7 +32,10 @@ const MAX_SYNC_ROOMS: usize = 1000;
 const WRITER_GRACE: Duration = Duration::from_secs(5);
 /// Sends one connection may have waiting for their commit. Pipelining
 /// lets a busy client fill a group commit instead of waiting a commit per
-/// message; beyond this the reader stops reading (TCP pushes back).
+/// message; beyond this the reader stops reading (TCP pushes back). It is
+/// also kept to a quarter of the outbound queue, so that the echoes of a
+/// client's own burst, which arrive together after one commit, cannot make
+/// it a slow consumer.
 const MAX_IN_FLIGHT: usize = 64;
 
 /// The answer to one frame, possibly still waiting for a commit.
@@ -112,6 +115,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         flood: FloodMeter::default(),
         typing: HashMap::new(),
         answers: FuturesOrdered::new(),
+        in_flight_limit: (state.config.outbound_queue / 4).clamp(1, MAX_IN_FLIGHT),
     };
     let ended = tokio::select! {
         ended = reader.run(stream) => ended,
@@ -180,6 +184,8 @@ struct Reader<'a> {
     /// Answers to sends, in the order the sends arrived. Every other frame
     /// is handled after these are out, so answers keep the frames' order.
     answers: FuturesOrdered<Answer>,
+    /// Most entries in `answers`.
+    in_flight_limit: usize,
 }
 
 impl Reader<'_> {
@@ -196,7 +202,7 @@ impl Reader<'_> {
                     self.frame(&answer).await;
                     continue;
                 }
-                frame = stream.next(), if self.answers.len() < MAX_IN_FLIGHT => frame,
+                frame = stream.next(), if self.answers.len() < self.in_flight_limit => frame,
             };
             let frame = frame?;
             self.heartbeat.touch();
