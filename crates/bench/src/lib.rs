@@ -1,10 +1,11 @@
 //! SecureChat's load generator as a library; `main.rs` is the CLI.
 //!
 //! - [`target`]: the server under test (loopback only): SecureChat, or a
-//!   peer broadcast server from `bench/peers/`; its CA; set-up calls
-//!   (accounts, rooms) and the frames each protocol sends;
-//! - [`ws`]: a lean wss:// connection and the load message format (each
-//!   body carries its intended send time);
+//!   peer from `bench/peers/` (raw WebSocket broadcast, Socket.IO, IRC over
+//!   WebSocket); its CA; set-up calls (accounts, rooms) and the frames each
+//!   protocol sends;
+//! - [`ws`]: a lean wss:// connection, each protocol's handshake, and the
+//!   load message format (each body carries its intended send time);
 //! - [`scenarios`]: `fanout`, `durable`, `idle`, `connect`, `storm`;
 //! - [`stats`]: HDR latency histograms; [`procfs`]: memory and CPU
 //!   readings; [`clock`]: the run's one clock.

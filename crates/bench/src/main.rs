@@ -79,10 +79,10 @@ fn check_load(load: f64, max: f64) -> Result<()> {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let target = Target::new(cli.addr, &cli.ca, cli.proto)?;
-    if cli.proto == Proto::Broadcast
+    if cli.proto != Proto::Securechat
         && !matches!(cli.scenario, Scenario::Fanout(_) | Scenario::Max(_))
     {
-        bail!("a broadcast peer runs only `fanout` and `max`");
+        bail!("a peer runs only `fanout` and `max`");
     }
     match &cli.scenario {
         Scenario::Fanout(o) => {

@@ -15,10 +15,21 @@ use std::sync::Arc;
 pub enum Proto {
     /// SecureChat: accounts, rooms, JSON frames, acks.
     Securechat,
-    /// A peer broadcast server (`bench/peers/`): no accounts; every text
-    /// frame a client sends goes to every client, the sender included.
+    /// A peer broadcast server (`bench/peers/` Node `ws`, Python
+    /// `websockets`): no accounts; every text frame a client sends goes to
+    /// every client, the sender included.
     Broadcast,
+    /// A Socket.IO broadcast server (engine.io v4 over WebSocket): every
+    /// `m` event goes to every client, the sender included.
+    Socketio,
+    /// An IRC server over WebSocket (one IRC line per text frame): every
+    /// connection joins `#bench`; `echo-message` returns a sender's own
+    /// messages, as the other peers do.
+    Irc,
 }
+
+/// The IRC channel the load runs in.
+pub const IRC_CHANNEL: &str = "#bench";
 
 /// Where the server listens and the TLS setup that trusts it.
 #[derive(Clone)]
@@ -79,8 +90,8 @@ impl Target {
     /// Registers `n` fresh users (names unique to this run) and returns
     /// their session tokens.
     pub async fn users(&self, n: usize) -> Result<Vec<String>> {
-        if self.proto == Proto::Broadcast {
-            return Ok(vec![String::new(); n]); // a broadcast peer has no accounts
+        if self.proto != Proto::Securechat {
+            return Ok(vec![String::new(); n]); // peers have no accounts
         }
         let run = std::process::id() ^ (std::time::UNIX_EPOCH.elapsed()?.as_millis() as u32);
         let mut tokens = Vec::with_capacity(n);
@@ -95,8 +106,8 @@ impl Target {
 
     /// A new public room created by `owner` and joined by `members`.
     pub async fn room(&self, owner: &str, members: &[String]) -> Result<RoomId> {
-        if self.proto == Proto::Broadcast {
-            return Ok(RoomId(0)); // the whole server is one room
+        if self.proto != Proto::Securechat {
+            return Ok(RoomId(0)); // one room: the whole server, or #bench
         }
         let name = format!(
             "bench-{:x}",
@@ -126,15 +137,17 @@ impl Target {
                 r#"{{"type":"send","room":{room},"client_msg_id":"{sender}-{n}","body":"{body}"}}"#
             ),
             Proto::Broadcast => body.to_owned(),
+            Proto::Socketio => format!(r#"42["m","{body}"]"#),
+            Proto::Irc => format!("PRIVMSG {IRC_CHANNEL} :{body}"),
         }
     }
 
     /// Whether `frame`, received by `sender`, confirms one of its sends: an
-    /// `ack`, or for a broadcast peer the echo of its own message.
+    /// `ack`, or for a peer the echo of its own message.
     pub fn is_ack(&self, frame: &str, sender: usize) -> bool {
         match self.proto {
             Proto::Securechat => crate::ws::is_ack(frame),
-            Proto::Broadcast => crate::ws::delivery(frame).is_some_and(|(s, _, _)| s == sender),
+            _ => crate::ws::delivery(frame).is_some_and(|(s, _, _)| s == sender),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! hot path (a delivery is found by its `"body":"` field), and the message
 //! format that carries each message's intended send time.
 
-use crate::target::{Proto, Target};
+use crate::target::{IRC_CHANNEL, Proto, Target};
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::ServerName;
@@ -50,20 +50,71 @@ pub async fn connect(target: &Target, token: &str) -> Result<(Ws, Welcome)> {
     Ok((ws, welcome))
 }
 
-/// Opens a connection for load: for SecureChat as [`connect`] does; for a
-/// broadcast peer a plain WebSocket to `/`, with nothing to wait for.
+/// Opens a connection for load, ready to send and receive: for SecureChat
+/// as [`connect`] does; for a peer through its own handshake.
 pub async fn connect_any(target: &Target, token: &str) -> Result<Ws> {
+    let port = target.addr.port();
+    let (path, origin) = match target.proto {
+        Proto::Securechat => return Ok(connect(target, token).await?.0),
+        Proto::Broadcast => ("/", false),
+        Proto::Socketio => ("/socket.io/?EIO=4&transport=websocket", false),
+        // InspIRCd admits WebSocket clients by Origin.
+        Proto::Irc => ("/", true),
+    };
+    let mut req = format!("wss://localhost:{port}{path}").into_client_request()?;
+    if origin {
+        req.headers_mut()
+            .insert("origin", format!("https://localhost:{port}").parse()?);
+    }
+    let tls = tls_to(target).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
+        .await
+        .context("WebSocket upgrade")?;
     match target.proto {
-        Proto::Securechat => Ok(connect(target, token).await?.0),
-        Proto::Broadcast => {
-            let tls = tls_to(target).await?;
-            let req = format!("wss://localhost:{}/", target.addr.port()).into_client_request()?;
-            let (ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
-                .await
-                .context("WebSocket upgrade")?;
-            Ok(ws)
+        Proto::Socketio => {
+            // engine.io `open`, then socket.io CONNECT to "/" and its answer.
+            next_text(&mut ws, |t| t.starts_with('0')).await?;
+            ws.send(Message::text("40")).await?;
+            next_text(&mut ws, |t| t.starts_with("40")).await?;
+        }
+        Proto::Irc => {
+            let nick = irc_nick();
+            for line in [
+                "CAP REQ :echo-message".to_owned(),
+                format!("NICK {nick}"),
+                format!("USER {nick} 0 * :bench"),
+                "CAP END".to_owned(),
+            ] {
+                ws.send(Message::text(line)).await?;
+            }
+            next_text(&mut ws, |t| t.split(' ').nth(1) == Some("001")).await?;
+            ws.send(Message::text(format!("JOIN {IRC_CHANNEL}")))
+                .await?;
+            // 366: end of the channel's member list, so the join is done.
+            next_text(&mut ws, |t| t.split(' ').nth(1) == Some("366")).await?;
+        }
+        Proto::Securechat | Proto::Broadcast => {}
+    }
+    Ok(ws)
+}
+
+/// Reads text frames until one satisfies `done`.
+async fn next_text(ws: &mut Ws, done: impl Fn(&str) -> bool) -> Result<()> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if done(t.as_str()) => return Ok(()),
+            Some(Ok(Message::Text(t))) if t.starts_with("ERROR") => bail!("refused: {t}"),
+            Some(Ok(_)) => {}
+            other => bail!("connection ended during the handshake: {other:?}"),
         }
     }
+}
+
+/// A nickname unique to this generator process.
+fn irc_nick() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("b{}n{n}", std::process::id() % 10_000)
 }
 
 /// Small buffers: the generator holds thousands of connections.
@@ -94,13 +145,20 @@ pub fn body(sender: usize, n: u64, intended_ns: u64) -> String {
 }
 
 /// A delivered load message in a server frame: (sender, n, intended_ns).
-/// A SecureChat `message` frame carries it in its body; a broadcast peer
-/// sends the body alone. Frames of other kinds give `None`.
+/// A SecureChat `message` frame carries it in its `body`; a broadcast peer
+/// sends the body alone; Socket.IO as the argument of an `m` event; IRC as
+/// the text of a `PRIVMSG`. Frames of other kinds give `None`.
 pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
     let body = if frame.starts_with(r#"{"type":"message""#) {
         let start = frame.find(r#""body":""#)? + 8;
         let rest = &frame[start..];
         &rest[..rest.find('"')?]
+    } else if let Some(rest) = frame.strip_prefix(r#"42["m",""#) {
+        &rest[..rest.find('"')?]
+    } else if frame.starts_with(':') {
+        let start = frame.find(" PRIVMSG ")?;
+        let rest = &frame[start..];
+        rest[rest.find(" :")? + 2..].trim_end()
     } else if frame.starts_with(|c: char| c.is_ascii_digit()) {
         frame
     } else {
@@ -147,5 +205,13 @@ mod tests {
             delivery(r#"{"type":"presence","user":"x","online":true}"#),
             None
         );
+        assert_eq!(delivery("4:17:99"), Some((4, 17, 99)));
+        assert_eq!(delivery(r#"42["m","4:17:99"]"#), Some((4, 17, 99)));
+        assert_eq!(delivery("2"), None, "an engine.io ping");
+        assert_eq!(
+            delivery(":b1n2!b1n2@127.0.0.1 PRIVMSG #bench :4:17:99\r\n"),
+            Some((4, 17, 99))
+        );
+        assert_eq!(delivery(":b1n2!b1n2@127.0.0.1 JOIN :#bench"), None);
     }
 }
