@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use securechat_bench::scenarios::{connect, durable, fanout, idle, storm};
+use securechat_bench::scenarios::{connect, durable, fanout, idle, slow, storm};
 use securechat_bench::target::{Proto, Target};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -52,6 +52,9 @@ enum Scenario {
     Connect(connect::Opts),
     /// K clients cut at once reconnect and sync; nothing lost or doubled.
     Storm(storm::Opts),
+    /// Fan-out without and with receivers that never read (`--stalled`,
+    /// at least 1): the others' p99 and the server's peak memory.
+    Slow(fanout::Opts),
 }
 
 fn emit(json: bool, report: &(impl Serialize + std::fmt::Display)) -> Result<()> {
@@ -109,6 +112,14 @@ async fn main() -> Result<()> {
             let r = connect::run(&target, o).await?;
             emit(cli.json, &r)?;
             check_load(r.generator_load, cli.max_load)?;
+        }
+        Scenario::Slow(o) => {
+            let Some(pid) = cli.server_pid else {
+                bail!("slow needs --server-pid to read the server's memory");
+            };
+            let r = slow::run(&target, o, pid).await?;
+            emit(cli.json, &r)?;
+            check_load(r.with_stalled.generator_load, cli.max_load)?;
         }
         Scenario::Storm(o) => {
             let r = storm::run(&target, o).await?;

@@ -28,7 +28,17 @@ const SOURCES: usize = 16;
 /// Opens `/ws` with `token`, reads the `welcome`, and sends a first frame
 /// so the server starts live delivery at once.
 pub async fn connect(target: &Target, token: &str) -> Result<(Ws, Welcome)> {
-    let tls = tls_to(target).await?;
+    connect_with(target, token, None).await
+}
+
+/// A SecureChat connection that will not read: its TCP receive buffer is
+/// 4 KiB, so the server's sends back up at once (a slow consumer).
+pub async fn connect_stalled(target: &Target, token: &str) -> Result<Ws> {
+    Ok(connect_with(target, token, Some(4096)).await?.0)
+}
+
+async fn connect_with(target: &Target, token: &str, rcvbuf: Option<u32>) -> Result<(Ws, Welcome)> {
+    let tls = tls_to(target, rcvbuf).await?;
     let mut req = format!("wss://localhost:{}/ws", target.addr.port()).into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
@@ -66,7 +76,7 @@ pub async fn connect_any(target: &Target, token: &str) -> Result<Ws> {
         req.headers_mut()
             .insert("origin", format!("https://localhost:{port}").parse()?);
     }
-    let tls = tls_to(target).await?;
+    let tls = tls_to(target, None).await?;
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
         .await
         .context("WebSocket upgrade")?;
@@ -125,10 +135,14 @@ fn config() -> WebSocketConfig {
         .max_write_buffer_size(1 << 20)
 }
 
-/// TCP from one of the source addresses, then TLS.
-async fn tls_to(target: &Target) -> Result<TlsStream<TcpStream>> {
+/// TCP from one of the source addresses (with a receive buffer of
+/// `rcvbuf` bytes if given), then TLS.
+async fn tls_to(target: &Target, rcvbuf: Option<u32>) -> Result<TlsStream<TcpStream>> {
     let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCES;
     let socket = TcpSocket::new_v4()?;
+    if let Some(size) = rcvbuf {
+        socket.set_recv_buffer_size(size)?;
+    }
     socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, 1 + n as u8]), 0))?;
     let tcp = socket.connect(target.addr).await.context("TCP connect")?;
     tcp.set_nodelay(true)?;

@@ -37,6 +37,8 @@ async fn every_scenario_runs_and_loses_nothing() {
         data_dir: dir.path().to_owned(),
         rate_per_sec: 100_000.0,
         burst: 100_000,
+        // Small, so that `slow`'s stalled receiver is cut off in seconds.
+        outbound_queue: 64,
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -99,6 +101,37 @@ async fn every_scenario_runs_and_loses_nothing() {
         (Some(0), Some(0)),
         "{r}"
     );
+
+    let r = bench(
+        addr,
+        &ca,
+        &[
+            "slow",
+            "--receivers",
+            "5",
+            "--senders",
+            "1",
+            "--rate",
+            "300",
+            "--secs",
+            "2",
+            "--users",
+            "3",
+            "--pad",
+            "8000",
+        ],
+    )
+    .await;
+    for run in ["without", "with_stalled"] {
+        assert_eq!(r[run]["lost"], 0, "{r}");
+        assert_eq!(r[run]["deliveries"], r[run]["expected_deliveries"], "{r}");
+    }
+    assert_eq!(r["with_stalled"]["stalled"], 1, "{r}");
+    assert_eq!(
+        r["with_stalled"]["stalled_cut"], 1,
+        "the server cuts it off: {r}"
+    );
+    assert!(r["server_rss_peak_with_kib"].as_u64().unwrap() > 0, "{r}");
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), server)

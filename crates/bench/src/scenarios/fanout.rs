@@ -8,7 +8,7 @@ use crate::clock::{at, now_ns};
 use crate::procfs::CpuMeter;
 use crate::stats::{Latency, histogram};
 use crate::target::Target;
-use crate::ws::{body, delivery, is_rate_limited};
+use crate::ws::{body, connect_stalled, delivery, is_rate_limited};
 use anyhow::Result;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -35,6 +35,13 @@ pub struct Opts {
     /// Accounts the connections are spread over.
     #[arg(long, default_value_t = 20)]
     pub users: usize,
+    /// Extra receivers that connect and never read (slow consumers; they
+    /// are not counted as receivers). SecureChat only.
+    #[arg(long, default_value_t = 0)]
+    pub stalled: usize,
+    /// Bytes of padding added to each message body.
+    #[arg(long, default_value_t = 0)]
+    pub pad: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +58,10 @@ pub struct Report {
     pub deliveries_per_sec: f64,
     pub latency: Latency,
     pub generator_load: f64,
+    /// Receivers that never read, and how many of them the server cut off
+    /// by the end (close 1013, or the connection simply ended).
+    pub stalled: usize,
+    pub stalled_cut: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -68,7 +79,15 @@ impl std::fmt::Display for Report {
             self.rate_limited,
             self.lost,
             self.generator_load * 100.0
-        )
+        )?;
+        if self.stalled > 0 {
+            write!(
+                f,
+                "; stalled receivers {}, cut off {}",
+                self.stalled, self.stalled_cut
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -88,6 +107,10 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let room = target.room(&tokens[0], &tokens).await?;
     let receivers = open_ws(target, &tokens, o.receivers, 64).await?;
     let senders = open_ws(target, &tokens, o.senders.max(1), 64).await?;
+    let mut stalled = Vec::new();
+    for i in 0..o.stalled {
+        stalled.push(connect_stalled(target, &tokens[i % tokens.len()]).await?);
+    }
     // Let presence notices and the like settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -124,6 +147,11 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     }
 
     let counters = Arc::new(Counters::default());
+    let pad: Arc<str> = if o.pad > 0 {
+        format!(":{}", "x".repeat(o.pad - 1)).into()
+    } else {
+        "".into()
+    };
     let per_sender = o.rate / o.senders.max(1) as f64;
     let interval_ns = (1e9 / per_sender) as u64;
     let mut tx_tasks = Vec::new();
@@ -156,6 +184,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
             }
         });
         let target = target.clone();
+        let pad = pad.clone();
         // Stagger the senders across one interval.
         let first = begin + interval_ns * i as u64 / o.senders.max(1) as u64;
         tx_tasks.push(tokio::spawn(async move {
@@ -163,7 +192,8 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
             let mut next = first;
             while next < measure_to {
                 tokio::time::sleep_until(at(next)).await;
-                let frame = target.send_frame(room, i, n, &body(i, n, next));
+                let body = body(i, n, next) + &pad;
+                let frame = target.send_frame(room, i, n, &body);
                 if sink.send(Message::text(frame)).await.is_err() {
                     break;
                 }
@@ -195,6 +225,12 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     for (_, reader) in keep {
         let _ = reader.await;
     }
+    let mut stalled_cut = 0;
+    for ws in stalled {
+        if was_cut(ws).await {
+            stalled_cut += 1;
+        }
+    }
     let sent = counters.sent.load(Relaxed);
     let deliveries = h.len();
     let expected = sent * o.receivers as u64;
@@ -211,7 +247,21 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         deliveries_per_sec: deliveries as f64 / o.secs,
         latency: Latency::of(&h),
         generator_load,
+        stalled: o.stalled,
+        stalled_cut,
     })
+}
+
+/// Reads what a stalled connection was sent until it ends (the server cut
+/// it off: true) or stays open with nothing more to read (false).
+async fn was_cut(mut ws: crate::ws::Ws) -> bool {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
+            Err(_) => return false,
+            Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => return true,
+            Ok(Some(Ok(_))) => {}
+        }
+    }
 }
 
 /// The highest rate whose p99 stays within this.

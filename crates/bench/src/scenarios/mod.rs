@@ -5,6 +5,7 @@ pub mod connect;
 pub mod durable;
 pub mod fanout;
 pub mod idle;
+pub mod slow;
 pub mod storm;
 
 use crate::target::Target;
