@@ -3,14 +3,18 @@
 //! - this file: [`Store`], the handle. Writes go to one writer thread that
 //!   runs them in batches, one transaction and one fsync per batch (group
 //!   commit), each job in its own savepoint so one failure does not undo the
-//!   others; nothing is answered before its batch commits. Reads run on a
-//!   small pool of read-only connections on the blocking thread pool.
+//!   others (or, for a job that checks before it writes, none: a storage
+//!   error in it rolls back its batch); nothing is answered before its batch
+//!   commits. Reads run on a small pool of read-only connections on the
+//!   blocking thread pool. Every connection compiles a cached statement once
+//!   (the query planner stability guarantee; see `tune`).
 //! - [`schema`]: the embedded migrations;
 //! - [`users`], [`sessions`], [`rooms`], [`events`], [`files`]: the queries, plain
 //!   functions over a `&Connection`, so they compose inside one transaction.
 //!
-//! The method set of [`Store`] (`write`, `write_then`, `read`) is the seam a
-//! PostgreSQL backend would implement for scale-out.
+//! The method set of [`Store`] (`write`, `write_then`, `submit_then`,
+//! `submit_unguarded_then`, `read`) is the seam a PostgreSQL backend would
+//! implement for scale-out.
 
 pub mod events;
 pub mod files;
