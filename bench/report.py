@@ -198,21 +198,23 @@ for k, (prefix, name, _) in enumerate([("", "SecureChat", 0)] + PEERS):
                            [(st["offered_rate"] * st["receivers"], st["latency"]["p99_ms"]) for st in x["steps"]]))
 W, H, L, B = 640, 400, 70, 50
 xs = [x for *_, pts in series for x, _ in pts] or [1]
-# p99 is drawn up to 200 ms; points above are clipped to the top edge.
-xmax, ymax = max(xs) * 1.05, 200
-sx = lambda x: L + x / xmax * (W - L - 20)
+# Offered load on a log scale; p99 drawn up to 200 ms, points above clipped
+# to the top edge.
+import math
+xmin, xmax, ymax = 5000, max(xs) * 1.2, 200
+sx = lambda x: L + math.log(max(x, xmin) / xmin) / math.log(xmax / xmin) * (W - L - 20)
 sy = lambda y: H - B - min(y, ymax) / ymax * (H - B - 20)
 colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
        f'<line x1="{L}" y1="{H-B}" x2="{W-20}" y2="{H-B}" stroke="black"/>',
        f'<line x1="{L}" y1="20" x2="{L}" y2="{H-B}" stroke="black"/>',
-       f'<text x="{W/2}" y="{H-10}" text-anchor="middle">offered deliveries/s (rate × N)</text>',
+       f'<text x="{W/2}" y="{H-10}" text-anchor="middle">offered deliveries/s (rate × N, log scale)</text>',
        f'<text x="15" y="{H/2}" transform="rotate(-90 15 {H/2})" text-anchor="middle">p99 latency (ms)</text>',
        f'<line x1="{L}" y1="{sy(100)}" x2="{W-20}" y2="{sy(100)}" stroke="#999" stroke-dasharray="4"/>',
        f'<text x="{W-22}" y="{sy(100)-4}" text-anchor="end" fill="#666">100 ms</text>']
 for k in range(6):
-    x, y = xmax * k / 5, ymax * k / 5
+    x, y = xmin * (xmax / xmin) ** (k / 5), ymax * k / 5
     svg.append(f'<text x="{sx(x)}" y="{H-B+16}" text-anchor="middle">{x:.0f}</text>')
     svg.append(f'<text x="{L-6}" y="{sy(y)+4}" text-anchor="end">{y:.0f}</text>')
 # One colour per server; N = 1000 dashed.
