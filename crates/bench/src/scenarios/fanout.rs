@@ -120,14 +120,17 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let measure_to = measure_from + (o.secs * 1e9) as u64;
 
     let mut rx_tasks = Vec::new();
-    for ws in receivers {
+    for mut ws in receivers {
         let mut stop = stop.clone();
-        let (_sink, mut stream) = ws.split();
         rx_tasks.push(tokio::spawn(async move {
             let mut h = histogram();
+            // One stop future for the whole run, not one per frame.
+            let mut stopped = std::pin::pin!(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
             loop {
                 tokio::select! {
-                    frame = stream.next() => match frame {
+                    frame = ws.next() => match frame {
                         Some(Ok(Message::Text(t))) => {
                             if let Some((_, _, sent_ns)) = delivery(t.as_str()) {
                                 if (measure_from..measure_to).contains(&sent_ns) {
@@ -139,7 +142,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                         Some(Ok(_)) => {}
                         _ => break,
                     },
-                    _ = stop.wait_for(|s| *s) => break,
+                    _ = &mut stopped => break,
                 }
             }
             h
