@@ -408,16 +408,20 @@ impl ReaderPool {
 mod tests {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_writes_share_commits_and_each_job_is_isolated() {
+    /// A store in a temp dir, with one table made by `ddl`.
+    async fn store_with(ddl: &'static str) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         store
-            .write(|tx| -> Result<_, StoreError> {
-                Ok(tx.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?)
-            })
+            .write(move |tx| -> Result<_, StoreError> { Ok(tx.execute_batch(ddl)?) })
             .await
             .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits_and_each_job_is_isolated() {
+        let (_dir, store) = store_with("CREATE TABLE t (v INTEGER UNIQUE)").await;
         let before = store.commits();
         let jobs: Vec<_> = (0..400)
             .map(|i| {
@@ -465,14 +469,7 @@ mod tests {
     /// them wrote is stored; the next batch is unaffected.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_broken_unguarded_job_rolls_back_its_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        store
-            .write(|tx| -> Result<_, StoreError> {
-                Ok(tx.execute_batch("CREATE TABLE t (v INTEGER)")?)
-            })
-            .await
-            .unwrap();
+        let (_dir, store) = store_with("CREATE TABLE t (v INTEGER)").await;
         let insert = |v: i64| {
             move |tx: &Transaction<'_>| -> Result<(), StoreError> {
                 tx.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
