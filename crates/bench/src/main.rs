@@ -81,7 +81,8 @@ fn check_load(load: f64, max: f64) -> Result<()> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let target = Target::new(cli.addr, &cli.ca, cli.proto)?;
+    let mut target = Target::new(cli.addr, &cli.ca, cli.proto)?;
+    target.server_pid = cli.server_pid;
     if cli.proto != Proto::Securechat
         && !matches!(cli.scenario, Scenario::Fanout(_) | Scenario::Max(_))
     {

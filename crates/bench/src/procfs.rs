@@ -39,7 +39,12 @@ pub fn kernel_net_kib() -> Option<u64> {
 /// This process's user + system CPU time, in seconds (`/proc/self/stat`
 /// counts in USER_HZ = 100 ticks a second on Linux).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    process_cpu_seconds("self")
+}
+
+/// User + system CPU seconds of process `pid` ("self" for this one).
+fn process_cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the line, the 12th and 13th after it.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -48,17 +53,46 @@ fn cpu_seconds() -> f64 {
     (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0
 }
 
-/// Measures how busy this process kept its core over a span.
+/// CPU seconds of `pid` and every process under it (a server started
+/// through a wrapper script counts as the wrapper's child).
+fn tree_cpu_seconds(pid: u32) -> f64 {
+    let mut total = process_cpu_seconds(&pid.to_string());
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            total += tree_cpu_seconds(child);
+        }
+    }
+    total
+}
+
+/// Measures how busy a process kept the cores over a span.
 pub struct CpuMeter {
     wall: Instant,
     cpu: f64,
+    /// Whose CPU time: this process, or a process tree.
+    of: Option<u32>,
 }
 
 impl CpuMeter {
+    /// This process.
     pub fn start() -> CpuMeter {
         CpuMeter {
             wall: Instant::now(),
             cpu: cpu_seconds(),
+            of: None,
+        }
+    }
+
+    /// Process `pid` and its descendants (the server under test).
+    pub fn of(pid: u32) -> CpuMeter {
+        CpuMeter {
+            wall: Instant::now(),
+            cpu: tree_cpu_seconds(pid),
+            of: Some(pid),
         }
     }
 
@@ -68,7 +102,8 @@ impl CpuMeter {
         if wall <= 0.0 {
             return 0.0;
         }
-        (cpu_seconds() - self.cpu) / wall
+        let now = self.of.map_or_else(cpu_seconds, tree_cpu_seconds);
+        (now - self.cpu) / wall
     }
 }
 
@@ -88,6 +123,9 @@ mod tests {
         assert!(x != 1);
         let load = meter.load();
         assert!(load > 0.05 && load < 1.5, "{load}");
+        // The same process read through /proc/PID, as the server is.
+        let own = CpuMeter::of(std::process::id());
+        assert!(own.cpu >= meter.cpu, "{} < {}", own.cpu, meter.cpu);
         assert!(kernel_net_kib().unwrap() > 0);
     }
 }

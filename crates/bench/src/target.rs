@@ -37,6 +37,9 @@ pub struct Target {
     pub addr: SocketAddr,
     pub tls: Arc<ClientConfig>,
     pub proto: Proto,
+    /// The server's process, when known: its CPU time and memory are read
+    /// from /proc.
+    pub server_pid: Option<u32>,
     http: reqwest::Client,
 }
 
@@ -65,6 +68,7 @@ impl Target {
             addr,
             tls: Arc::new(tls),
             proto,
+            server_pid: None,
             http,
         })
     }

@@ -58,6 +58,9 @@ pub struct Report {
     pub deliveries_per_sec: f64,
     pub latency: Latency,
     pub generator_load: f64,
+    /// The server's CPU over the measured window (1.0 = one core), when
+    /// `--server-pid` was given: the cost of the work, whoever saturates.
+    pub server_load: Option<f64>,
     /// Receivers that never read, and how many of them the server cut off
     /// by the end (close 1013, or the connection simply ended).
     pub stalled: usize,
@@ -80,6 +83,9 @@ impl std::fmt::Display for Report {
             self.lost,
             self.generator_load * 100.0
         )?;
+        if let Some(load) = self.server_load {
+            write!(f, ", server {:.0}%", load * 100.0)?;
+        }
         if self.stalled > 0 {
             write!(
                 f,
@@ -212,8 +218,10 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
 
     tokio::time::sleep_until(at(measure_from)).await;
     let cpu = CpuMeter::start();
+    let server_cpu = target.server_pid.map(CpuMeter::of);
     tokio::time::sleep_until(at(measure_to)).await;
     let generator_load = cpu.load();
+    let server_load = server_cpu.map(|m| m.load());
     let mut keep = Vec::new();
     for t in tx_tasks {
         keep.push(t.await?);
@@ -250,6 +258,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         deliveries_per_sec: deliveries as f64 / o.secs,
         latency: Latency::of(&h),
         generator_load,
+        server_load,
         stalled: o.stalled,
         stalled_cut,
     })
