@@ -12,10 +12,10 @@ use securechat_proto::ws::{
 };
 use securechat_proto::{FileId, MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
 
-/// What kind of row an event is.
+/// What kind of row an event is, besides a message (messages are stored
+/// by [`insert_message`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    Message,
     Member(MemberAction),
     Update,
     Edit,
@@ -25,7 +25,6 @@ pub enum Kind {
 impl Kind {
     fn as_str(self) -> &'static str {
         match self {
-            Kind::Message => "message",
             Kind::Member(MemberAction::Join) => "join",
             Kind::Member(MemberAction::Leave) => "leave",
             Kind::Member(MemberAction::Invite) => "invite",
@@ -41,7 +40,7 @@ impl Kind {
 #[derive(Debug, Clone, Copy)]
 pub struct NewEvent<'a> {
     pub kind: Kind,
-    /// Who acted (the sender of a message).
+    /// Who acted.
     pub by: UserId,
     /// Whose membership changed.
     pub subject: Option<UserId>,
@@ -51,9 +50,6 @@ pub struct NewEvent<'a> {
     pub body: Option<&'a str>,
     /// A room's new topic.
     pub data: Option<&'a str>,
-    pub client_msg_id: Option<&'a str>,
-    /// A file the message carries.
-    pub file: Option<FileId>,
 }
 
 impl<'a> NewEvent<'a> {
@@ -65,8 +61,6 @@ impl<'a> NewEvent<'a> {
             target: None,
             body: None,
             data: None,
-            client_msg_id: None,
-            file: None,
         }
     }
 }
@@ -198,8 +192,8 @@ pub fn append(
         .optional()?
         .ok_or(StoreError::NotFound)?;
     conn.prepare_cached(
-        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data, client_msg_id, file_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         room.0,
@@ -211,8 +205,6 @@ pub fn append(
         ev.target.map(|m| m.0),
         ev.body,
         ev.data,
-        ev.client_msg_id,
-        ev.file.map(|f| f.0),
     ])?;
     by_id(conn, MessageId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
 }

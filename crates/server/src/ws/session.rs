@@ -296,13 +296,13 @@ impl Reader<'_> {
             self.answer(ErrorMsg::new(e.code(), e.to_string()));
             return None;
         }
-        let answer = |code, message: String| ErrorMsg {
+        let refusal = |code, message: String| ErrorMsg {
             client_msg_id: Some(client_msg_id.clone()),
             ..ErrorMsg::new(code, message)
         };
         if let Err(e) = validate_body(&body, state.config.max_message_bytes) {
             metrics::inc(&state.metrics.bad_frames_total);
-            self.answer(answer(e.code(), e.to_string()));
+            self.answer(refusal(e.code(), e.to_string()));
             return None;
         }
         let now = Instant::now();
@@ -315,7 +315,7 @@ impl Reader<'_> {
             let retry_after_ms = wait.as_millis().max(1) as u64;
             self.answer(ErrorMsg {
                 retry_after_ms: Some(retry_after_ms),
-                ..answer(
+                ..refusal(
                     ErrorCode::RateLimited,
                     format!("rate limited: retry in {retry_after_ms} ms"),
                 )
@@ -326,7 +326,7 @@ impl Reader<'_> {
         let durable = match chat::post(state, user, room, client_msg_id.clone(), body).await {
             Ok(durable) => durable,
             Err(e) => {
-                self.answer(answer(e.code(), e.public_message()));
+                self.answer(refusal(e.code(), e.public_message()));
                 return None;
             }
         };
