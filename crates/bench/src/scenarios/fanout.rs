@@ -278,6 +278,22 @@ async fn was_cut(mut ws: crate::ws::Ws) -> bool {
 
 /// The highest rate whose p99 stays within this.
 const P99_LIMIT_MS: f64 = 100.0;
+/// Rate steps before the ladder stops while the server still keeps up.
+const MAX_STEPS: usize = 16;
+
+/// What ended a `max` ladder, and so what its figure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// A step broke p99 ≤ 100 ms, lost messages or was refused: the figure
+    /// is the server's limit (within the last step's ratio).
+    Server,
+    /// The generator's own core saturated first: the server's limit is
+    /// higher than the figure.
+    Generator,
+    /// The step limit came while the server still kept up.
+    Steps,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MaxReport {
@@ -286,6 +302,7 @@ pub struct MaxReport {
     /// Deliveries per second at the highest rate that kept p99 ≤ 100 ms,
     /// lost nothing and left the generator's core under its limit.
     pub max_deliveries_per_sec: f64,
+    pub limit: Limit,
 }
 
 impl std::fmt::Display for MaxReport {
@@ -293,36 +310,76 @@ impl std::fmt::Display for MaxReport {
         for s in &self.steps {
             writeln!(f, "  {s}")?;
         }
+        let floor = if self.limit == Limit::Server {
+            ""
+        } else {
+            "≥ "
+        };
         write!(
             f,
-            "max N={}: {:.0} deliveries/s sustained with p99 ≤ {P99_LIMIT_MS} ms",
-            self.receivers, self.max_deliveries_per_sec
+            "max N={}: {floor}{:.0} deliveries/s sustained with p99 ≤ {P99_LIMIT_MS} ms (limit: {:?})",
+            self.receivers, self.max_deliveries_per_sec, self.limit
         )
     }
 }
 
 /// Raises the rate by half each step until p99 exceeds 100 ms, messages
-/// are lost, or the generator's own core passes `max_load`.
+/// are lost, or the generator's own core passes `max_load`. When the
+/// server was the limit, one more step halfway (geometrically) between
+/// the last good rate and the failed one narrows the figure to ×1.22.
 pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> {
     let mut steps: Vec<Report> = Vec::new();
     let mut best = 0.0f64;
     let mut rate = o.rate;
-    loop {
-        let step = run(target, &Opts { rate, ..o.clone() }).await?;
-        let ok = step.latency.p99_ms <= P99_LIMIT_MS && step.lost == 0 && step.rate_limited == 0;
-        let saturated = step.generator_load > max_load;
-        if ok && !saturated {
-            best = best.max(step.deliveries_per_sec);
+    let limit = loop {
+        if let Some(limit) = step(target, o, rate, max_load, &mut steps, &mut best).await? {
+            break limit;
         }
-        steps.push(step);
-        if !ok || saturated || steps.len() >= 12 {
-            break;
+        if steps.len() >= MAX_STEPS {
+            break Limit::Steps;
         }
         rate *= 1.5;
+    };
+    if limit == Limit::Server && best > 0.0 {
+        // Halfway between the last good rate (rate / 1.5) and `rate`.
+        let _ = step(
+            target,
+            o,
+            rate / 1.5f64.sqrt(),
+            max_load,
+            &mut steps,
+            &mut best,
+        )
+        .await?;
     }
     Ok(MaxReport {
         receivers: o.receivers,
         steps,
         max_deliveries_per_sec: best,
+        limit,
+    })
+}
+
+/// Runs one step of the ladder at `rate`, raising `best` if it kept up:
+/// what ended the ladder, if this step did.
+async fn step(
+    target: &Target,
+    o: &Opts,
+    rate: f64,
+    max_load: f64,
+    steps: &mut Vec<Report>,
+    best: &mut f64,
+) -> Result<Option<Limit>> {
+    let step = run(target, &Opts { rate, ..o.clone() }).await?;
+    let ok = step.latency.p99_ms <= P99_LIMIT_MS && step.lost == 0 && step.rate_limited == 0;
+    let saturated = step.generator_load > max_load;
+    if ok && !saturated {
+        *best = best.max(step.deliveries_per_sec);
+    }
+    steps.push(step);
+    Ok(match (ok, saturated) {
+        (_, true) => Some(Limit::Generator),
+        (false, false) => Some(Limit::Server),
+        (true, false) => None,
     })
 }
