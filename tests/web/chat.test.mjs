@@ -75,9 +75,13 @@ test('two users chat, survive a server crash, and nothing is lost or doubled', a
   // Unread counts: bob moves to a new room; alice talks in general.
   await bob.getByRole('button', { name: 'Create room' }).click();
   await bob.getByLabel('Name', { exact: true }).fill('dev');
-  await bob.getByLabel('Topic').fill('Builds and deploys');
+  // A topic is user text too: shown as text, never as markup.
+  const topic = 'Builds & <b>deploys</b> <img src=x onerror=alert(3)>';
+  await bob.getByLabel('Topic').fill(topic);
   await bob.getByRole('button', { name: 'Create', exact: true }).click();
   await bob.locator('#room-name', { hasText: '#dev' }).waitFor();
+  assert.equal(await bob.locator('#room-topic').textContent(), topic);
+  assert.equal(await bob.locator('#room-topic *').count(), 0, 'no elements made from the topic');
   await say(alice, 'are you there?');
   await say(alice, 'bob?');
   await bob.locator('#room-list button', { hasText: 'general' }).locator('.badge', { hasText: '2' }).waitFor();

@@ -186,7 +186,10 @@ test('files: an image shows as a preview at the other user, others as links', as
   await jo.locator('#file-input').setInputFiles([
     { name: 'dot.png', mimeType: 'image/png', buffer: png },
     { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('remember the milk\n') },
+    { name: '<img src=x onerror=alert(4)>.txt', mimeType: 'text/plain', buffer: Buffer.from('hostile name') },
   ]);
+  // A file name is user text: a link with that text, no element made of it.
+  await kim.locator('#messages .file-link', { hasText: '<img src=x onerror=alert(4)>.txt' }).waitFor();
   const preview = kim.locator('#messages .attachment img[alt="dot.png"]');
   await preview.waitFor();
   await kim.waitForFunction(() => {
@@ -197,6 +200,7 @@ test('files: an image shows as a preview at the other user, others as links', as
   await link.waitFor();
   assert.match(await link.getAttribute('href'), /^\/api\/files\/\d+$/);
   assert.equal(await kim.locator('#messages .attachment img[alt="notes.txt"]').count(), 0, 'no preview for text');
+  assert.equal(await kim.locator('#messages img').count(), 1, 'the PNG preview only');
   assert.match(await kim.locator('#messages li.message', { hasText: 'notes.txt' }).locator('.size').textContent(), /18 B/);
   // The download is the same bytes, as an attachment.
   const [download] = await Promise.all([kim.waitForEvent('download'), link.click()]);
