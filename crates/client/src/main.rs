@@ -45,7 +45,12 @@ enum Command {
     /// End the session (on the server too).
     Logout,
     /// Change your password (other sessions end).
-    Passwd,
+    Passwd {
+        /// Read the current password, then the new one, from the first two
+        /// lines of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Send a message: `securechat send general "hello"`, or the text from
     /// standard input when none is given.
     Send {
@@ -180,12 +185,17 @@ async fn command(
             store.clear_session()?;
             println!("logged out of {}", session.url);
         }
-        Command::Passwd => {
-            let old = prompt_password("Current password: ")?;
-            let new = prompt_password("New password: ")?;
-            if prompt_password("Repeat new password: ")? != new {
-                return Err(ClientError::Usage("the new passwords do not match".into()));
-            }
+        Command::Passwd { password_stdin } => {
+            let (old, new) = if password_stdin {
+                (stdin_line()?, stdin_line()?)
+            } else {
+                let old = prompt_password("Current password: ")?;
+                let new = prompt_password("New password: ")?;
+                if prompt_password("Repeat new password: ")? != new {
+                    return Err(ClientError::Usage("the new passwords do not match".into()));
+                }
+                (old, new)
+            };
             api.change_password(&PasswordChange {
                 old_password: old,
                 new_password: new,
@@ -436,12 +446,7 @@ async fn sign_in(
         None => prompt_line("Username: ")?,
     };
     let password = if args.password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| ClientError::Usage(format!("reading standard input: {e}")))?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
+        stdin_line()?
     } else {
         prompt_password("Password: ")?
     };
@@ -518,12 +523,18 @@ async fn establish_trust(
 fn prompt_line(prompt: &str) -> Result<String, ClientError> {
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
+    Ok(stdin_line()?.trim().to_owned())
+}
+
+/// One line of standard input, without its line ending (a password may
+/// start or end with spaces).
+fn stdin_line() -> Result<String, ClientError> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| ClientError::Usage(format!("reading standard input: {e}")))?;
-    Ok(line.trim().to_owned())
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn prompt_password(prompt: &str) -> Result<String, ClientError> {

@@ -371,6 +371,56 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("control characters"), "{err}");
 
+    // passwd: a wrong current password changes nothing; the right one
+    // changes it, and only the new password logs in from then on.
+    let new_pw = "a brand new passphrase";
+    let (code, _, err) = cli(
+        home.path(),
+        &["passwd", "--password-stdin"],
+        Some(&format!("not my password\n{new_pw}\n")),
+    )
+    .await;
+    assert_eq!(code, 5, "refused, and the session still stands: {err}");
+    assert!(err.contains("old password is wrong"), "{err}");
+    let (code, _, err) = cli(
+        home.path(),
+        &["passwd", "--password-stdin"],
+        Some(&format!("{PASSWORD}\nshort\n")),
+    )
+    .await;
+    assert_eq!(code, 1, "a too short new password is refused: {err}");
+    let (code, out, err) = cli(
+        home.path(),
+        &["passwd", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n{new_pw}\n")),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("password changed"), "{out}");
+    let (code, out, _) = cli(home.path(), &["rooms"], None).await;
+    assert!(
+        code == 0 && out.contains("general"),
+        "this session goes on: {out}"
+    );
+    let other = tempfile::tempdir().unwrap();
+    for (password, expect) in [(PASSWORD, 4), (new_pw, 0)] {
+        let (code, _, err) = cli(
+            other.path(),
+            &[
+                "login",
+                &url,
+                "-u",
+                "carol",
+                "--password-stdin",
+                "--trust",
+                &running.fingerprint,
+            ],
+            Some(&format!("{password}\n")),
+        )
+        .await;
+        assert_eq!(code, expect, "login with {password:?}: {err}");
+    }
+
     // Logged out: the token is gone and commands say so (exit 4).
     let (code, _, _) = cli(home.path(), &["logout"], None).await;
     assert_eq!(code, 0);
@@ -389,7 +439,7 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     let (code, out, err) = cli(
         home.path(),
         &["login", &url, "-u", "carol", "--password-stdin"],
-        Some(&pw),
+        Some(&format!("{new_pw}\n")),
     )
     .await;
     assert_eq!(code, 0, "{err}");
