@@ -3,9 +3,9 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-/// Latencies in microseconds, 1 µs to 60 s, 2 significant digits (1%).
-/// Each receiver keeps one: at 3 digits each took 139 KiB, and a thousand
-/// of them cost the generator more in cache misses than the work measured.
+/// Latencies in microseconds, 1 µs to 60 s, 2 significant digits (1%):
+/// 21 KiB, small enough to stay in cache while a million frames a second
+/// are recorded into it.
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds")
 }

@@ -76,6 +76,35 @@ async fn every_scenario_runs_and_loses_nothing() {
     let r = bench(
         addr,
         &ca,
+        &[
+            "max",
+            "--receivers",
+            "5",
+            "--senders",
+            "1",
+            "--rate",
+            "20",
+            "--secs",
+            "1",
+            "--users",
+            "3",
+            "--max-steps",
+            "2",
+        ],
+    )
+    .await;
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{r}");
+    assert_eq!(steps[1]["offered_rate"], 30.0, "×1.5 a step: {r}");
+    assert_eq!(r["limit"], "steps", "{r}");
+    assert_eq!(
+        r["max_deliveries_per_sec"], steps[1]["deliveries_per_sec"],
+        "{r}"
+    );
+
+    let r = bench(
+        addr,
+        &ca,
         &["durable", "--senders", "5", "--window", "2", "--secs", "2"],
     )
     .await;

@@ -11,9 +11,10 @@ use crate::target::Target;
 use crate::ws::{body, connect_stalled, delivery, is_rate_limited};
 use anyhow::Result;
 use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
 use serde::Serialize;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -42,6 +43,10 @@ pub struct Opts {
     /// Bytes of padding added to each message body.
     #[arg(long, default_value_t = 0)]
     pub pad: usize,
+    /// `max` only: rate steps before the ladder stops while the server
+    /// still keeps up.
+    #[arg(long, default_value_t = 16)]
+    pub max_steps: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,11 +130,15 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let measure_from = begin + WARMUP_NS;
     let measure_to = measure_from + (o.secs * 1e9) as u64;
 
+    // One histogram for every receiver: the generator runs on one thread,
+    // so the lock is never contended, and one hot histogram stays in cache
+    // where a thousand (one per receiver) cost it a cache miss per frame.
+    let latencies = Arc::new(Mutex::new(histogram()));
     let mut rx_tasks = Vec::new();
     for mut ws in receivers {
         let mut stop = stop.clone();
+        let latencies = latencies.clone();
         rx_tasks.push(tokio::spawn(async move {
-            let mut h = histogram();
             // One stop future for the whole run, not one per frame.
             let mut stopped = std::pin::pin!(async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -141,7 +150,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                             if let Some((_, _, sent_ns)) = delivery(t.as_str()) {
                                 if (measure_from..measure_to).contains(&sent_ns) {
                                     let us = (now_ns().saturating_sub(sent_ns) / 1000).max(1);
-                                    let _ = h.record(us);
+                                    let _ = lock(&latencies).record(us);
                                 }
                             }
                         }
@@ -151,7 +160,6 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                     _ = &mut stopped => break,
                 }
             }
-            h
         }));
     }
 
@@ -229,10 +237,10 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     // Let the last messages arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop_tx.send(true);
-    let mut h = histogram();
     for t in rx_tasks {
-        h.add(t.await?)?;
+        t.await?;
     }
+    let h = std::mem::replace(&mut *lock(&latencies), histogram());
     for (_, reader) in keep {
         let _ = reader.await;
     }
@@ -264,6 +272,12 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     })
 }
 
+/// The shared histogram (a receiver that panicked while holding it left
+/// it whole: recording is one counter increment).
+fn lock(h: &Mutex<Histogram<u64>>) -> std::sync::MutexGuard<'_, Histogram<u64>> {
+    h.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Reads what a stalled connection was sent until it ends (the server cut
 /// it off: true) or stays open with nothing more to read (false).
 async fn was_cut(mut ws: crate::ws::Ws) -> bool {
@@ -278,8 +292,6 @@ async fn was_cut(mut ws: crate::ws::Ws) -> bool {
 
 /// The highest rate whose p99 stays within this.
 const P99_LIMIT_MS: f64 = 100.0;
-/// Rate steps before the ladder stops while the server still keeps up.
-const MAX_STEPS: usize = 16;
 
 /// What ended a `max` ladder, and so what its figure means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -288,8 +300,8 @@ pub enum Limit {
     /// A step broke p99 ≤ 100 ms, lost messages or was refused: the figure
     /// is the server's limit (within the last step's ratio).
     Server,
-    /// The generator's own core saturated first: the server's limit is
-    /// higher than the figure.
+    /// The step that failed had the generator's own core saturated: the
+    /// server's limit may be higher than the figure.
     Generator,
     /// The step limit came while the server still kept up.
     Steps,
@@ -323,10 +335,13 @@ impl std::fmt::Display for MaxReport {
     }
 }
 
-/// Raises the rate by half each step until p99 exceeds 100 ms, messages
-/// are lost, or the generator's own core passes `max_load`. When the
-/// server was the limit, one more step halfway (geometrically) between
-/// the last good rate and the failed one narrows the figure to ×1.22.
+/// Raises the rate by half each step until p99 exceeds 100 ms or messages
+/// are lost. A step where the generator's own core passed `max_load` is
+/// not counted (it measures the generator) but does not end the ladder: a
+/// server that batches frames once it saturates costs the generator less
+/// per delivery, and a later step may measure it again. When the server
+/// was the limit, one more step halfway (geometrically) between the last
+/// rate and the failed one narrows the figure to ×1.22.
 pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> {
     let mut steps: Vec<Report> = Vec::new();
     let mut best = 0.0f64;
@@ -335,13 +350,12 @@ pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> 
         if let Some(limit) = step(target, o, rate, max_load, &mut steps, &mut best).await? {
             break limit;
         }
-        if steps.len() >= MAX_STEPS {
+        if steps.len() >= o.max_steps.max(1) {
             break Limit::Steps;
         }
         rate *= 1.5;
     };
     if limit == Limit::Server && best > 0.0 {
-        // Halfway between the last good rate (rate / 1.5) and `rate`.
         let _ = step(
             target,
             o,
@@ -360,8 +374,9 @@ pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> 
     })
 }
 
-/// Runs one step of the ladder at `rate`, raising `best` if it kept up:
-/// what ended the ladder, if this step did.
+/// Runs one step of the ladder at `rate`, raising `best` if it kept up
+/// with the generator under its limit: what ended the ladder, if this step
+/// did.
 async fn step(
     target: &Target,
     o: &Opts,
@@ -378,8 +393,8 @@ async fn step(
     }
     steps.push(step);
     Ok(match (ok, saturated) {
-        (_, true) => Some(Limit::Generator),
+        (true, _) => None,
+        (false, true) => Some(Limit::Generator),
         (false, false) => Some(Limit::Server),
-        (true, false) => None,
     })
 }
