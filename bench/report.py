@@ -58,8 +58,9 @@ def lat(x):
 
 lines += ["## Fan-out", "",
           "`fanout` at N = 10, then `max` at N = 100 and N = 1000: the rate grows by half each step until p99 "
-          "passes 100 ms, messages are lost, the generator's own core passes 80% (then the step measures the "
-          "generator, and no higher figure is claimed), or after 16 steps. Where the server was the limit, one more "
+          "passes 100 ms or messages are lost, or after 16 steps. A step where the generator's own core passed 80% "
+          "measures the generator and is not counted, but the ladder goes on: a server that batches frames once "
+          "it saturates costs the generator less per delivery, and the next step may measure it again. Where the server was the limit, one more "
           "step halfway (×1.22) between the last good rate and the failed one narrows the figure.", "",
           "| N receivers | offered msgs/s | deliveries/s | latency p50 / p99 / p99.9 / max (ms) | lost | generator core |",
           "|---|---|---|---|---|---|"]
@@ -76,7 +77,7 @@ for s in rows:
 lines += [""]
 for m in ("max100", "max1000"):
     if not r[m].get("refused"):
-        why = {"generator": "the generator's core saturated first: the server's limit is higher",
+        why = {"generator": "the step that broke p99 ≤ 100 ms had the generator's core saturated: the server's limit may be higher",
                "steps": "the step limit came first: the server's limit is higher",
                "server": "the next step broke p99 ≤ 100 ms or lost messages"}[r[m]["limit"]]
         lines.append(f"**Highest sustained at N = {r[m]['receivers']}** (p99 ≤ 100 ms, nothing lost): "
@@ -101,7 +102,7 @@ def capped(key):
 
 lines += ["### Side by side", "",
           "Ratios are SecureChat's figure over the peer's. Where a server's run stopped before the server did "
-          "(the generator's core saturated, or the last step still kept up), its figure is a floor (marked ≥), "
+          "(the step that failed had the generator's core saturated, or the last step still kept up), its figure is a floor (marked ≥), "
           "and the ratio is a floor or a ceiling accordingly. A server that batches frames under load (its p50 "
           "climbs) costs the generator less per delivery than one that sends each frame at once, so a "
           "generator-bound floor says little about the server.", "",
