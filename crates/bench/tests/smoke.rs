@@ -37,8 +37,10 @@ async fn every_scenario_runs_and_loses_nothing() {
         data_dir: dir.path().to_owned(),
         rate_per_sec: 100_000.0,
         burst: 100_000,
-        // Small, so that `slow`'s stalled receiver is cut off in seconds.
-        outbound_queue: 64,
+        // Small, so that `slow`'s stalled receiver (8 KB frames) is cut off
+        // within about a second; not smaller, or a busy CI machine that
+        // stalls the generator for a moment gets healthy readers cut too.
+        outbound_queue: 256,
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
