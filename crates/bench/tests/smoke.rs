@@ -38,8 +38,10 @@ async fn every_scenario_runs_and_loses_nothing() {
         rate_per_sec: 100_000.0,
         burst: 100_000,
         // Small, so that `slow`'s stalled receiver (8 KB frames) is cut off
-        // within about a second; not smaller, or a busy CI machine that
-        // stalls the generator for a moment gets healthy readers cut too.
+        // within about a second; not smaller, or a stall on a busy CI
+        // machine (a slow disk sync, then a burst) gets a healthy
+        // connection cut too: the sender's first, as it gets two frames
+        // (ack and delivery) per message.
         outbound_queue: 256,
         ..Default::default()
     };
