@@ -2,7 +2,7 @@
 //! on loopback. Prints one line of figures per run (`--json`: one JSON
 //! object). A result measured while the generator's own core was more than
 //! `--max-load` busy is refused (exit code 3): it would measure the
-//! generator, not the server.
+//! generator, not the server. In `max`, such a step is not counted.
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
