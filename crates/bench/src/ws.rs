@@ -169,16 +169,17 @@ pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
     // searches use a prebuilt finder and memchr rather than `str::find`.
     static BODY: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(r#""body":""#));
+    static PRIVMSG: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(" PRIVMSG "));
+    static TRAILING: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(" :"));
     let body = if frame.starts_with(r#"{"type":"message""#) {
-        let start = BODY.find(frame.as_bytes())? + 8;
-        let rest = &frame[start..];
-        &rest[..memchr::memchr(b'"', rest.as_bytes())?]
+        quoted(&frame[BODY.find(frame.as_bytes())? + 8..])?
     } else if let Some(rest) = frame.strip_prefix(r#"42["m",""#) {
-        &rest[..rest.find('"')?]
+        quoted(rest)?
     } else if frame.starts_with(':') {
-        let start = frame.find(" PRIVMSG ")?;
-        let rest = &frame[start..];
-        rest[rest.find(" :")? + 2..].trim_end()
+        let rest = &frame[PRIVMSG.find(frame.as_bytes())? + 8..];
+        rest[TRAILING.find(rest.as_bytes())? + 2..].trim_end()
     } else if frame.starts_with(|c: char| c.is_ascii_digit()) {
         frame
     } else {
@@ -189,6 +190,11 @@ pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
     let n = number(parts.next()?)?;
     let t = number(parts.next()?)?;
     Some((usize::try_from(sender).ok()?, n, t))
+}
+
+/// The text up to the next `"`.
+fn quoted(rest: &str) -> Option<&str> {
+    Some(&rest[..memchr::memchr(b'"', rest.as_bytes())?])
 }
 
 /// Decimal digits (at least one) as a number.
