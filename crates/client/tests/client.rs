@@ -272,6 +272,28 @@ async fn cli(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, S
     )
 }
 
+/// `securechat VERB URL -u USER --password-stdin --trust FINGERPRINT`
+/// (`register` or `login`), the password on standard input.
+async fn sign_in(
+    home: &Path,
+    verb: &str,
+    url: &str,
+    user: &str,
+    fingerprint: &str,
+    password: &str,
+) -> (i32, String, String) {
+    let args = [
+        verb,
+        url,
+        "-u",
+        user,
+        "--password-stdin",
+        "--trust",
+        fingerprint,
+    ];
+    cli(home, &args, Some(&format!("{password}\n"))).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_registers_sends_tails_and_explains_errors() {
     let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -288,18 +310,13 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     .await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains(&running.fingerprint), "{err}");
-    let (code, out, err) = cli(
+    let (code, out, err) = sign_in(
         home.path(),
-        &[
-            "register",
-            &url,
-            "-u",
-            "carol",
-            "--password-stdin",
-            "--trust",
-            &running.fingerprint,
-        ],
-        Some(&pw),
+        "register",
+        &url,
+        "carol",
+        &running.fingerprint,
+        PASSWORD,
     )
     .await;
     assert_eq!(code, 0, "{err}");
@@ -395,18 +412,13 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     );
     let other = tempfile::tempdir().unwrap();
     for (password, expect) in [(PASSWORD, 4), (new_pw, 0)] {
-        let (code, _, err) = cli(
+        let (code, _, err) = sign_in(
             other.path(),
-            &[
-                "login",
-                &url,
-                "-u",
-                "carol",
-                "--password-stdin",
-                "--trust",
-                &running.fingerprint,
-            ],
-            Some(&format!("{password}\n")),
+            "login",
+            &url,
+            "carol",
+            &running.fingerprint,
+            password,
         )
         .await;
         assert_eq!(code, expect, "login with {password:?}: {err}");
@@ -483,19 +495,13 @@ async fn the_chat_screen_works_in_a_real_terminal() {
     );
     let running = start(dir.path(), 0).await;
     let url = format!("https://127.0.0.1:{}", running.port);
-    let pw = format!("{PASSWORD}\n");
-    let (code, _, err) = cli(
+    let (code, _, err) = sign_in(
         home.path(),
-        &[
-            "register",
-            &url,
-            "-u",
-            "erin",
-            "--password-stdin",
-            "--trust",
-            &running.fingerprint,
-        ],
-        Some(&pw),
+        "register",
+        &url,
+        "erin",
+        &running.fingerprint,
+        PASSWORD,
     )
     .await;
     assert_eq!(code, 0, "{err}");
@@ -649,18 +655,13 @@ async fn upload_and_download_commands_draw_progress_bars() {
     );
     let running = start(dir.path(), 0).await;
     let url = format!("https://127.0.0.1:{}", running.port);
-    let (code, _, err) = cli(
+    let (code, _, err) = sign_in(
         home.path(),
-        &[
-            "register",
-            &url,
-            "-u",
-            "hank",
-            "--password-stdin",
-            "--trust",
-            &running.fingerprint,
-        ],
-        Some(&format!("{PASSWORD}\n")),
+        "register",
+        &url,
+        "hank",
+        &running.fingerprint,
+        PASSWORD,
     )
     .await;
     assert_eq!(code, 0, "{err}");
