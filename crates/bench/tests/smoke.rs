@@ -97,14 +97,41 @@ async fn every_scenario_runs_and_loses_nothing() {
         ],
     )
     .await;
+    // Two steps (20, then 30 msgs/s) normally; a stall on a busy machine
+    // may break p99 on the second, and then the ladder ends at the server
+    // and narrows with one step halfway. Either way the figure is the best
+    // step that kept up.
     let steps = r["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 2, "{r}");
-    assert_eq!(steps[1]["offered_rate"], 30.0, "×1.5 a step: {r}");
-    assert_eq!(r["limit"], "steps", "{r}");
-    assert_eq!(
-        r["max_deliveries_per_sec"], steps[1]["deliveries_per_sec"],
-        "{r}"
-    );
+    let rates: Vec<f64> = steps
+        .iter()
+        .map(|s| s["offered_rate"].as_f64().unwrap())
+        .collect();
+    let kept_up = |s: &&Value| {
+        s["latency"]["p99_ms"].as_f64().unwrap() <= 100.0
+            && s["lost"] == 0
+            && s["rate_limited"] == 0
+    };
+    match r["limit"].as_str() {
+        Some("steps") => assert_eq!(rates, [20.0, 30.0], "×1.5 a step: {r}"),
+        Some("server") => {
+            assert!(rates[0] == 20.0 && rates.len() <= 3, "{r}");
+            let failed = steps
+                .iter()
+                .position(|s| !kept_up(&s))
+                .expect("a failed step");
+            if failed > 0 {
+                let halfway = rates[failed] / 1.5f64.sqrt();
+                assert!((rates.last().unwrap() - halfway).abs() < 1e-9, "{r}");
+            }
+        }
+        other => panic!("a ladder ends at the steps or the server here, not {other:?}: {r}"),
+    }
+    let best = steps
+        .iter()
+        .filter(kept_up)
+        .map(|s| s["deliveries_per_sec"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(r["max_deliveries_per_sec"].as_f64(), Some(best), "{r}");
 
     let r = bench(
         addr,
