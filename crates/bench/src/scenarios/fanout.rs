@@ -4,7 +4,7 @@
 //! per second and delivery latency, and how many were lost.
 
 use super::open_ws;
-use crate::clock::{at, now_ns};
+use crate::clock::{at, now_ns, pace};
 use crate::procfs::CpuMeter;
 use crate::stats::{Latency, histogram};
 use crate::target::Target;
@@ -171,6 +171,11 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     };
     let per_sender = o.rate / o.senders.max(1) as f64;
     let interval_ns = (1e9 / per_sender) as u64;
+    // Stagger the senders across one interval.
+    let firsts: Vec<u64> = (0..senders.len())
+        .map(|i| begin + interval_ns * i as u64 / senders.len() as u64)
+        .collect();
+    let mut ticks = pace(&firsts, interval_ns, measure_to).into_iter();
     let mut tx_tasks = Vec::new();
     for (i, ws) in senders.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
@@ -202,13 +207,10 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         });
         let target = target.clone();
         let pad = pad.clone();
-        // Stagger the senders across one interval.
-        let first = begin + interval_ns * i as u64 / o.senders.max(1) as u64;
+        let mut ticks = ticks.next().expect("one tick stream per sender");
         tx_tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
-            let mut next = first;
-            while next < measure_to {
-                tokio::time::sleep_until(at(next)).await;
+            while let Some(next) = ticks.recv().await {
                 let body = body(i, n, next) + &pad;
                 let frame = target.send_frame(room, i, n, &body);
                 if sink.send(Message::text(frame)).await.is_err() {
@@ -218,7 +220,6 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                     counters.sent.fetch_add(1, Relaxed);
                 }
                 n += 1;
-                next += interval_ns;
             }
             (sink, reader)
         }));
