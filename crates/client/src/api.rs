@@ -4,14 +4,19 @@ use crate::ClientError;
 use crate::trust::Tls;
 use reqwest::{Method, StatusCode};
 use securechat_proto::http::{
-    ApiErrorBody, AuthResponse, CreateRoom, HistoryResponse, LoginRequest, MeResponse,
+    ApiErrorBody, AuthResponse, CreateRoom, EditRequest, HistoryResponse, LoginRequest, MeResponse,
     PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, UploadResponse, UsernameRequest,
     UsersResponse,
 };
 use securechat_proto::ws::{RoomInfo, RoomKind};
-use securechat_proto::{ErrorCode, FileId, RoomId, Seq};
+use securechat_proto::{ErrorCode, FileId, MessageId, RoomId, Seq};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+/// `/api/rooms/{room}/messages/{msg}`.
+fn message_path(room: RoomId, msg: MessageId) -> String {
+    format!("/api/rooms/{room}/messages/{msg}")
+}
 
 /// Where a server is: always `https://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +276,28 @@ impl Api {
         self.post::<RoomResponse>(&format!("/api/rooms/{room}/invite"), &req)
             .await
             .map(|_| ())
+    }
+
+    /// Replaces the body of `msg` in `room` (the caller's own message).
+    pub async fn edit_message(
+        &self,
+        room: RoomId,
+        msg: MessageId,
+        body: &str,
+    ) -> Result<(), ClientError> {
+        let req = EditRequest {
+            body: body.to_owned(),
+        };
+        self.call::<IgnoredAny>(Method::PATCH, &message_path(room, msg), Some(&req))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes `msg` in `room` (the caller's own, or any as an admin).
+    pub async fn delete_message(&self, room: RoomId, msg: MessageId) -> Result<(), ClientError> {
+        self.call::<IgnoredAny>(Method::DELETE, &message_path(room, msg), None::<&()>)
+            .await
+            .map(drop)
     }
 
     /// Joins the public room called `name`.

@@ -94,15 +94,13 @@ async fn register(server: &Server, tls: &Tls, name: &str) -> String {
 async fn collect(conn: &mut Connection, room: RoomId, n: usize) -> Vec<(Seq, String)> {
     let mut got = Vec::new();
     while got.len() < n {
-        let e = tokio::time::timeout(WAIT, conn.events.recv())
-            .await
-            .expect("in time")
-            .expect("open");
-        if let Event::Server(ServerMsg::Message(m)) = e {
-            if m.room == room {
-                got.push((m.seq, m.body));
-            }
-        }
+        got.push(
+            server_event(conn, |m| match m {
+                ServerMsg::Message(m) if m.room == room => Some((m.seq, m.body)),
+                _ => None,
+            })
+            .await,
+        );
     }
     got
 }
@@ -450,6 +448,27 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     running.stop().await;
 }
 
+/// Types `line` into the `chat` session and presses Enter.
+async fn type_line(socket: &str, line: &str) {
+    tmux(socket, &["send-keys", "-t", "chat", "-l", line]).await;
+    tmux(socket, &["send-keys", "-t", "chat", "Enter"]).await;
+}
+
+/// The first server event on `conn` that `pick` takes.
+async fn server_event<T>(conn: &mut Connection, mut pick: impl FnMut(ServerMsg) -> Option<T>) -> T {
+    loop {
+        let e = tokio::time::timeout(WAIT, conn.events.recv())
+            .await
+            .expect("in time")
+            .expect("open");
+        if let Event::Server(m) = e
+            && let Some(t) = pick(m)
+        {
+            return t;
+        }
+    }
+}
+
 /// Waits until the `chat` session's pane shows `text`.
 async fn pane_shows(socket: &str, text: &str) -> String {
     pane_shows_in(socket, "chat", text).await
@@ -548,24 +567,38 @@ async fn the_chat_screen_works_in_a_real_terminal() {
     assert!(screen.contains("● frank"), "frank is online: {screen}");
 
     // Erin types; Frank receives.
-    tmux(
-        &socket,
-        &[
-            "send-keys",
-            "-t",
-            "chat",
-            "-l",
-            "hello from a real terminal",
-        ],
-    )
-    .await;
-    tmux(&socket, &["send-keys", "-t", "chat", "Enter"]).await;
+    type_line(&socket, "hello from a real terminal").await;
     let got = collect(&mut f, general, 1).await;
     assert_eq!(got, vec![(1, "hello from a real terminal".to_string())]);
     // Frank answers; Erin's screen shows it.
     f.send(general, "loud and clear");
     pane_shows(&socket, "frank: loud and clear").await;
     pane_shows(&socket, "erin: hello from a real terminal").await;
+
+    // Up recalls Erin's message to edit; her edit reaches Frank.
+    tmux(&socket, &["send-keys", "-t", "chat", "Up"]).await;
+    pane_shows(&socket, "> /edit hello from a real terminal").await;
+    tmux(&socket, &["send-keys", "-t", "chat", "Escape"]).await;
+    type_line(&socket, "/edit hello from a real tty").await;
+    let edited = server_event(&mut f, |m| match m {
+        ServerMsg::Edited(e) => Some((e.room, e.body, e.by)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        edited,
+        (general, "hello from a real tty".into(), "erin".into())
+    );
+    pane_shows(&socket, "erin: hello from a real tty (edited)").await;
+    // And /delete takes it back, for Frank and on her screen.
+    type_line(&socket, "/delete").await;
+    let deleted = server_event(&mut f, |m| match m {
+        ServerMsg::Deleted(d) => Some((d.room, d.by)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted, (general, "erin".into()));
+    pane_shows(&socket, "erin: (deleted)").await;
 
     // Ctrl-C quits and gives the terminal back (the pane's command ends).
     tmux(&socket, &["send-keys", "-t", "chat", "C-c"]).await;

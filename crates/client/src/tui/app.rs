@@ -12,15 +12,41 @@ use std::time::{Duration, Instant};
 /// Something the loop must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Send { room: RoomId, body: String },
-    LoadOlder { room: RoomId, before: Seq },
-    MarkRead { room: RoomId, seq: Seq },
-    Typing { room: RoomId },
+    Send {
+        room: RoomId,
+        body: String,
+    },
+    LoadOlder {
+        room: RoomId,
+        before: Seq,
+    },
+    MarkRead {
+        room: RoomId,
+        seq: Seq,
+    },
+    Typing {
+        room: RoomId,
+    },
     Join(String),
     Leave(RoomId),
-    Create { name: String, private: bool },
+    Create {
+        name: String,
+        private: bool,
+    },
     OpenDm(String),
-    Invite { room: RoomId, user: String },
+    Invite {
+        room: RoomId,
+        user: String,
+    },
+    Edit {
+        room: RoomId,
+        msg: MessageId,
+        body: String,
+    },
+    Delete {
+        room: RoomId,
+        msg: MessageId,
+    },
     Quit,
 }
 
@@ -30,6 +56,9 @@ pub struct Line {
     pub time: String,
     pub from: Option<String>,
     pub text: String,
+    /// A message that is still there: its id and body, for `/edit` and
+    /// `/delete`.
+    pub msg: Option<(MessageId, String)>,
 }
 
 /// A room on screen.
@@ -50,11 +79,15 @@ impl RoomView {
             ServerMsg::Edited(e) => {
                 if let Some(line) = self.ids.get(&e.target).and_then(|s| self.lines.get_mut(s)) {
                     line.text = format!("{} (edited)", e.body);
+                    if let Some((_, body)) = &mut line.msg {
+                        body.clone_from(&e.body);
+                    }
                 }
             }
             ServerMsg::Deleted(d) => {
                 if let Some(line) = self.ids.get(&d.target).and_then(|s| self.lines.get_mut(s)) {
                     line.text = "(deleted)".into();
+                    line.msg = None;
                 }
             }
             _ => {}
@@ -68,6 +101,15 @@ impl RoomView {
         if let Some((_, seq)) = ev.stream_position() {
             self.info.last_seq = self.info.last_seq.max(seq);
         }
+    }
+
+    /// `user`'s latest message here that is still there: its id and body.
+    pub fn last_of(&self, user: &str) -> Option<(MessageId, String)> {
+        self.lines
+            .values()
+            .rev()
+            .filter(|l| l.from.as_deref() == Some(user))
+            .find_map(|l| l.msg.clone())
     }
 }
 
@@ -117,11 +159,13 @@ pub fn line_of(ev: &ServerMsg) -> Option<Line> {
         time: clock(ts),
         from: None,
         text,
+        msg: None,
     };
     Some(match ev {
         ServerMsg::Message(m) => Line {
             time: clock(&m.ts),
             from: Some(m.from.clone()),
+            msg: (!m.deleted).then(|| (m.id, m.body.clone())),
             text: if m.deleted {
                 "(deleted)".into()
             } else {
@@ -376,6 +420,15 @@ impl App {
                     _ => Vec::new(),
                 }
             }
+            // Up on an empty line recalls your last message here to edit.
+            KeyCode::Up if self.input.is_empty() => {
+                let me = self.me.clone();
+                match self.current_room().and_then(|r| r.last_of(&me)) {
+                    Some((_, body)) => self.input = format!("/edit {body}"),
+                    None => self.notice = Some("nothing of yours to edit here".into()),
+                }
+                Vec::new()
+            }
             KeyCode::PageDown => {
                 self.scroll = self.scroll.saturating_sub(10);
                 Vec::new()
@@ -411,6 +464,9 @@ impl App {
         }
         let room = self.current_room().map(|r| r.info.id);
         if let Some(cmd) = text.strip_prefix('/') {
+            if let Some(action) = self.change_last(room, cmd) {
+                return action;
+            }
             let mut parts = cmd.split_whitespace();
             let arg = |p: Option<&str>| p.map(str::to_owned);
             return match (parts.next(), parts.next()) {
@@ -444,9 +500,38 @@ impl App {
         }
     }
 
+    /// `/edit TEXT` and `/delete`: change your latest message in `room`.
+    /// `None` when `cmd` is neither.
+    fn change_last(&mut self, room: Option<RoomId>, cmd: &str) -> Option<Vec<Action>> {
+        let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
+        let body = rest.trim();
+        if !matches!(verb, "edit" | "delete") {
+            return None;
+        }
+        if verb == "edit" && body.is_empty() {
+            return Some(self.help());
+        }
+        let me = self.me.clone();
+        let last = room.zip(self.current_room().and_then(|r| r.last_of(&me)));
+        let Some((room, (msg, old))) = last else {
+            self.notice = Some(format!("nothing of yours to {verb} here"));
+            return Some(Vec::new());
+        };
+        Some(match verb {
+            "edit" if body == old => Vec::new(),
+            "edit" => vec![Action::Edit {
+                room,
+                msg,
+                body: body.to_owned(),
+            }],
+            _ => vec![Action::Delete { room, msg }],
+        })
+    }
+
     fn help(&mut self) -> Vec<Action> {
         self.notice = Some(
-            "/join ROOM  /leave  /create NAME [private]  /dm USER  /invite USER  /quit".into(),
+            "/join ROOM /leave /create NAME [private] /dm USER /invite USER /edit /delete /quit"
+                .into(),
         );
         Vec::new()
     }
@@ -595,6 +680,76 @@ mod tests {
         })));
         let general = app.rooms.iter().find(|r| r.info.id == RoomId(1)).unwrap();
         assert_eq!(general.lines[&1].text, "(deleted)");
+    }
+
+    #[test]
+    fn edit_and_delete_your_latest_message() {
+        let mut app = with_rooms();
+        let run = |app: &mut App, line: &str| {
+            app.input = line.into();
+            app.key(key(KeyCode::Enter))
+        };
+        assert!(run(&mut app, "/edit anything").is_empty());
+        assert!(app.notice.as_deref().unwrap().contains("nothing of yours"));
+        app.apply(msg(1, 1, "alice", "first"));
+        app.apply(msg(1, 2, "alice", "teh second"));
+        app.apply(msg(1, 3, "bob", "not alice's"));
+        // Up on an empty line recalls the latest of hers to edit.
+        app.key(key(KeyCode::Up));
+        assert_eq!(app.input, "/edit teh second");
+        app.input = "/edit the  second".into();
+        assert_eq!(
+            app.key(key(KeyCode::Enter)),
+            vec![Action::Edit {
+                room: RoomId(1),
+                msg: MessageId(21),
+                body: "the  second".into()
+            }]
+        );
+        assert!(run(&mut app, "/edit teh second").is_empty(), "no change");
+        assert!(run(&mut app, "/edit").is_empty(), "no text: help");
+        assert!(app.notice.as_deref().unwrap().contains("/edit"));
+        // Deleted, it is no longer hers to change: the one before is.
+        assert_eq!(
+            run(&mut app, "/delete"),
+            vec![Action::Delete {
+                room: RoomId(1),
+                msg: MessageId(21)
+            }]
+        );
+        app.apply(Event::Server(ServerMsg::Deleted(Deleted {
+            id: MessageId(100),
+            room: RoomId(1),
+            seq: 4,
+            ts: Timestamp(0),
+            target: MessageId(21),
+            by: "alice".into(),
+        })));
+        app.key(key(KeyCode::Up));
+        assert_eq!(app.input, "/edit first");
+        app.input.clear();
+        // An edit that came back from the server is what Up recalls.
+        app.apply(Event::Server(ServerMsg::Edited(Edited {
+            id: MessageId(101),
+            room: RoomId(1),
+            seq: 5,
+            ts: Timestamp(0),
+            target: MessageId(11),
+            body: "first, fixed".into(),
+            by: "alice".into(),
+        })));
+        app.key(key(KeyCode::Up));
+        assert_eq!(app.input, "/edit first, fixed");
+        // Another room: nothing of hers there.
+        app.input.clear();
+        app.key(key(KeyCode::Tab));
+        assert!(run(&mut app, "/delete").is_empty());
+        assert!(
+            app.notice
+                .as_deref()
+                .unwrap()
+                .contains("nothing of yours to delete")
+        );
     }
 
     #[test]

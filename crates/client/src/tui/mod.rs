@@ -105,6 +105,8 @@ async fn perform(
             api.invite(room, &user).await?;
             app.notice = Some(format!("invited {user}"));
         }
+        Action::Edit { room, msg, body } => api.edit_message(room, msg, &body).await?,
+        Action::Delete { room, msg } => api.delete_message(room, msg).await?,
         Action::Quit => app.quit = true,
     }
     Ok(())
