@@ -53,8 +53,9 @@ enum Scenario {
     /// K clients cut at once reconnect and sync; nothing lost or doubled.
     Storm(storm::Opts),
     /// Fan-out without and with receivers that never read (`--stalled`,
-    /// at least 1): the others' p99 and the server's peak memory.
-    Slow(fanout::Opts),
+    /// at least 1), in alternating rounds: the others' p99 and the
+    /// server's peak memory.
+    Slow(slow::Opts),
 }
 
 fn emit(json: bool, report: &(impl Serialize + std::fmt::Display)) -> Result<()> {
@@ -125,7 +126,9 @@ async fn main() -> Result<()> {
             };
             let r = slow::run(&target, o, pid).await?;
             emit(cli.json, &r)?;
-            check_load(r.with_stalled.generator_load, cli.max_load)?;
+            for run in r.runs_without.iter().chain(&r.runs_with) {
+                check_load(run.generator_load, cli.max_load)?;
+            }
         }
         Scenario::Storm(o) => {
             let r = storm::run(&target, o).await?;
@@ -136,4 +139,14 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every subcommand (unique names and groups).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -179,17 +179,30 @@ async fn every_scenario_runs_and_loses_nothing() {
             "3",
             "--pad",
             "8000",
+            "--rounds",
+            "2",
         ],
     )
     .await;
-    for run in ["without", "with_stalled"] {
-        assert_eq!(r[run]["lost"], 0, "{r}");
-        assert_eq!(r[run]["deliveries"], r[run]["expected_deliveries"], "{r}");
+    for kind in ["runs_without", "runs_with"] {
+        let runs = r[kind].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{r}");
+        for run in runs {
+            assert_eq!(run["lost"], 0, "{r}");
+            assert_eq!(run["deliveries"], run["expected_deliveries"], "{r}");
+        }
     }
-    assert_eq!(r["with_stalled"]["stalled"], 1, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
     assert_eq!(
-        r["with_stalled"]["stalled_cut"], 1,
-        "the server cuts it off: {r}"
+        r["stalled"], 2,
+        "one stalled receiver in each run with: {r}"
+    );
+    assert_eq!(r["stalled_cut"], 2, "the server cuts them off: {r}");
+    let p99 = |run: &Value| run["latency"]["p99_ms"].as_f64().unwrap();
+    let ratio = p99(&r["with_stalled"]) / p99(&r["without"]);
+    assert!(
+        (r["p99_ratio"].as_f64().unwrap() - ratio).abs() < 1e-9,
+        "the ratio is of the median runs: {r}"
     );
     assert!(r["server_rss_peak_with_kib"].as_u64().unwrap() > 0, "{r}");
 

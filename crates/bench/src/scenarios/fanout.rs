@@ -344,11 +344,24 @@ impl std::fmt::Display for MaxReport {
 /// was the limit, one more step halfway (geometrically) between the last
 /// rate and the failed one narrows the figure to ×1.22.
 pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> {
+    ladder(o, max_load, async |rate| {
+        run(target, &Opts { rate, ..o.clone() }).await
+    })
+    .await
+}
+
+/// The `max` ladder over any way of running a step at a rate.
+async fn ladder(
+    o: &Opts,
+    max_load: f64,
+    mut run_at: impl AsyncFnMut(f64) -> Result<Report>,
+) -> Result<MaxReport> {
     let mut steps: Vec<Report> = Vec::new();
     let mut best = 0.0f64;
     let mut rate = o.rate;
     let limit = loop {
-        if let Some(limit) = step(target, o, rate, max_load, &mut steps, &mut best).await? {
+        let step = run_at(rate).await?;
+        if let Some(limit) = judge(step, max_load, &mut steps, &mut best) {
             break limit;
         }
         if steps.len() >= o.max_steps.max(1) {
@@ -357,15 +370,8 @@ pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> 
         rate *= 1.5;
     };
     if limit == Limit::Server && best > 0.0 {
-        let _ = step(
-            target,
-            o,
-            rate / 1.5f64.sqrt(),
-            max_load,
-            &mut steps,
-            &mut best,
-        )
-        .await?;
+        let step = run_at(rate / 1.5f64.sqrt()).await?;
+        judge(step, max_load, &mut steps, &mut best);
     }
     Ok(MaxReport {
         receivers: o.receivers,
@@ -375,27 +381,119 @@ pub async fn max(target: &Target, o: &Opts, max_load: f64) -> Result<MaxReport> 
     })
 }
 
-/// Runs one step of the ladder at `rate`, raising `best` if it kept up
-/// with the generator under its limit: what ended the ladder, if this step
-/// did.
-async fn step(
-    target: &Target,
-    o: &Opts,
-    rate: f64,
-    max_load: f64,
-    steps: &mut Vec<Report>,
-    best: &mut f64,
-) -> Result<Option<Limit>> {
-    let step = run(target, &Opts { rate, ..o.clone() }).await?;
+/// Records one step of the ladder, raising `best` if it kept up with the
+/// generator under its limit: what ended the ladder, if this step did.
+fn judge(step: Report, max_load: f64, steps: &mut Vec<Report>, best: &mut f64) -> Option<Limit> {
     let ok = step.latency.p99_ms <= P99_LIMIT_MS && step.lost == 0 && step.rate_limited == 0;
     let saturated = step.generator_load > max_load;
     if ok && !saturated {
         *best = best.max(step.deliveries_per_sec);
     }
     steps.push(step);
-    Ok(match (ok, saturated) {
+    match (ok, saturated) {
         (true, _) => None,
         (false, true) => Some(Limit::Generator),
         (false, false) => Some(Limit::Server),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(max_steps: usize) -> Opts {
+        Opts {
+            receivers: 10,
+            senders: 1,
+            rate: 100.0,
+            secs: 1.0,
+            users: 1,
+            stalled: 0,
+            pad: 0,
+            max_steps,
+        }
+    }
+
+    /// A server that keeps p99 at 5 ms up to `cap` messages/s and at 500 ms
+    /// beyond, measured by a generator whose core is over its limit at
+    /// `saturated` rates.
+    fn model(cap: f64, saturated: impl Fn(f64) -> bool) -> impl AsyncFnMut(f64) -> Result<Report> {
+        async move |rate: f64| {
+            let p99_ms = if rate <= cap { 5.0 } else { 500.0 };
+            Ok(Report {
+                receivers: 10,
+                senders: 1,
+                offered_rate: rate,
+                sent: rate as u64,
+                acked: rate as u64,
+                rate_limited: 0,
+                deliveries: rate as u64 * 10,
+                expected_deliveries: rate as u64 * 10,
+                lost: 0,
+                deliveries_per_sec: rate * 10.0,
+                latency: Latency {
+                    p50_ms: p99_ms / 2.0,
+                    p99_ms,
+                    p999_ms: p99_ms,
+                    max_ms: p99_ms,
+                },
+                generator_load: if saturated(rate) { 0.9 } else { 0.5 },
+                server_load: None,
+                stalled: 0,
+                stalled_cut: 0,
+            })
+        }
+    }
+
+    fn rates(r: &MaxReport) -> Vec<u64> {
+        r.steps
+            .iter()
+            .map(|s| s.offered_rate.round() as u64)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_server_limit_ends_the_ladder_and_a_halfway_step_narrows_it() {
+        let r = ladder(&opts(16), 0.8, model(400.0, |_| false))
+            .await
+            .unwrap();
+        assert_eq!(r.limit, Limit::Server);
+        // 100, 150, 225, 338 keep up; 506 fails; halfway: 506 / 1.22 = 413.
+        assert_eq!(rates(&r), vec![100, 150, 225, 338, 506, 413]);
+        assert_eq!(r.max_deliveries_per_sec, 3375.0, "413 failed too");
+        let r = ladder(&opts(16), 0.8, model(450.0, |_| false))
+            .await
+            .unwrap();
+        assert_eq!(r.max_deliveries_per_sec.round(), 4134.0, "413 kept up");
+    }
+
+    #[tokio::test]
+    async fn saturated_steps_are_not_counted_but_do_not_end_the_ladder() {
+        // The generator is saturated at 150 and 225 only (a server that
+        // batches once saturated gets cheaper to receive).
+        let band = |rate: f64| (140.0..230.0).contains(&rate);
+        let r = ladder(&opts(16), 0.8, model(300.0, band)).await.unwrap();
+        assert_eq!(r.limit, Limit::Server);
+        assert_eq!(rates(&r), vec![100, 150, 225, 338, 276]);
+        assert_eq!(r.max_deliveries_per_sec.round(), 2756.0);
+        // Fails while saturated: the generator, not the server, is the
+        // limit, and no halfway step runs.
+        let r = ladder(&opts(16), 0.8, model(300.0, |rate| rate > 200.0))
+            .await
+            .unwrap();
+        assert_eq!(r.limit, Limit::Generator);
+        assert_eq!(rates(&r), vec![100, 150, 225, 338]);
+        assert_eq!(r.max_deliveries_per_sec, 1500.0);
+        assert!(r.to_string().contains("≥ 1500"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn the_step_limit_ends_a_ladder_that_still_keeps_up() {
+        let r = ladder(&opts(3), 0.8, model(f64::MAX, |_| false))
+            .await
+            .unwrap();
+        assert_eq!(r.limit, Limit::Steps);
+        assert_eq!(rates(&r), vec![100, 150, 225]);
+        assert_eq!(r.max_deliveries_per_sec, 2250.0);
+    }
 }

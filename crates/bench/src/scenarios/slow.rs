@@ -1,9 +1,15 @@
-//! `slow`: the same fan-out twice, first as it is, then with receivers
-//! that connect and never read (slow consumers). Reports the others' p99
-//! in both runs, the server's peak memory in both (RSS sampled every
-//! 50 ms), and whether the server cut the stalled receivers off.
+//! `slow`: the same fan-out without and with receivers that connect and
+//! never read (slow consumers), in alternating rounds. Reports the others'
+//! p99 in every run, the ratio of the two kinds' median p99s, the server's
+//! peak memory for each kind (RSS sampled every 50 ms), and whether the
+//! server cut the stalled receivers off.
+//!
+//! One run of each kind is not enough here: at a few milliseconds, two
+//! back-to-back runs of the very same load differ in p99 by up to half on
+//! these machines, so a single pair's ratio says more about the machine
+//! than about the stalled receiver.
 
-use super::fanout::{self, Opts};
+use super::fanout;
 use crate::procfs::rss_kib;
 use crate::target::Target;
 use anyhow::Result;
@@ -12,12 +18,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "slow")]
+pub struct Opts {
+    #[command(flatten)]
+    pub fanout: fanout::Opts,
+    /// Runs of each kind, alternating (without, with, without, …).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Every run without stalled receivers, in order.
+    pub runs_without: Vec<fanout::Report>,
+    /// Every run with them, in order.
+    pub runs_with: Vec<fanout::Report>,
+    /// The run of each kind with the median p99.
     pub without: fanout::Report,
     pub with_stalled: fanout::Report,
-    /// The others' p99 with the stalled receivers over p99 without.
+    /// The median p99 with the stalled receivers over the median without.
     pub p99_ratio: f64,
+    /// Over all runs with them: stalled receivers, and how many were cut.
+    pub stalled: usize,
+    pub stalled_cut: usize,
+    /// Messages lost to the others, over all runs.
+    pub lost: u64,
     pub server_rss_start_kib: u64,
     pub server_rss_peak_without_kib: u64,
     pub server_rss_peak_with_kib: u64,
@@ -25,14 +51,19 @@ pub struct Report {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "  without: {}", self.without)?;
-        writeln!(f, "  with:    {}", self.with_stalled)?;
+        for (without, with) in self.runs_without.iter().zip(&self.runs_with) {
+            writeln!(f, "  without: {without}")?;
+            writeln!(f, "  with:    {with}")?;
+        }
         write!(
             f,
-            "slow consumer: others' p99 {:.2} → {:.2} ms ({:.2}×); server RSS {} KiB, peak {} KiB without, {} KiB with",
+            "slow consumer: others' median p99 {:.2} → {:.2} ms ({:.2}×); stalled cut {} of {}; lost {}; server RSS {} KiB, peak {} KiB without, {} KiB with",
             self.without.latency.p99_ms,
             self.with_stalled.latency.p99_ms,
             self.p99_ratio,
+            self.stalled_cut,
+            self.stalled,
+            self.lost,
             self.server_rss_start_kib,
             self.server_rss_peak_without_kib,
             self.server_rss_peak_with_kib
@@ -42,38 +73,44 @@ impl std::fmt::Display for Report {
 
 pub async fn run(target: &Target, o: &Opts, pid: u32) -> Result<Report> {
     let start = rss_kib(pid).unwrap_or(0);
-    let (without, peak_without) = sampled(
-        pid,
-        fanout::run(
-            target,
-            &Opts {
-                stalled: 0,
-                ..o.clone()
-            },
-        ),
-    )
-    .await;
-    let stalled = o.stalled.max(1);
-    let (with_stalled, peak_with) = sampled(
-        pid,
-        fanout::run(
-            target,
-            &Opts {
+    let stalled = o.fanout.stalled.max(1);
+    let (mut runs_without, mut runs_with) = (Vec::new(), Vec::new());
+    let (mut peak_without, mut peak_with) = (0, 0);
+    for _ in 0..o.rounds.max(1) {
+        for (stalled, runs, peak) in [
+            (0, &mut runs_without, &mut peak_without),
+            (stalled, &mut runs_with, &mut peak_with),
+        ] {
+            let opts = fanout::Opts {
                 stalled,
-                ..o.clone()
-            },
-        ),
-    )
-    .await;
-    let (without, with_stalled) = (without?, with_stalled?);
+                ..o.fanout.clone()
+            };
+            let (report, kib) = sampled(pid, fanout::run(target, &opts)).await;
+            runs.push(report?);
+            *peak = (*peak).max(kib);
+        }
+    }
+    let (without, with_stalled) = (median_p99(&runs_without), median_p99(&runs_with));
     Ok(Report {
         p99_ratio: with_stalled.latency.p99_ms / without.latency.p99_ms.max(0.001),
+        stalled: runs_with.iter().map(|r| r.stalled).sum(),
+        stalled_cut: runs_with.iter().map(|r| r.stalled_cut).sum(),
+        lost: runs_without.iter().chain(&runs_with).map(|r| r.lost).sum(),
         without,
         with_stalled,
+        runs_without,
+        runs_with,
         server_rss_start_kib: start,
         server_rss_peak_without_kib: peak_without,
         server_rss_peak_with_kib: peak_with,
     })
+}
+
+/// The run whose p99 is the median (the upper one of an even count).
+fn median_p99(runs: &[fanout::Report]) -> fanout::Report {
+    let mut sorted: Vec<&fanout::Report> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.latency.p99_ms.total_cmp(&b.latency.p99_ms));
+    sorted[sorted.len() / 2].clone()
 }
 
 /// Runs `f` while sampling `pid`'s RSS; returns its result and the peak.
