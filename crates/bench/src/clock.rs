@@ -18,10 +18,11 @@ pub fn at(ns: u64) -> tokio::time::Instant {
     tokio::time::Instant::from_std(start + Duration::from_nanos(ns))
 }
 
-/// The shortest sleep of the pacing thread. Below 1,000 ticks a second
-/// every tick is released on time; above, the thread wakes once a
-/// millisecond and releases all that came due meanwhile (as tokio's timer
-/// did), so that pacing does not take the generator's core from receiving.
+/// The shortest sleep of the pacing thread when ticks (of all senders
+/// together) come more often than this. Up to 1,000 ticks a second every
+/// tick is released on time; above, the thread wakes once a millisecond
+/// and releases all that came due meanwhile (as tokio's timer did), so
+/// that pacing does not take the generator's core from receiving.
 const MIN_SLEEP_NS: u64 = 1_000_000;
 
 /// Ticks for open-loop senders, each released within about 0.1 ms of when
@@ -42,6 +43,11 @@ pub fn pace(
     until: u64,
 ) -> Vec<tokio::sync::mpsc::UnboundedReceiver<u64>> {
     let interval = interval.max(1);
+    let min_sleep = if interval / (firsts.len().max(1) as u64) < MIN_SLEEP_NS {
+        MIN_SLEEP_NS
+    } else {
+        0
+    };
     let (mut due, receivers): (Vec<_>, Vec<_>) = firsts
         .iter()
         .map(|&first| {
@@ -67,7 +73,7 @@ pub fn pace(
             if earliest == u64::MAX {
                 return;
             }
-            let wait = earliest.saturating_sub(now_ns()).max(MIN_SLEEP_NS);
+            let wait = earliest.saturating_sub(now_ns()).max(min_sleep);
             std::thread::sleep(Duration::from_nanos(wait));
         }
     });
