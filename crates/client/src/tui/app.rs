@@ -586,6 +586,12 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
+    /// Types `line` and presses Enter.
+    fn enter(app: &mut App, line: &str) -> Vec<Action> {
+        app.input = line.into();
+        app.key(key(KeyCode::Enter))
+    }
+
     fn with_rooms() -> App {
         let mut app = App::new("alice");
         for (id, name, kind) in [
@@ -685,11 +691,7 @@ mod tests {
     #[test]
     fn edit_and_delete_your_latest_message() {
         let mut app = with_rooms();
-        let run = |app: &mut App, line: &str| {
-            app.input = line.into();
-            app.key(key(KeyCode::Enter))
-        };
-        assert!(run(&mut app, "/edit anything").is_empty());
+        assert!(enter(&mut app, "/edit anything").is_empty());
         assert!(app.notice.as_deref().unwrap().contains("nothing of yours"));
         app.apply(msg(1, 1, "alice", "first"));
         app.apply(msg(1, 2, "alice", "teh second"));
@@ -706,12 +708,12 @@ mod tests {
                 body: "the  second".into()
             }]
         );
-        assert!(run(&mut app, "/edit teh second").is_empty(), "no change");
-        assert!(run(&mut app, "/edit").is_empty(), "no text: help");
+        assert!(enter(&mut app, "/edit teh second").is_empty(), "no change");
+        assert!(enter(&mut app, "/edit").is_empty(), "no text: help");
         assert!(app.notice.as_deref().unwrap().contains("/edit"));
         // Deleted, it is no longer hers to change: the one before is.
         assert_eq!(
-            run(&mut app, "/delete"),
+            enter(&mut app, "/delete"),
             vec![Action::Delete {
                 room: RoomId(1),
                 msg: MessageId(21)
@@ -743,7 +745,7 @@ mod tests {
         // Another room: nothing of hers there.
         app.input.clear();
         app.key(key(KeyCode::Tab));
-        assert!(run(&mut app, "/delete").is_empty());
+        assert!(enter(&mut app, "/delete").is_empty());
         assert!(
             app.notice
                 .as_deref()
@@ -755,33 +757,32 @@ mod tests {
     #[test]
     fn slash_commands() {
         let mut app = with_rooms();
-        let run = |app: &mut App, line: &str| {
-            app.input = line.into();
-            app.key(key(KeyCode::Enter))
-        };
-        assert_eq!(run(&mut app, "/join ops"), vec![Action::Join("ops".into())]);
         assert_eq!(
-            run(&mut app, "/dm @bob"),
+            enter(&mut app, "/join ops"),
+            vec![Action::Join("ops".into())]
+        );
+        assert_eq!(
+            enter(&mut app, "/dm @bob"),
             vec![Action::OpenDm("bob".into())]
         );
         assert_eq!(
-            run(&mut app, "/create core private"),
+            enter(&mut app, "/create core private"),
             vec![Action::Create {
                 name: "core".into(),
                 private: true
             }]
         );
         assert_eq!(
-            run(&mut app, "/invite carol"),
+            enter(&mut app, "/invite carol"),
             vec![Action::Invite {
                 room: RoomId(1),
                 user: "carol".into()
             }]
         );
-        assert_eq!(run(&mut app, "/leave"), vec![Action::Leave(RoomId(1))]);
-        assert!(run(&mut app, "/nonsense").is_empty());
+        assert_eq!(enter(&mut app, "/leave"), vec![Action::Leave(RoomId(1))]);
+        assert!(enter(&mut app, "/nonsense").is_empty());
         assert!(app.notice.as_deref().unwrap().contains("/join"));
-        assert_eq!(run(&mut app, "/quit"), vec![Action::Quit]);
+        assert_eq!(enter(&mut app, "/quit"), vec![Action::Quit]);
         assert!(app.quit);
         let mut app = with_rooms();
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
