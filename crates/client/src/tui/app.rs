@@ -422,8 +422,7 @@ impl App {
             }
             // Up on an empty line recalls your last message here to edit.
             KeyCode::Up if self.input.is_empty() => {
-                let me = self.me.clone();
-                match self.current_room().and_then(|r| r.last_of(&me)) {
+                match self.current_room().and_then(|r| r.last_of(&self.me)) {
                     Some((_, body)) => self.input = format!("/edit {body}"),
                     None => self.notice = Some("nothing of yours to edit here".into()),
                 }
@@ -464,7 +463,7 @@ impl App {
         }
         let room = self.current_room().map(|r| r.info.id);
         if let Some(cmd) = text.strip_prefix('/') {
-            if let Some(action) = self.change_last(room, cmd) {
+            if let Some(action) = self.change_last(cmd) {
                 return action;
             }
             let mut parts = cmd.split_whitespace();
@@ -500,9 +499,9 @@ impl App {
         }
     }
 
-    /// `/edit TEXT` and `/delete`: change your latest message in `room`.
-    /// `None` when `cmd` is neither.
-    fn change_last(&mut self, room: Option<RoomId>, cmd: &str) -> Option<Vec<Action>> {
+    /// `/edit TEXT` and `/delete`: change your latest message in the
+    /// current room. `None` when `cmd` is neither.
+    fn change_last(&mut self, cmd: &str) -> Option<Vec<Action>> {
         let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
         let body = rest.trim();
         if !matches!(verb, "edit" | "delete") {
@@ -511,8 +510,9 @@ impl App {
         if verb == "edit" && body.is_empty() {
             return Some(self.help());
         }
-        let me = self.me.clone();
-        let last = room.zip(self.current_room().and_then(|r| r.last_of(&me)));
+        let last = self
+            .current_room()
+            .and_then(|r| Some((r.info.id, r.last_of(&self.me)?)));
         let Some((room, (msg, old))) = last else {
             self.notice = Some(format!("nothing of yours to {verb} here"));
             return Some(Vec::new());
