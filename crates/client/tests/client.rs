@@ -575,11 +575,14 @@ async fn the_chat_screen_works_in_a_real_terminal() {
     pane_shows(&socket, "frank: loud and clear").await;
     pane_shows(&socket, "erin: hello from a real terminal").await;
 
-    // Up recalls Erin's message to edit; her edit reaches Frank.
+    // Up recalls Erin's message to edit; she changes its last word, and
+    // her edit reaches Frank.
     tmux(&socket, &["send-keys", "-t", "chat", "Up"]).await;
     pane_shows(&socket, "> /edit hello from a real terminal").await;
-    tmux(&socket, &["send-keys", "-t", "chat", "Escape"]).await;
-    type_line(&socket, "/edit hello from a real tty").await;
+    let mut rub_out = vec!["send-keys", "-t", "chat"];
+    rub_out.extend(["BSpace"; "terminal".len()]);
+    tmux(&socket, &rub_out).await;
+    type_line(&socket, "tty").await;
     let edited = server_event(&mut f, |m| match m {
         ServerMsg::Edited(e) => Some((e.room, e.body, e.by)),
         _ => None,
