@@ -199,6 +199,15 @@ async fn every_scenario_runs_and_loses_nothing() {
     );
     assert_eq!(r["stalled_cut"], 2, "the server cuts them off: {r}");
     let p99 = |run: &Value| run["latency"]["p99_ms"].as_f64().unwrap();
+    for (median, runs) in [("without", "runs_without"), ("with_stalled", "runs_with")] {
+        let upper = r[runs]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(p99)
+            .fold(f64::MIN, f64::max);
+        assert_eq!(p99(&r[median]), upper, "of two runs, the upper median: {r}");
+    }
     let ratio = p99(&r["with_stalled"]) / p99(&r["without"]);
     assert!(
         (r["p99_ratio"].as_f64().unwrap() - ratio).abs() < 1e-9,
