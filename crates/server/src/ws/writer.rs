@@ -10,14 +10,14 @@
 //! [`SYNC_GRACE`]): a reconnecting client sends `sync` first, and its
 //! replay must come before anything newer, in order.
 
-use crate::hub::{Close, Outbound};
+use crate::hub::{Close, IdMap, Outbound};
 use crate::metrics::{self, Metrics};
 use crate::store::{Store, StoreError, events};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use securechat_proto::{RoomId, Seq, ServerMsg, Timestamp};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -70,7 +70,7 @@ pub struct Writer {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Last seq per room this client has.
-    pub cursors: HashMap<RoomId, Seq>,
+    pub cursors: IdMap<RoomId, Seq>,
     /// Room events held until the client's first frame; `None` once live.
     pub held: Option<Vec<(RoomId, Seq, Utf8Bytes)>>,
     pub heartbeat: Arc<Heartbeat>,
@@ -232,18 +232,22 @@ impl Writer {
 
     /// Sends a live event unless the client has it; fills a gap first.
     async fn live(&mut self, room: RoomId, seq: Seq, json: Utf8Bytes) -> Result<(), Stop> {
-        let cursor = *self
+        let cursor = self
             .cursors
             .entry(room)
             .or_insert_with(|| seq.saturating_sub(1));
-        if seq <= cursor {
+        if seq <= *cursor {
             return Ok(());
         }
-        if seq > cursor + 1 {
-            self.replay(room, cursor, seq - 1).await?;
+        if seq == *cursor + 1 {
+            // The common case: one map lookup per delivery.
+            *cursor = seq;
+        } else {
+            let after = *cursor;
+            self.replay(room, after, seq - 1).await?;
+            self.cursors.insert(room, seq);
         }
         self.sink.feed(Message::Text(json)).await?;
-        self.cursors.insert(room, seq);
         Ok(())
     }
 
