@@ -148,7 +148,7 @@ impl Target {
 
     /// Whether `frame`, received by `sender`, confirms one of its sends: an
     /// `ack`, or for a peer the echo of its own message.
-    pub fn is_ack(&self, frame: &str, sender: usize) -> bool {
+    pub fn is_ack(&self, frame: &[u8], sender: usize) -> bool {
         match self.proto {
             Proto::Securechat => crate::ws::is_ack(frame),
             _ => crate::ws::delivery(frame).is_some_and(|(s, _, _)| s == sender),

@@ -2,6 +2,7 @@
 //! hot path (a delivery is found by its `"body":"` field), and the message
 //! format that carries each message's intended send time.
 
+use crate::lean::Lean;
 use crate::target::{IRC_CHANNEL, Proto, Target};
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -49,44 +50,46 @@ async fn connect_with(target: &Target, token: &str, rcvbuf: Option<u32>) -> Resu
         .context("WebSocket upgrade")?;
     let welcome = loop {
         match ws.next().await {
-            Some(Ok(Message::Text(t))) => match serde_json::from_str::<ServerMsg>(t.as_str())? {
-                ServerMsg::Welcome(w) => break w,
-                other => bail!("expected welcome, got {other:?}"),
-            },
+            Some(Ok(Message::Text(t))) => break welcome(t.as_str())?,
             Some(Ok(_)) => continue,
             other => bail!("connection ended before welcome: {other:?}"),
         }
     };
-    ws.send(Message::text(r#"{"type":"ping","nonce":"bench"}"#))
-        .await?;
+    ws.send(Message::text(HELLO)).await?;
     Ok((ws, welcome))
 }
 
+/// A load connection of `fanout` (see [`crate::lean`]).
+pub type Load = Lean<TlsStream<TcpStream>>;
+
 /// Opens a connection for load, ready to send and receive: for SecureChat
 /// as [`connect`] does; for a peer through its own handshake.
-pub async fn connect_any(target: &Target, token: &str) -> Result<Ws> {
+pub async fn connect_any(target: &Target, token: &str) -> Result<Load> {
     let port = target.addr.port();
-    let (path, origin) = match target.proto {
-        Proto::Securechat => return Ok(connect(target, token).await?.0),
-        Proto::Broadcast => ("/", false),
-        Proto::Socketio => ("/socket.io/?EIO=4&transport=websocket", false),
+    let (path, header) = match target.proto {
+        Proto::Securechat => ("/ws", format!("Authorization: Bearer {token}\r\n")),
+        Proto::Broadcast => ("/", String::new()),
+        Proto::Socketio => ("/socket.io/?EIO=4&transport=websocket", String::new()),
         // InspIRCd admits WebSocket clients by Origin.
-        Proto::Irc => ("/", true),
+        Proto::Irc => ("/", format!("Origin: https://localhost:{port}\r\n")),
     };
-    let mut req = format!("wss://localhost:{port}{path}").into_client_request()?;
-    if origin {
-        req.headers_mut()
-            .insert("origin", format!("https://localhost:{port}").parse()?);
-    }
     let tls = tls_to(target, None).await?;
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
+    let mut ws = Lean::upgrade(tls, &format!("localhost:{port}"), path, &header)
         .await
         .context("WebSocket upgrade")?;
     match target.proto {
+        Proto::Securechat => {
+            let first = ws
+                .next_text()
+                .await?
+                .context("connection ended before welcome")?;
+            welcome(&first)?;
+            ws.writer.text(HELLO).await?;
+        }
         Proto::Socketio => {
             // engine.io `open`, then socket.io CONNECT to "/" and its answer.
             next_text(&mut ws, |t| t.starts_with('0')).await?;
-            ws.send(Message::text("40")).await?;
+            ws.writer.text("40").await?;
             next_text(&mut ws, |t| t.starts_with("40")).await?;
         }
         Proto::Irc => {
@@ -97,28 +100,38 @@ pub async fn connect_any(target: &Target, token: &str) -> Result<Ws> {
                 format!("USER {nick} 0 * :bench"),
                 "CAP END".to_owned(),
             ] {
-                ws.send(Message::text(line)).await?;
+                ws.writer.text(&line).await?;
             }
             next_text(&mut ws, |t| t.split(' ').nth(1) == Some("001")).await?;
-            ws.send(Message::text(format!("JOIN {IRC_CHANNEL}")))
-                .await?;
+            ws.writer.text(&format!("JOIN {IRC_CHANNEL}")).await?;
             // 366: end of the channel's member list, so the join is done.
             next_text(&mut ws, |t| t.split(' ').nth(1) == Some("366")).await?;
         }
-        Proto::Securechat | Proto::Broadcast => {}
+        Proto::Broadcast => {}
     }
     Ok(ws)
 }
 
 /// Reads text frames until one satisfies `done`.
-async fn next_text(ws: &mut Ws, done: impl Fn(&str) -> bool) -> Result<()> {
+async fn next_text(ws: &mut Load, done: impl Fn(&str) -> bool) -> Result<()> {
     loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if done(t.as_str()) => return Ok(()),
-            Some(Ok(Message::Text(t))) if t.starts_with("ERROR") => bail!("refused: {t}"),
-            Some(Ok(_)) => {}
-            other => bail!("connection ended during the handshake: {other:?}"),
+        match ws.next_text().await? {
+            Some(t) if done(&t) => return Ok(()),
+            Some(t) if t.starts_with("ERROR") => bail!("refused: {t}"),
+            Some(_) => {}
+            None => bail!("connection ended during the handshake"),
         }
+    }
+}
+
+/// The first frame a client sends: the server starts live delivery then.
+const HELLO: &str = r#"{"type":"ping","nonce":"bench"}"#;
+
+/// The `welcome` a SecureChat connection starts with.
+fn welcome(text: &str) -> Result<Welcome> {
+    match serde_json::from_str::<ServerMsg>(text)? {
+        ServerMsg::Welcome(w) => Ok(w),
+        other => bail!("expected welcome, got {other:?}"),
     }
 }
 
@@ -163,8 +176,9 @@ pub fn body(sender: usize, n: u64, intended_ns: u64) -> String {
 /// A delivered load message in a server frame: (sender, n, intended_ns).
 /// A SecureChat `message` frame carries it in its `body`; a broadcast peer
 /// sends the body alone; Socket.IO as the argument of an `m` event; IRC as
-/// the text of a `PRIVMSG`. Frames of other kinds give `None`.
-pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
+/// the text of a `PRIVMSG`. Frames of other kinds give `None`. It works on
+/// the frame's bytes: the receivers never need them as a checked `str`.
+pub fn delivery(frame: &[u8]) -> Option<(usize, u64, u64)> {
     // The generator reads up to a million frames a second on one core: the
     // searches use a prebuilt finder and memchr rather than `str::find`.
     static BODY: LazyLock<memmem::Finder<'static>> =
@@ -173,28 +187,28 @@ pub fn delivery(frame: &str) -> Option<(usize, u64, u64)> {
         LazyLock::new(|| memmem::Finder::new(" PRIVMSG "));
     static TRAILING: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(" :"));
-    let body = if frame.starts_with(r#"{"type":"message""#) {
-        quoted(&frame[BODY.find(frame.as_bytes())? + 8..])?
-    } else if let Some(rest) = frame.strip_prefix(r#"42["m",""#) {
+    let body = if frame.starts_with(br#"{"type":"message""#) {
+        quoted(&frame[BODY.find(frame)? + 8..])?
+    } else if let Some(rest) = frame.strip_prefix(br#"42["m",""#) {
         quoted(rest)?
-    } else if frame.starts_with(':') {
-        let rest = &frame[PRIVMSG.find(frame.as_bytes())? + 8..];
-        rest[TRAILING.find(rest.as_bytes())? + 2..].trim_end()
-    } else if frame.starts_with(|c: char| c.is_ascii_digit()) {
+    } else if frame.starts_with(b":") {
+        let rest = &frame[PRIVMSG.find(frame)? + 8..];
+        rest[TRAILING.find(rest)? + 2..].trim_ascii_end()
+    } else if frame.first().is_some_and(u8::is_ascii_digit) {
         frame
     } else {
         return None;
     };
-    let mut parts = body.as_bytes().split(|&b| b == b':');
+    let mut parts = body.split(|&b| b == b':');
     let sender = number(parts.next()?)?;
     let n = number(parts.next()?)?;
     let t = number(parts.next()?)?;
     Some((usize::try_from(sender).ok()?, n, t))
 }
 
-/// The text up to the next `"`.
-fn quoted(rest: &str) -> Option<&str> {
-    Some(&rest[..memchr::memchr(b'"', rest.as_bytes())?])
+/// The bytes up to the next `"`.
+fn quoted(rest: &[u8]) -> Option<&[u8]> {
+    Some(&rest[..memchr::memchr(b'"', rest)?])
 }
 
 /// Decimal digits (at least one) as a number.
@@ -210,13 +224,13 @@ fn number(digits: &[u8]) -> Option<u64> {
 }
 
 /// Whether a frame is the `ack` of a send.
-pub fn is_ack(frame: &str) -> bool {
-    frame.starts_with(r#"{"type":"ack""#)
+pub fn is_ack(frame: &[u8]) -> bool {
+    frame.starts_with(br#"{"type":"ack""#)
 }
 
 /// Whether a frame refuses a send for the rate limit.
-pub fn is_rate_limited(frame: &str) -> bool {
-    frame.starts_with(r#"{"type":"error""#) && frame.contains("rate_limited")
+pub fn is_rate_limited(frame: &[u8]) -> bool {
+    frame.starts_with(br#"{"type":"error""#) && memmem::find(frame, b"rate_limited").is_some()
 }
 
 #[cfg(test)]
@@ -226,6 +240,7 @@ mod tests {
 
     #[test]
     fn finds_deliveries_in_real_server_frames() {
+        let d = |frame: &str| delivery(frame.as_bytes());
         let event = MessageEvent {
             room: RoomId(3),
             seq: 9,
@@ -238,22 +253,23 @@ mod tests {
             file: None,
         };
         let frame = ServerMsg::Message(event).to_json();
-        assert_eq!(delivery(&frame), Some((4, 17, 123_456_789)), "{frame}");
         assert_eq!(
-            delivery(r#"{"type":"presence","user":"x","online":true}"#),
-            None
+            delivery(frame.as_bytes()),
+            Some((4, 17, 123_456_789)),
+            "{frame}"
         );
-        assert_eq!(delivery("4:17:99"), Some((4, 17, 99)));
-        assert_eq!(delivery(r#"42["m","4:17:99"]"#), Some((4, 17, 99)));
-        assert_eq!(delivery("2"), None, "an engine.io ping");
+        assert_eq!(d(r#"{"type":"presence","user":"x","online":true}"#), None);
+        assert_eq!(d("4:17:99"), Some((4, 17, 99)));
+        assert_eq!(d(r#"42["m","4:17:99"]"#), Some((4, 17, 99)));
+        assert_eq!(d("2"), None, "an engine.io ping");
         assert_eq!(
-            delivery(":b1n2!b1n2@127.0.0.1 PRIVMSG #bench :4:17:99\r\n"),
+            d(":b1n2!b1n2@127.0.0.1 PRIVMSG #bench :4:17:99\r\n"),
             Some((4, 17, 99))
         );
-        assert_eq!(delivery(":b1n2!b1n2@127.0.0.1 JOIN :#bench"), None);
-        assert_eq!(delivery("4:17:99:xxxx"), Some((4, 17, 99)), "a padded body");
-        assert_eq!(delivery("4::99"), None);
-        assert_eq!(delivery("4:1x:99"), None);
-        assert_eq!(delivery("4:99999999999999999999:1"), None, "overflow");
+        assert_eq!(d(":b1n2!b1n2@127.0.0.1 JOIN :#bench"), None);
+        assert_eq!(d("4:17:99:xxxx"), Some((4, 17, 99)), "a padded body");
+        assert_eq!(d("4::99"), None);
+        assert_eq!(d("4:1x:99"), None);
+        assert_eq!(d("4:99999999999999999999:1"), None, "overflow");
     }
 }

@@ -87,7 +87,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                 }
                 match stream.next().await {
                     Some(Ok(Message::Text(f))) => {
-                        let f = f.as_str();
+                        let f = f.as_bytes();
                         if is_ack(f) {
                             let sent = in_flight.pop_front().unwrap_or(0);
                             if (measure_from..measure_to).contains(&sent) {
@@ -97,8 +97,8 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                         } else if is_rate_limited(f) {
                             in_flight.pop_front();
                             limited += 1;
-                        } else if f.starts_with(r#"{"type":"error""#) {
-                            bail!("sender {i}: {f}");
+                        } else if f.starts_with(br#"{"type":"error""#) {
+                            bail!("sender {i}: {}", String::from_utf8_lossy(f));
                         }
                     }
                     Some(Ok(_)) => {}

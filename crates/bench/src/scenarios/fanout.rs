@@ -3,14 +3,15 @@
 //! server shows as latency instead of a slower sender). Reports deliveries
 //! per second and delivery latency, and how many were lost.
 
-use super::open_ws;
+use super::open_load;
 use crate::clock::{at, now_ns, pace};
+use crate::lean::{Lean, Op};
 use crate::procfs::CpuMeter;
 use crate::stats::{Latency, histogram};
 use crate::target::Target;
 use crate::ws::{body, connect_stalled, delivery, is_rate_limited};
 use anyhow::Result;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -103,8 +104,6 @@ impl std::fmt::Display for Report {
 }
 
 const WARMUP_NS: u64 = 1_000_000_000;
-/// Ready frames timed with one clock reading.
-const READY_BATCH: usize = 32;
 
 /// The senders' tallies: sends meant for the measured window, acks, and
 /// rate-limit refusals.
@@ -118,8 +117,8 @@ struct Counters {
 pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let tokens = target.users(o.users.max(1)).await?;
     let room = target.room(&tokens[0], &tokens).await?;
-    let receivers = open_ws(target, &tokens, o.receivers, 64).await?;
-    let senders = open_ws(target, &tokens, o.senders.max(1), 64).await?;
+    let receivers = open_load(target, &tokens, o.receivers, 64).await?;
+    let senders = open_load(target, &tokens, o.senders.max(1), 64).await?;
     let mut stalled = Vec::new();
     for i in 0..o.stalled {
         stalled.push(connect_stalled(target, &tokens[i % tokens.len()]).await?);
@@ -137,7 +136,11 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     // where a thousand (one per receiver) cost it a cache miss per frame.
     let latencies = Arc::new(Mutex::new(histogram()));
     let mut rx_tasks = Vec::new();
-    for mut ws in receivers {
+    for Lean {
+        mut reader,
+        mut writer,
+    } in receivers
+    {
         let mut stop = stop.clone();
         let latencies = latencies.clone();
         rx_tasks.push(tokio::spawn(async move {
@@ -146,43 +149,48 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                 let _ = stop.wait_for(|s| *s).await;
             });
             loop {
-                let mut frame = tokio::select! {
-                    frame = ws.next() => frame,
+                let more = tokio::select! {
+                    more = reader.fill() => more,
                     _ = &mut stopped => break,
                 };
-                // Frames that are ready together arrived together: one
-                // clock reading and one histogram lock serve up to
-                // `READY_BATCH` of them (at a million deliveries a second,
-                // reading the clock per frame was 5% of this core). A frame
-                // read from the socket meanwhile is timed at most the
-                // handling of that batch (tens of microseconds) early.
-                let mut now = now_ns();
-                let mut h = lock(&latencies);
-                let mut more = READY_BATCH;
-                let ended = loop {
-                    match frame {
-                        Some(Ok(Message::Text(t))) => {
-                            if let Some((_, _, sent_ns)) = delivery(t.as_str())
-                                && (measure_from..measure_to).contains(&sent_ns)
-                            {
-                                let _ = h.record((now.saturating_sub(sent_ns) / 1000).max(1));
-                            }
+                if !matches!(more, Ok(true)) {
+                    break;
+                }
+                // The frames of one socket read arrived together: one
+                // clock reading and one histogram lock serve them all (a
+                // read holds a few KiB: tens of frames at most). At a
+                // million deliveries a second, reading the clock per frame
+                // was 5% of this core.
+                let now = now_ns();
+                let mut ping = None;
+                let ended = {
+                    let mut h = lock(&latencies);
+                    loop {
+                        match reader.buffered() {
+                            Ok(Some(frame)) => match frame.op {
+                                Op::Text => {
+                                    if let Some((_, _, sent_ns)) = delivery(frame.payload)
+                                        && (measure_from..measure_to).contains(&sent_ns)
+                                    {
+                                        let _ =
+                                            h.record((now.saturating_sub(sent_ns) / 1000).max(1));
+                                    }
+                                }
+                                Op::Ping => ping = Some(frame.payload.to_vec()),
+                                Op::Close => break true,
+                                Op::Binary | Op::Pong => {}
+                            },
+                            Ok(None) => break false,
+                            Err(_) => break true,
                         }
-                        Some(Ok(_)) => {}
-                        _ => break true,
-                    }
-                    match ws.next().now_or_never() {
-                        Some(ready) => frame = ready,
-                        None => break false,
-                    }
-                    more -= 1;
-                    if more == 0 {
-                        now = now_ns();
-                        more = READY_BATCH;
                     }
                 };
-                drop(h);
                 if ended {
+                    break;
+                }
+                if let Some(payload) = ping
+                    && writer.pong(&payload).await.is_err()
+                {
                     break;
                 }
             }
@@ -203,11 +211,19 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         .collect();
     let mut ticks = pace(&firsts, interval_ns, measure_to).into_iter();
     let mut tx_tasks = Vec::new();
-    for (i, ws) in senders.into_iter().enumerate() {
-        let (mut sink, mut stream) = ws.split();
+    for (
+        i,
+        Lean {
+            reader: mut stream,
+            writer: mut sink,
+        },
+    ) in senders.into_iter().enumerate()
+    {
         let counters = counters.clone();
         let mut stop = stop.clone();
         // Acks and refusals, counted for messages meant for the window.
+        // Pings go unanswered here: a sender speaks all the time, so the
+        // server never finds it silent.
         let reader = tokio::spawn({
             let counters = counters.clone();
             let target = target.clone();
@@ -215,15 +231,15 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
                 loop {
                     tokio::select! {
                         frame = stream.next() => match frame {
-                            Some(Ok(Message::Text(t))) => {
-                                let t = t.as_str();
-                                if target.is_ack(t, i) {
+                            Ok(Some(frame)) if frame.op == Op::Text => {
+                                if target.is_ack(frame.payload, i) {
                                     counters.acked.fetch_add(1, Relaxed);
-                                } else if is_rate_limited(t) {
+                                } else if is_rate_limited(frame.payload) {
                                     counters.rate_limited.fetch_add(1, Relaxed);
                                 }
                             }
-                            Some(Ok(_)) => {}
+                            Ok(Some(frame)) if frame.op == Op::Close => break,
+                            Ok(Some(_)) => {}
                             _ => break,
                         },
                         _ = stop.wait_for(|s| *s) => break,
@@ -239,7 +255,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
             while let Some(next) = ticks.recv().await {
                 let body = body(i, n, next) + &pad;
                 let frame = target.send_frame(room, i, n, &body);
-                if sink.send(Message::text(frame)).await.is_err() {
+                if sink.text(&frame).await.is_err() {
                     break;
                 }
                 if (measure_from..measure_to).contains(&next) {

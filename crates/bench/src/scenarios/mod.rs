@@ -9,7 +9,7 @@ pub mod slow;
 pub mod storm;
 
 use crate::target::Target;
-use crate::ws::{Ws, connect, connect_any};
+use crate::ws::{Load, Ws, connect, connect_any};
 use anyhow::Result;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use securechat_proto::ws::Welcome;
@@ -29,13 +29,14 @@ pub async fn open_many(
         .await
 }
 
-/// Like [`open_many`], for any [`crate::target::Proto`]: the sockets only.
-pub async fn open_ws(
+/// Like [`open_many`], for any [`crate::target::Proto`]: `fanout`'s lean
+/// load connections.
+pub async fn open_load(
     target: &Target,
     tokens: &[String],
     n: usize,
     parallel: usize,
-) -> Result<Vec<Ws>> {
+) -> Result<Vec<Load>> {
     stream::iter(0..n)
         .map(|i| connect_any(target, &tokens[i % tokens.len()]))
         .buffered(parallel)
