@@ -1,7 +1,7 @@
 //! The in-process hub: who is connected, who is in which room, and fan-out.
 //!
-//! Every connection has a bounded queue of [`Outbound`] items drained by its
-//! writer task. Fan-out serializes an event once and queues the same bytes
+//! Every connection has a bounded queue ([`crate::outbox`]) of [`Outbound`]
+//! items drained by its writer task. Fan-out serializes an event once and queues the same bytes
 //! (a reference-counted `Utf8Bytes`) to every member connection with
 //! `try_send`: a connection whose queue is full is a slow consumer and is
 //! closed (1013) instead of slowing everyone down; it resumes with `sync`.
@@ -11,6 +11,7 @@
 //! several nodes.
 
 use crate::metrics::Metrics;
+use crate::outbox::{OutboxRx, OutboxTx, SendError, outbox};
 use crate::store::sessions::SessionId;
 use axum::extract::ws::Utf8Bytes;
 use securechat_proto::ws::RoomInfo;
@@ -18,7 +19,7 @@ use securechat_proto::{RoomId, Seq, ServerMsg, UserId};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
@@ -117,7 +118,7 @@ pub enum Outbound {
 struct Conn {
     user: UserId,
     session: SessionId,
-    tx: mpsc::Sender<Outbound>,
+    tx: OutboxTx<Outbound>,
     kill: Option<oneshot::Sender<Close>>,
 }
 
@@ -140,8 +141,8 @@ pub struct Hub {
 /// A registered connection's end of the hub.
 pub struct Registration {
     pub id: ConnId,
-    pub rx: mpsc::Receiver<Outbound>,
-    pub tx: mpsc::Sender<Outbound>,
+    pub rx: OutboxRx<Outbound>,
+    pub tx: OutboxTx<Outbound>,
     pub kill: oneshot::Receiver<Close>,
 }
 
@@ -243,7 +244,7 @@ impl Hub {
         queue: usize,
     ) -> Registration {
         let id = self.next_id.fetch_add(1, Relaxed);
-        let (tx, rx) = mpsc::channel(queue);
+        let (tx, rx) = outbox(queue);
         let (kill_tx, kill) = oneshot::channel();
         let mut inner = self.lock();
         inner.conns.insert(
@@ -338,18 +339,18 @@ impl Hub {
     /// full.
     fn deliver(&self, inner: &mut Inner, targets: &[ConnId], make: impl Fn() -> Outbound) {
         let mut slow = Vec::new();
+        let mut delivered = 0;
         for id in targets {
             let Some(conn) = inner.conns.get(id) else {
                 continue;
             };
             match conn.tx.try_send(make()) {
-                Ok(()) => {
-                    self.metrics.deliveries_total.fetch_add(1, Relaxed);
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Ok(()) => delivered += 1,
+                Err(SendError::Full(_)) => slow.push(*id),
+                Err(SendError::Closed(_)) => {}
             }
         }
+        self.metrics.deliveries_total.fetch_add(delivered, Relaxed);
         for id in slow {
             self.metrics
                 .slow_consumer_disconnects_total

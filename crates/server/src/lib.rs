@@ -9,6 +9,7 @@
 //! - [`http`]: router, security headers, the JSON API, ops endpoints;
 //! - [`ws`]: the `/ws` endpoint: upgrade, per-connection reader and writer;
 //! - [`hub`]: connections, room membership, fan-out, presence;
+//! - [`outbox`]: a connection's bounded outbound queue, drained whole;
 //! - [`chat`]: posting a message (authorize → store → fan out);
 //! - [`conversations`]: rooms, DMs, membership, history, read marks, edits;
 //! - [`action`]: the error type of user actions;
@@ -32,6 +33,7 @@ pub mod files;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod outbox;
 pub mod peers;
 pub mod ratelimit;
 pub mod server;

@@ -5,6 +5,7 @@ use super::writer::{Heartbeat, Writer};
 use crate::action::{NOT_MEMBER, require_member};
 use crate::hub::{Close, Outbound};
 use crate::metrics;
+use crate::outbox::OutboxTx;
 use crate::state::AppState;
 use crate::store::events::Appended;
 use crate::store::sessions::Session;
@@ -22,7 +23,6 @@ use std::future::{Future, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// Typing notices relayed per room at most this often (per connection).
 const TYPING_EVERY: Duration = Duration::from_secs(2);
@@ -174,7 +174,7 @@ impl FloodMeter {
 struct Reader<'a> {
     state: &'a AppState,
     session: &'a Session,
-    tx: mpsc::Sender<Outbound>,
+    tx: OutboxTx<Outbound>,
     heartbeat: Arc<Heartbeat>,
     /// Whether the client has sent a frame yet.
     spoke: bool,

@@ -1,7 +1,8 @@
 //! The writer task: the only code that sends on a connection.
 //!
-//! It sends `welcome` first, then drains the connection's queue, feeding
-//! every ready frame and flushing once per batch. It keeps a cursor per
+//! It sends `welcome` first, then drains the connection's queue, taking
+//! everything queued at once, feeding every frame and flushing once per
+//! batch. It keeps a cursor per
 //! room (the last seq this client has or was told about in `welcome`):
 //! a live event at or below the cursor is a duplicate and is skipped; one
 //! beyond `cursor + 1` means a gap, filled from the store first.
@@ -12,21 +13,20 @@
 
 use crate::hub::{Close, IdMap, Outbound};
 use crate::metrics::{self, Metrics};
+use crate::outbox::OutboxRx;
 use crate::store::{Store, StoreError, events};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use securechat_proto::{RoomId, Seq, ServerMsg, Timestamp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 /// How long room events wait for a client's first frame (normally `sync`).
 pub const SYNC_GRACE: Duration = Duration::from_secs(1);
-/// Queued items written before one flush.
-const COALESCE: usize = 64;
 /// Events fetched per store read during a replay.
 const REPLAY_PAGE: usize = 500;
 /// A peer that does not read gets this long to take the close frame.
@@ -66,7 +66,7 @@ impl Default for Heartbeat {
 /// Everything the writer task owns.
 pub struct Writer {
     pub sink: SplitSink<WebSocket, Message>,
-    pub rx: mpsc::Receiver<Outbound>,
+    pub rx: OutboxRx<Outbound>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Last seq per room this client has.
@@ -148,8 +148,9 @@ impl Writer {
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let hold_deadline = tokio::time::sleep(SYNC_GRACE);
         tokio::pin!(hold_deadline);
+        let mut batch = VecDeque::new();
         loop {
-            let item = tokio::select! {
+            tokio::select! {
                 biased;
                 _ = ping.tick() => {
                     if let Err(stop) = self.heartbeat_tick().await {
@@ -166,16 +167,11 @@ impl Writer {
                     }
                     continue;
                 }
-                item = self.rx.recv() => match item {
-                    Some(item) => item,
-                    None => return Stop::Close(Close::NORMAL),
+                more = self.rx.recv_all(&mut batch) => if !more {
+                    return Stop::Close(Close::NORMAL);
                 },
-            };
-            if let Err(stop) = self.handle(item).await {
-                return stop;
             }
-            for _ in 1..COALESCE {
-                let Ok(item) = self.rx.try_recv() else { break };
+            while let Some(item) = batch.pop_front() {
                 if let Err(stop) = self.handle(item).await {
                     return stop;
                 }
