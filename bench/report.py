@@ -175,7 +175,8 @@ lines += ["", "A `max` figure is capped where the generator's own core saturated
           "Deliveries per server core-second divide each server's deliveries by the CPU time it used (its "
           "process tree, from /proc) over the same step: a ratio that does not depend on which side saturated "
           "first. Servers that batch under load grow more efficient as load grows, so it is compared at one "
-          "common load.", ""]
+          "common load. Where a target is missed, what was profiled and changed, with figures before and "
+          "after, is in [PROFILE.md](PROFILE.md).", ""]
 for prefix, name, _ in PEERS:
     for n in ("max100", "max1000"):
         x = r[f"{prefix}_{n}"]
@@ -215,7 +216,8 @@ if not sl.get("refused"):
               f"{sl['server_rss_peak_with_kib'] / 1024:.1f} MiB |",
               "",
               f"Others' median p99 with it over without: **{sl['p99_ratio']:.2f}×** (target ≤ 1.10×). Memory stays "
-              "bounded: a stalled connection holds at most `outbound_queue` (1024) frames before it is cut.", ""]
+              "bounded: a stalled connection holds at most twice `outbound_queue` (1024) frames before it is cut "
+              "(the batch its writer is sending and a full queue).", ""]
 c = r["connect"]
 if not c.get("refused"):
     lines += ["## Connects", "",

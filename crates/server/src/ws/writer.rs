@@ -2,8 +2,8 @@
 //!
 //! It sends `welcome` first, then drains the connection's queue, taking
 //! everything queued at once, feeding every frame and flushing once per
-//! batch. It keeps a cursor per
-//! room (the last seq this client has or was told about in `welcome`):
+//! batch. It keeps a cursor per room (the last seq this client has or was
+//! told about in `welcome`):
 //! a live event at or below the cursor is a duplicate and is skipped; one
 //! beyond `cursor + 1` means a gap, filled from the store first.
 //!
