@@ -216,8 +216,7 @@ if not sl.get("refused"):
               f"{sl['server_rss_peak_with_kib'] / 1024:.1f} MiB |",
               "",
               f"Others' median p99 with it over without: **{sl['p99_ratio']:.2f}×** (target ≤ 1.10×). Memory stays "
-              "bounded: a stalled connection holds at most twice `outbound_queue` (1024) frames before it is cut "
-              "(the batch its writer is sending and a full queue).", ""]
+              "bounded: a stalled connection holds at most `outbound_queue` (1024) frames before it is cut.", ""]
 c = r["connect"]
 if not c.get("refused"):
     lines += ["## Connects", "",

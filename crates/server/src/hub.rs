@@ -5,8 +5,7 @@
 //! queues the same bytes (a reference-counted `Utf8Bytes`) to every member
 //! connection with `try_send`: a connection whose queue is full is a slow
 //! consumer and is closed (1013) instead of slowing everyone down; it
-//! resumes with `sync`. A connection holds at most twice its queue's
-//! capacity: the batch its writer took and is writing, and a full queue.
+//! resumes with `sync`.
 //!
 //! One `std::sync::Mutex` guards the maps; it is never held across an
 //! `.await`. This is the seam where a broker (NATS) would plug in for

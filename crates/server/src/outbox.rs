@@ -9,9 +9,10 @@
 //! uncontended lock and a push (and a wake only if the writer sleeps),
 //! and the writer swaps the whole queue out under one lock.
 //!
-//! Bounded: [`OutboxTx::try_send`] refuses when full (the hub then closes
-//! the connection as a slow consumer); [`OutboxTx::send`] waits for room
-//! (the reader's own answers push back on a client that does not read).
+//! Bounded, counting the batch the writer is still writing:
+//! [`OutboxTx::try_send`] refuses when full (the hub then closes the
+//! connection as a slow consumer); [`OutboxTx::send`] waits for room (the
+//! reader's own answers push back on a client that does not read).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,10 @@ pub enum SendError<T> {
 
 struct State<T> {
     items: VecDeque<T>,
+    /// Items of the batch the writer took last and is still writing: they
+    /// count towards the capacity, so a writer stuck on a peer that does
+    /// not read holds no more than `capacity` items in all.
+    taken: usize,
     /// The writer dropped its end.
     closed: bool,
     /// A sender is waiting for room.
@@ -56,6 +61,7 @@ pub fn outbox<T>(capacity: usize) -> (OutboxTx<T>, OutboxRx<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
+            taken: 0,
             closed: false,
             want_room: false,
         }),
@@ -128,7 +134,7 @@ impl<T> OutboxTx<T> {
         if state.closed {
             return Err(SendError::Closed(item));
         }
-        if state.items.len() >= self.shared.capacity {
+        if state.items.len() + state.taken >= self.shared.capacity {
             state.want_room |= wait;
             return Err(SendError::Full(item));
         }
@@ -149,9 +155,9 @@ pub struct OutboxRx<T> {
 }
 
 impl<T> OutboxRx<T> {
-    /// Moves everything queued into `into` (which should be empty), waiting
-    /// until there is something: false once every sender is gone and
-    /// nothing is left.
+    /// Moves everything queued into `into` (which must be empty: the
+    /// writer has written the batch it took before), waiting until there is
+    /// something: false once every sender is gone and nothing is left.
     pub async fn recv_all(&mut self, into: &mut VecDeque<T>) -> bool {
         loop {
             if self.take(into) {
@@ -165,18 +171,17 @@ impl<T> OutboxRx<T> {
         }
     }
 
+    /// Takes the queue; the batch taken before it has been written.
     fn take(&mut self, into: &mut VecDeque<T>) -> bool {
         let mut state = self.shared.lock();
-        if state.items.is_empty() {
-            return false;
-        }
         std::mem::swap(&mut state.items, into);
+        state.taken = into.len();
         let want_room = std::mem::take(&mut state.want_room);
         drop(state);
         if want_room {
             self.shared.room.notify_waiters();
         }
-        true
+        !into.is_empty()
     }
 }
 
@@ -244,10 +249,39 @@ mod tests {
         let mut got = VecDeque::new();
         assert!(rx.recv_all(&mut got).await);
         assert_eq!(got, [1, 2]);
-        waiter.await.unwrap().unwrap();
+        // Room comes once the writer has written that batch and asks for
+        // more.
         got.clear();
         assert!(rx.recv_all(&mut got).await);
         assert_eq!(got, [3]);
+        waiter.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_batch_being_written_counts_towards_the_capacity() {
+        let (tx, mut rx) = outbox(3);
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        let mut batch = VecDeque::new();
+        assert!(rx.recv_all(&mut batch).await);
+        // The writer holds [1, 2] (say, blocked on a peer that does not
+        // read): one more fits, not two.
+        tx.try_send(3).unwrap();
+        assert_eq!(tx.try_send(4), Err(SendError::Full(4)));
+        let waiter = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(4).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        // Written: taking the next batch frees the room of the last one.
+        batch.clear();
+        assert!(rx.recv_all(&mut batch).await);
+        assert_eq!(batch, [3]);
+        waiter.await.unwrap().unwrap();
+        batch.clear();
+        assert!(rx.recv_all(&mut batch).await);
+        assert_eq!(batch, [4]);
     }
 
     #[tokio::test]
