@@ -200,6 +200,12 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A task that sends `item`, waiting for room.
+    fn send_later(tx: &OutboxTx<i32>, item: i32) -> tokio::task::JoinHandle<Result<(), i32>> {
+        let tx = tx.clone();
+        tokio::spawn(async move { tx.send(item).await })
+    }
+
     #[tokio::test]
     async fn the_writer_takes_everything_queued_in_order() {
         let (tx, mut rx) = outbox(8);
@@ -240,10 +246,7 @@ mod tests {
         tx.try_send(1).unwrap();
         tx.try_send(2).unwrap();
         assert_eq!(tx.try_send(3), Err(SendError::Full(3)));
-        let waiter = tokio::spawn({
-            let tx = tx.clone();
-            async move { tx.send(3).await }
-        });
+        let waiter = send_later(&tx, 3);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "send waits while the queue is full");
         let mut got = VecDeque::new();
@@ -268,10 +271,7 @@ mod tests {
         // read): one more fits, not two.
         tx.try_send(3).unwrap();
         assert_eq!(tx.try_send(4), Err(SendError::Full(4)));
-        let waiter = tokio::spawn({
-            let tx = tx.clone();
-            async move { tx.send(4).await }
-        });
+        let waiter = send_later(&tx, 4);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished());
         // Written: taking the next batch frees the room of the last one.
@@ -288,10 +288,7 @@ mod tests {
     async fn senders_learn_that_the_writer_is_gone() {
         let (tx, rx) = outbox(1);
         tx.try_send(1).unwrap();
-        let waiter = tokio::spawn({
-            let tx = tx.clone();
-            async move { tx.send(2).await }
-        });
+        let waiter = send_later(&tx, 2);
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(rx);
         assert_eq!(waiter.await.unwrap(), Err(2), "a waiting send ends");
