@@ -1,6 +1,13 @@
-//! A lean wss:// client connection: small buffers, no JSON parsing on the
-//! hot path (a delivery is found by its `"body":"` field), and the message
-//! format that carries each message's intended send time.
+//! wss:// connections and the load message format.
+//!
+//! - [`connect`]: a SecureChat connection on tungstenite with small
+//!   buffers, for the scenarios that speak SecureChat's protocol (durable,
+//!   connect, storm, idle, the stalled receiver of `slow`);
+//! - [`connect_any`]: `fanout`'s load connection to SecureChat or a peer,
+//!   on the [`crate::lean`] client, through each protocol's handshake;
+//! - [`delivery`]: finds a load message in a frame's bytes without parsing
+//!   JSON (by its `"body":"` field, or the peer protocol's equivalent); each
+//!   body carries the message's intended send time.
 
 use crate::lean::Lean;
 use crate::target::{IRC_CHANNEL, Proto, Target};
