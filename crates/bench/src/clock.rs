@@ -26,7 +26,7 @@ pub fn at(ns: u64) -> tokio::time::Instant {
 const MIN_SLEEP_NS: u64 = 1_000_000;
 
 /// Ticks for open-loop senders, each released within about 0.1 ms of when
-/// it is due (up to [`MIN_SLEEP_NS`] at high rates).
+/// it is due (up to 1 ms at high rates).
 ///
 /// Sender `i` gets the instants `firsts[i] + k * interval` before `until`,
 /// each as the nanosecond it was due, over its own channel. tokio's timer
