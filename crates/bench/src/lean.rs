@@ -345,6 +345,75 @@ mod tests {
         assert_eq!(header(&[0x81, 126, 1]).unwrap().map(|h| h.0), None);
     }
 
+    /// A server that reads the request head, then writes `answer` in one
+    /// piece; returns the request head and what the client sent after it.
+    fn fake_server(
+        answer: Vec<u8>,
+    ) -> (
+        tokio::io::DuplexStream,
+        tokio::task::JoinHandle<(String, Vec<u8>)>,
+    ) {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(async move {
+            let mut request = Vec::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                server.read_exact(&mut byte).await.unwrap();
+                request.push(byte[0]);
+            }
+            server.write_all(&answer).await.unwrap();
+            // Kept open until the client is done.
+            let mut after = Vec::new();
+            let _ = server.read_to_end(&mut after).await;
+            (String::from_utf8(request).unwrap(), after)
+        });
+        (client, task)
+    }
+
+    #[tokio::test]
+    async fn frames_sent_with_the_101_are_kept() {
+        let mut answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec();
+        answer.extend(server_frame(1, b"welcome"));
+        answer.extend(server_frame(9, b"hb"));
+        answer.extend(server_frame(1, b"second"));
+        let (io, server) = fake_server(answer);
+        let mut conn = Lean::upgrade(io, "localhost:1", "/ws", "Authorization: Bearer t\r\n")
+            .await
+            .unwrap();
+        assert_eq!(conn.next_text().await.unwrap().as_deref(), Some("welcome"));
+        // The ping in between is answered, not returned.
+        assert_eq!(conn.next_text().await.unwrap().as_deref(), Some("second"));
+        drop(conn);
+        let (request, after) = server.await.unwrap();
+        assert_eq!(after[0], 0x8a, "a pong");
+        assert_eq!(after[1], 0x80 | 2);
+        let pong: Vec<u8> = after[6..8]
+            .iter()
+            .zip(&after[2..6])
+            .map(|(b, k)| b ^ k)
+            .collect();
+        assert_eq!(pong, b"hb", "the ping's payload, masked");
+        assert!(request.starts_with("GET /ws HTTP/1.1\r\n"), "{request}");
+        assert!(
+            request.contains("\r\nAuthorization: Bearer t\r\n"),
+            "{request}"
+        );
+        assert!(
+            request.contains("\r\nSec-WebSocket-Version: 13\r\n"),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_upgrade_is_an_error() {
+        let (io, _server) = fake_server(b"HTTP/1.1 401 Unauthorized\r\n\r\n".to_vec());
+        let err = Lean::upgrade(io, "localhost:1", "/ws", "")
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("401"), "{err}");
+    }
+
     #[tokio::test]
     async fn frames_written_are_masked_and_unmask_to_the_text() {
         let (a, mut b) = tokio::io::duplex(1 << 20);
