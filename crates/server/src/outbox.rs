@@ -200,6 +200,13 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// `f`'s output; a lost wake-up fails the test instead of hanging it.
+    async fn within<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(5), f)
+            .await
+            .expect("still waiting after 5 s: a lost wake-up")
+    }
+
     /// A task that sends `item`, waiting for room.
     fn send_later(tx: &OutboxTx<i32>, item: i32) -> tokio::task::JoinHandle<Result<(), i32>> {
         let tx = tx.clone();
@@ -212,21 +219,21 @@ mod tests {
         let other = tx.clone();
         tx.try_send(1).unwrap();
         other.try_send(2).unwrap();
-        tx.send(3).await.unwrap();
+        within(tx.send(3)).await.unwrap();
         let mut got = VecDeque::new();
-        assert!(rx.recv_all(&mut got).await);
+        assert!(within(rx.recv_all(&mut got)).await);
         assert_eq!(got, [1, 2, 3]);
         got.clear();
         assert!(!rx.take(&mut got), "nothing left");
         // A send wakes a writer that is waiting.
         let waiting = tokio::spawn(async move {
             let mut got = VecDeque::new();
-            rx.recv_all(&mut got).await;
+            within(rx.recv_all(&mut got)).await;
             (rx, got)
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         tx.try_send(4).unwrap();
-        let (mut rx, got) = waiting.await.unwrap();
+        let (mut rx, got) = within(waiting).await.unwrap();
         assert_eq!(got, [4]);
         // Items sent before the last sender left are still taken, then
         // the end shows.
@@ -234,10 +241,10 @@ mod tests {
         drop(tx);
         drop(other);
         let mut got = VecDeque::new();
-        assert!(rx.recv_all(&mut got).await);
+        assert!(within(rx.recv_all(&mut got)).await);
         assert_eq!(got, [5]);
         got.clear();
-        assert!(!rx.recv_all(&mut got).await, "every sender is gone");
+        assert!(!within(rx.recv_all(&mut got)).await, "every sender is gone");
     }
 
     #[tokio::test]
@@ -250,14 +257,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "send waits while the queue is full");
         let mut got = VecDeque::new();
-        assert!(rx.recv_all(&mut got).await);
+        assert!(within(rx.recv_all(&mut got)).await);
         assert_eq!(got, [1, 2]);
         // Room comes once the writer has written that batch and asks for
         // more.
         got.clear();
-        assert!(rx.recv_all(&mut got).await);
+        assert!(within(rx.recv_all(&mut got)).await);
         assert_eq!(got, [3]);
-        waiter.await.unwrap().unwrap();
+        within(waiter).await.unwrap().unwrap();
     }
 
     #[tokio::test]
@@ -266,7 +273,7 @@ mod tests {
         tx.try_send(1).unwrap();
         tx.try_send(2).unwrap();
         let mut batch = VecDeque::new();
-        assert!(rx.recv_all(&mut batch).await);
+        assert!(within(rx.recv_all(&mut batch)).await);
         // The writer holds [1, 2] (say, blocked on a peer that does not
         // read): one more fits, not two.
         tx.try_send(3).unwrap();
@@ -276,11 +283,11 @@ mod tests {
         assert!(!waiter.is_finished());
         // Written: taking the next batch frees the room of the last one.
         batch.clear();
-        assert!(rx.recv_all(&mut batch).await);
+        assert!(within(rx.recv_all(&mut batch)).await);
         assert_eq!(batch, [3]);
-        waiter.await.unwrap().unwrap();
+        within(waiter).await.unwrap().unwrap();
         batch.clear();
-        assert!(rx.recv_all(&mut batch).await);
+        assert!(within(rx.recv_all(&mut batch)).await);
         assert_eq!(batch, [4]);
     }
 
@@ -291,8 +298,8 @@ mod tests {
         let waiter = send_later(&tx, 2);
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(rx);
-        assert_eq!(waiter.await.unwrap(), Err(2), "a waiting send ends");
+        assert_eq!(within(waiter).await.unwrap(), Err(2), "a waiting send ends");
         assert_eq!(tx.try_send(3), Err(SendError::Closed(3)));
-        assert_eq!(tx.send(4).await, Err(4));
+        assert_eq!(within(tx.send(4)).await, Err(4));
     }
 }
