@@ -51,6 +51,11 @@ lines = [
 ]
 
 
+def server_core(step):
+    load_ = step.get("server_load")
+    return f"{load_ * 100:.0f}%" if load_ is not None else "—"
+
+
 def lat(x):
     l = x["latency"]
     return f"{l['p50_ms']:.2f} / {l['p99_ms']:.2f} / {l['p999_ms']:.2f} / {l['max_ms']:.2f}"
@@ -62,8 +67,8 @@ lines += ["## Fan-out", "",
           "measures the generator and is not counted, but the ladder goes on: a server that batches frames once "
           "it saturates costs the generator less per delivery, and the next step may measure it again. Where the server was the limit, one more "
           "step halfway (×1.22) between the last good rate and the failed one narrows the figure.", "",
-          "| N receivers | offered msgs/s | deliveries/s | latency p50 / p99 / p99.9 / max (ms) | lost | generator core |",
-          "|---|---|---|---|---|---|"]
+          "| N receivers | offered msgs/s | deliveries/s | latency p50 / p99 / p99.9 / max (ms) | lost | generator core | server core |",
+          "|---|---|---|---|---|---|---|"]
 rows = []
 if not r["fanout10"].get("refused"):
     rows.append(r["fanout10"])
@@ -73,7 +78,7 @@ for m in ("max100", "max1000"):
 for s in rows:
     busy = s["generator_load"] * 100
     lines.append(f"| {s['receivers']} | {s['offered_rate']:.0f} | {s['deliveries_per_sec']:.0f} | {lat(s)} | {s['lost']} | "
-                 f"{busy:.0f}%{' (saturated)' if busy > 80 else ''} |")
+                 f"{busy:.0f}%{' (saturated)' if busy > 80 else ''} | {server_core(s)} |")
 lines += [""]
 for m in ("max100", "max1000"):
     if not r[m].get("refused"):
@@ -177,13 +182,39 @@ lines += ["", "A `max` figure is capped where the generator's own core saturated
           "first. Servers that batch under load grow more efficient as load grows, so it is compared at one "
           "common load. Where a target is missed, what was profiled and changed, with figures before and "
           "after, is in [PROFILE.md](PROFILE.md).", ""]
+
+
+def verifiable(n):
+    """The most deliveries/s one generator core can confirm at N = n, from
+    the cheapest delivery it received in a counted step of any server's
+    ladder (the 80% rule applied to its cost per delivery there)."""
+    costs = [st["generator_load"] / st["deliveries_per_sec"]
+             for k in [f"max{n}"] + [f"{p}_max{n}" for p, _, _ in PEERS] if not r.get(k, {}).get("refused")
+             for st in r[k]["steps"]
+             if st["generator_load"] <= 0.8 and st["lost"] == 0 and st["latency"]["p99_ms"] <= 100]
+    return 0.8 / min(costs) if costs else None
+
+
+for n in ("100", "1000"):
+    ours, ceiling = best(f"max{n}"), verifiable(n)
+    if not ours or not ceiling:
+        continue
+    needs = [(name, target, target * best(f"{prefix}_max{n}")) for prefix, name, target in PEERS
+             if best(f"{prefix}_max{n}") and ours < target * best(f"{prefix}_max{n}")]
+    if needs:
+        lines.append(f"**What one generator core can confirm, N = {n}.** Its cheapest delivery in a counted step of "
+                     f"this run (the server batching most) puts 80% of its core at about {ceiling:,.0f} deliveries/s. "
+                     + " ".join(f"The {target}× target against {name} needs {need:,.0f}"
+                                f"{': more than this generator can confirm' if need > ceiling else ''}."
+                                for name, target, need in needs))
+        lines.append("")
 for prefix, name, _ in PEERS:
     for n in ("max100", "max1000"):
         x = r[f"{prefix}_{n}"]
         if not x.get("refused"):
-            lines += [f"{name}, N = {x['receivers']}:", "", "| offered msgs/s | deliveries/s | p50 / p99 / p99.9 / max (ms) | lost | generator core |", "|---|---|---|---|---|"]
+            lines += [f"{name}, N = {x['receivers']}:", "", "| offered msgs/s | deliveries/s | p50 / p99 / p99.9 / max (ms) | lost | generator core | server core |", "|---|---|---|---|---|---|"]
             for st in sorted(x["steps"], key=lambda st: st["offered_rate"]):
-                lines.append(f"| {st['offered_rate']:.0f} | {st['deliveries_per_sec']:.0f} | {lat(st)} | {st['lost']} | {st['generator_load']*100:.0f}% |")
+                lines.append(f"| {st['offered_rate']:.0f} | {st['deliveries_per_sec']:.0f} | {lat(st)} | {st['lost']} | {st['generator_load']*100:.0f}% | {server_core(st)} |")
             lines.append("")
 lines += ["![latency against offered load](latency.svg)", ""]
 
