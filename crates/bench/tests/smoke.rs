@@ -1,7 +1,9 @@
 //! A few seconds of every scenario against a real server (in-process, port
 //! 0, temp data dir, real TLS), so the load generator cannot rot. The
 //! figures are not judged here (`bench/run` measures, pinned); only that
-//! each scenario runs and that nothing is lost or doubled.
+//! each scenario runs and that nothing is lost or doubled. Then
+//! `bench/report.py` turns these results into a report, as `bench/run`
+//! does, so a change to the JSON cannot break the report unnoticed.
 
 use serde_json::Value;
 use std::process::Command;
@@ -29,6 +31,13 @@ async fn bench(addr: std::net::SocketAddr, ca: &std::path::Path, args: &[&str]) 
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 
+/// Keeps `r` under `names` (bench/run's file names) for the report.
+fn keep(results: &std::path::Path, names: &[&str], r: &Value) {
+    for name in names {
+        std::fs::write(results.join(format!("{name}.json")), r.to_string()).unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_and_loses_nothing() {
     securechat_server::install_crypto_provider();
@@ -53,6 +62,8 @@ async fn every_scenario_runs_and_loses_nothing() {
         let _ = stopped.await;
     }));
     let ca = dir.path().join("tls/ca.pem");
+    let results = tempfile::tempdir().unwrap();
+    let results = results.path();
 
     let r = bench(
         addr,
@@ -72,6 +83,7 @@ async fn every_scenario_runs_and_loses_nothing() {
         ],
     )
     .await;
+    keep(results, &["fanout10"], &r);
     assert!(r["sent"].as_u64().unwrap() >= 90, "{r}");
     assert_eq!(r["deliveries"], r["expected_deliveries"], "{r}");
     assert_eq!(r["lost"], 0, "{r}");
@@ -97,6 +109,7 @@ async fn every_scenario_runs_and_loses_nothing() {
         ],
     )
     .await;
+    keep(results, &["max100", "max1000"], &r);
     // Two steps (20, then 30 msgs/s) normally; a stall on a busy machine
     // may break p99 on the second, and then the ladder ends at the server
     // and narrows with one step halfway. Either way the figure is the best
@@ -139,14 +152,17 @@ async fn every_scenario_runs_and_loses_nothing() {
         &["durable", "--senders", "5", "--window", "2", "--secs", "2"],
     )
     .await;
+    keep(results, &["durable", "durable1"], &r);
     assert!(r["acked"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["rate_limited"], 0, "{r}");
 
     let r = bench(addr, &ca, &["connect", "--concurrency", "2", "--secs", "1"]).await;
+    keep(results, &["connect"], &r);
     assert!(r["connects"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["failed"], 0, "{r}");
 
     let r = bench(addr, &ca, &["idle", "--connections", "50", "--users", "3"]).await;
+    keep(results, &["idle"], &r);
     assert_eq!(r["connections"], 50, "{r}");
     assert!(r["server_rss_after_kib"].as_u64().unwrap() > 0, "{r}");
 
@@ -156,6 +172,7 @@ async fn every_scenario_runs_and_loses_nothing() {
         &["storm", "--clients", "30", "--missed", "5", "--users", "3"],
     )
     .await;
+    keep(results, &["storm"], &r);
     assert_eq!(
         (r["lost"].as_u64(), r["duplicated"].as_u64()),
         (Some(0), Some(0)),
@@ -184,6 +201,7 @@ async fn every_scenario_runs_and_loses_nothing() {
         ],
     )
     .await;
+    keep(results, &["slow"], &r);
     for kind in ["runs_without", "runs_with"] {
         let runs = r[kind].as_array().unwrap();
         assert_eq!(runs.len(), 2, "{r}");
@@ -214,6 +232,36 @@ async fn every_scenario_runs_and_loses_nothing() {
         "the ratio is of the median runs: {r}"
     );
     assert!(r["server_rss_peak_with_kib"].as_u64().unwrap() > 0, "{r}");
+
+    // The report bench/run writes, from these results (no peers ran).
+    let report = results.join("RESULTS.md");
+    let chart = results.join("latency.svg");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("python3")
+        .current_dir(&root)
+        .arg("bench/report.py")
+        .args([results, &report, &chart])
+        .output()
+        .expect("python3 runs bench/report.py");
+    assert!(
+        out.status.success(),
+        "bench/report.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(&report).unwrap();
+    for section in [
+        "## Fan-out",
+        "### Side by side",
+        "**Highest sustained at N = 5**",
+        "## Durable sends",
+        "## Slow consumer",
+        "## Connects",
+        "## Reconnect storm",
+        "## Idle connections",
+    ] {
+        assert!(report.contains(section), "no {section:?} in:\n{report}");
+    }
+    assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), server)
