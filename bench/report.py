@@ -98,6 +98,28 @@ def p99_first(key):
     return None if x.get("refused") else x["steps"][0]["latency"]["p99_ms"]
 
 
+def kept_up(st):
+    return st["latency"]["p99_ms"] <= 100 and st["lost"] == 0
+
+
+def first_failure(key):
+    """Offered deliveries/s of the lowest counted step (generator at most
+    80%) that failed, when steps between it and the figure were not counted:
+    the server's limit is below it, so the figure understates the server."""
+    x = r.get(key, {})
+    if x.get("refused"):
+        return None
+    steps = x["steps"]
+    fails = [st["offered_rate"] * st["receivers"] for st in steps
+             if st["generator_load"] <= 0.8 and not kept_up(st)]
+    if not fails:
+        return None
+    failed = min(fails)
+    skipped = [st for st in steps if st["generator_load"] > 0.8 and kept_up(st)
+               and x["max_deliveries_per_sec"] < st["deliveries_per_sec"] < failed]
+    return failed if skipped else None
+
+
 def capped(key):
     """Whether a `max` stopped before the server did: the generator's core
     saturated, or the step limit came while the server still kept up."""
@@ -131,6 +153,12 @@ for n in ("100", "1000"):
             else:
                 verdict = "undecided: generator-bound"
             shown = f"{bound}{ratio:.2f}×; " if not (floor and ratio < 1) else ""
+            failed = first_failure(f"{prefix}_max{n}")
+            if failed and not floor:
+                # Its steps above the figure were not counted, but a counted one failed.
+                shown = f"{ours / failed:.2f}–{ratio:.2f}×, as its limit is below {failed:.0f}, its first counted failure; "
+                if ours / failed < target <= ratio:
+                    verdict = "undecided: its limit lies in steps the generator could not count"
             cells.append(f"{tmark}{theirs:.0f} ({shown}target ≥ {target}×: {verdict})")
         else:
             cells.append(f"{tmark}{theirs:.0f}" if theirs is not None else "—")
@@ -230,25 +258,29 @@ for key in ("durable", "durable1"):
 lines += [""]
 sl = r["slow"]
 if not sl.get("refused"):
-    w, wo = sl["with_stalled"], sl["without"]
+    w, wo = sl["runs_with"][0], sl["runs_without"][0]
     rounds = len(sl["runs_with"])
     p99s = lambda runs: ", ".join(f"{x['latency']['p99_ms']:.2f}" for x in runs)
     lost = lambda runs: sum(x["lost"] for x in runs)
+    spread = lambda runs: max(x["latency"]["p99_ms"] for x in runs) / min(x["latency"]["p99_ms"] for x in runs)
     lines += ["## Slow consumer", "",
               f"Fan-out at N = {wo['receivers']}, {wo['offered_rate']:.0f} messages/s of about 4 KiB, in {rounds} "
               f"alternating rounds: as it is, then with {w['stalled']} more receiver that never reads (4 KiB TCP "
               f"receive buffer). The server cut them off: **{sl['stalled_cut']} of {sl['stalled']}** (close 1013; "
               "they would resume with `sync`). Two runs of the very same load differ in p99 by up to half on this "
-              "machine, so the runs alternate and the medians are compared.", "",
-              "| | others' p50 / p99 / p99.9 / max (ms), the median run | p99 of each run (ms) | lost, all runs | server RSS peak |",
+              "machine, so the runs alternate, and every delivery of each kind is pooled into one histogram.", "",
+              "| | others' p50 / p99 / p99.9 / max (ms), all runs pooled | p99 of each run (ms) | lost, all runs | server RSS peak |",
               "|---|---|---|---|---|",
-              f"| without | {lat(wo)} | {p99s(sl['runs_without'])} | {lost(sl['runs_without'])} | "
+              f"| without | {lat({'latency': sl['without']})} | {p99s(sl['runs_without'])} | {lost(sl['runs_without'])} | "
               f"{sl['server_rss_peak_without_kib'] / 1024:.1f} MiB |",
-              f"| with a stalled receiver | {lat(w)} | {p99s(sl['runs_with'])} | {lost(sl['runs_with'])} | "
+              f"| with a stalled receiver | {lat({'latency': sl['with_stalled']})} | {p99s(sl['runs_with'])} | {lost(sl['runs_with'])} | "
               f"{sl['server_rss_peak_with_kib'] / 1024:.1f} MiB |",
               "",
-              f"Others' median p99 with it over without: **{sl['p99_ratio']:.2f}×** (target ≤ 1.10×). Memory stays "
-              "bounded: a stalled connection holds at most `outbound_queue` (1024) frames before it is cut.", ""]
+              f"Others' pooled p99 with it over without: **{sl['p99_ratio']:.2f}×** (target ≤ 1.10×: "
+              f"{'met' if sl['p99_ratio'] <= 1.10 else 'not met'}). For scale, the runs without it alone spread "
+              f"over {spread(sl['runs_without']):.2f}× in p99, and those with it over {spread(sl['runs_with']):.2f}×. "
+              "Memory stays bounded: a stalled connection holds at most `outbound_queue` (1024) frames before it "
+              "is cut.", ""]
 c = r["connect"]
 if not c.get("refused"):
     lines += ["## Connects", "",

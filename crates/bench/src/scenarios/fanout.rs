@@ -115,6 +115,12 @@ struct Counters {
 }
 
 pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
+    Ok(measure(target, o).await?.0)
+}
+
+/// [`run`], also returning the latency histogram behind the report, so
+/// that runs can be pooled.
+pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64>)> {
     let tokens = target.users(o.users.max(1)).await?;
     let room = target.room(&tokens[0], &tokens).await?;
     let receivers = open_load(target, &tokens, o.receivers, 64).await?;
@@ -296,7 +302,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     let sent = counters.sent.load(Relaxed);
     let deliveries = h.len();
     let expected = sent * o.receivers as u64;
-    Ok(Report {
+    let report = Report {
         receivers: o.receivers,
         senders: o.senders,
         offered_rate: o.rate,
@@ -312,7 +318,8 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         server_load,
         stalled: o.stalled,
         stalled_cut,
-    })
+    };
+    Ok((report, h))
 }
 
 /// The shared histogram (a receiver that panicked while holding it left

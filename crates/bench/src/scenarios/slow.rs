@@ -1,16 +1,20 @@
 //! `slow`: the same fan-out without and with receivers that connect and
 //! never read (slow consumers), in alternating rounds. Reports the others'
-//! p99 in every run, the ratio of the two kinds' median p99s, the server's
-//! peak memory for each kind (RSS sampled every 50 ms), and whether the
-//! server cut the stalled receivers off.
+//! p99 in every run, their latency over all runs of each kind pooled (one
+//! histogram per kind) and the ratio of the pooled p99s, the server's peak
+//! memory for each kind (RSS sampled every 50 ms), and whether the server
+//! cut the stalled receivers off.
 //!
 //! One run of each kind is not enough here: at a few milliseconds, two
 //! back-to-back runs of the very same load differ in p99 by up to half on
 //! these machines, so a single pair's ratio says more about the machine
-//! than about the stalled receiver.
+//! than about the stalled receiver. Pooling every delivery of a kind
+//! weighs each run by its deliveries, where a median of per-run p99s
+//! still moved by a tenth between full runs.
 
 use super::fanout;
 use crate::procfs::rss_kib;
+use crate::stats::{Latency, histogram};
 use crate::target::Target;
 use anyhow::Result;
 use serde::Serialize;
@@ -34,10 +38,10 @@ pub struct Report {
     pub runs_without: Vec<fanout::Report>,
     /// Every run with them, in order.
     pub runs_with: Vec<fanout::Report>,
-    /// The run of each kind with the median p99.
-    pub without: fanout::Report,
-    pub with_stalled: fanout::Report,
-    /// The median p99 with the stalled receivers over the median without.
+    /// The others' latency over every run of each kind, pooled.
+    pub without: Latency,
+    pub with_stalled: Latency,
+    /// The pooled p99 with the stalled receivers over the pooled without.
     pub p99_ratio: f64,
     /// Over all runs with them: stalled receivers, and how many were cut.
     pub stalled: usize,
@@ -57,9 +61,9 @@ impl std::fmt::Display for Report {
         }
         write!(
             f,
-            "slow consumer: others' median p99 {:.2} → {:.2} ms ({:.2}×); stalled cut {} of {}; lost {}; server RSS {} KiB, peak {} KiB without, {} KiB with",
-            self.without.latency.p99_ms,
-            self.with_stalled.latency.p99_ms,
+            "slow consumer: others' pooled p99 {:.2} → {:.2} ms ({:.2}×); stalled cut {} of {}; lost {}; server RSS {} KiB, peak {} KiB without, {} KiB with",
+            self.without.p99_ms,
+            self.with_stalled.p99_ms,
             self.p99_ratio,
             self.stalled_cut,
             self.stalled,
@@ -75,24 +79,27 @@ pub async fn run(target: &Target, o: &Opts, pid: u32) -> Result<Report> {
     let start = rss_kib(pid).unwrap_or(0);
     let stalled = o.fanout.stalled.max(1);
     let (mut runs_without, mut runs_with) = (Vec::new(), Vec::new());
+    let (mut pooled_without, mut pooled_with) = (histogram(), histogram());
     let (mut peak_without, mut peak_with) = (0, 0);
     for _ in 0..o.rounds.max(1) {
-        for (stalled, runs, peak) in [
-            (0, &mut runs_without, &mut peak_without),
-            (stalled, &mut runs_with, &mut peak_with),
+        for (stalled, runs, pooled, peak) in [
+            (0, &mut runs_without, &mut pooled_without, &mut peak_without),
+            (stalled, &mut runs_with, &mut pooled_with, &mut peak_with),
         ] {
             let opts = fanout::Opts {
                 stalled,
                 ..o.fanout.clone()
             };
-            let (report, kib) = sampled(pid, fanout::run(target, &opts)).await;
-            runs.push(report?);
+            let (measured, kib) = sampled(pid, fanout::measure(target, &opts)).await;
+            let (report, h) = measured?;
+            pooled.add(&h)?;
+            runs.push(report);
             *peak = (*peak).max(kib);
         }
     }
-    let (without, with_stalled) = (median_p99(&runs_without), median_p99(&runs_with));
+    let (without, with_stalled) = (Latency::of(&pooled_without), Latency::of(&pooled_with));
     Ok(Report {
-        p99_ratio: with_stalled.latency.p99_ms / without.latency.p99_ms.max(0.001),
+        p99_ratio: with_stalled.p99_ms / without.p99_ms.max(0.001),
         stalled: runs_with.iter().map(|r| r.stalled).sum(),
         stalled_cut: runs_with.iter().map(|r| r.stalled_cut).sum(),
         lost: runs_without.iter().chain(&runs_with).map(|r| r.lost).sum(),
@@ -104,13 +111,6 @@ pub async fn run(target: &Target, o: &Opts, pid: u32) -> Result<Report> {
         server_rss_peak_without_kib: peak_without,
         server_rss_peak_with_kib: peak_with,
     })
-}
-
-/// The run whose p99 is the median (the upper one of an even count).
-fn median_p99(runs: &[fanout::Report]) -> fanout::Report {
-    let mut sorted: Vec<&fanout::Report> = runs.iter().collect();
-    sorted.sort_by(|a, b| a.latency.p99_ms.total_cmp(&b.latency.p99_ms));
-    sorted[sorted.len() / 2].clone()
 }
 
 /// Runs `f` while sampling `pid`'s RSS; returns its result and the peak.
