@@ -169,7 +169,7 @@ def ok_steps(key):
     if x.get("refused"):
         return {}
     return {st["offered_rate"]: st for st in x["steps"]
-            if st["latency"]["p99_ms"] <= 100 and st["lost"] == 0 and st.get("server_load")}
+            if kept_up(st) and st.get("server_load")}
 
 
 # The cost of the work, whoever saturates first: deliveries per second of
@@ -219,7 +219,7 @@ def verifiable(n):
     costs = [st["generator_load"] / st["deliveries_per_sec"]
              for k in [f"max{n}"] + [f"{p}_max{n}" for p, _, _ in PEERS] if not r.get(k, {}).get("refused")
              for st in r[k]["steps"]
-             if st["generator_load"] <= 0.8 and st["lost"] == 0 and st["latency"]["p99_ms"] <= 100
+             if st["generator_load"] <= 0.8 and kept_up(st)
              and st["deliveries_per_sec"] > 0]
     return 0.8 / min(costs) if costs else None
 
