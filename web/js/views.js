@@ -65,14 +65,20 @@ function renderSidebar(state, actions) {
   }));
 }
 
+// User-supplied parts of a notice each in their own <bdi>, so a direction
+// override in a topic cannot flip the words around it.
+const iso = (text) => el('bdi', { text });
+
 function notice(ev) {
   switch (ev.type) {
     case 'member': {
-      const what = { join: 'joined', leave: 'left', invite: `was invited by ${ev.by}`, remove: `was removed by ${ev.by}` }[ev.action];
-      return `${ev.user} ${what}`;
+      if (ev.action === 'invite' || ev.action === 'remove') {
+        return [iso(ev.user), ` was ${ev.action === 'invite' ? 'invited' : 'removed'} by `, iso(ev.by)];
+      }
+      return [iso(ev.user), ev.action === 'join' ? ' joined' : ' left'];
     }
     case 'room_updated':
-      return `${ev.by} set the room to #${ev.name}${ev.topic ? ` — ${ev.topic}` : ''}`;
+      return [iso(ev.by), ' set the room to #', iso(ev.name), ...(ev.topic ? [' — ', iso(ev.topic)] : [])];
     default:
       return null;
   }
@@ -89,7 +95,7 @@ function messageItem(state, ev, actions) {
     tools.append(el('button', { type: 'button', class: 'secondary', 'aria-label': 'Delete message', text: 'Delete', onclick: () => actions.remove(ev) }));
     meta.append(tools);
   }
-  const body = el('div', { class: 'body' });
+  const body = el('div', { class: 'body', dir: 'auto' });
   if (ev.deleted) body.textContent = 'message deleted';
   else body.append(richText(ev.body));
   const file = !ev.deleted && ev.file ? attachment(ev.file) : null;
@@ -102,7 +108,7 @@ function pendingItem(state, id, p) {
     : p.status === 'failed' ? `not sent: ${p.error}` : 'sending…';
   return el('li', { class: `message mine pending ${p.status}`, 'data-pending': id },
     el('div', { class: 'meta' }, el('span', { class: 'from', text: state.me ? state.me.username : '' }), el('span', { class: 'state', text: label })),
-    el('div', { class: 'body' }, richText(p.body)));
+    el('div', { class: 'body', dir: 'auto' }, richText(p.body)));
 }
 
 function renderMessages(state, actions) {
@@ -118,8 +124,8 @@ function renderMessages(state, actions) {
   for (const ev of events) {
     const d = dayOf(ev.ts);
     if (d !== day) { items.push(el('li', { class: 'day', role: 'separator', text: d })); day = d; }
-    const text = notice(ev);
-    if (text) items.push(el('li', { class: 'notice', text }));
+    const parts = notice(ev);
+    if (parts) items.push(el('li', { class: 'notice' }, ...parts));
     else if (ev.type === 'message') items.push(messageItem(state, ev, actions));
   }
   for (const [id, p] of r.pending) items.push(pendingItem(state, id, p));

@@ -56,11 +56,26 @@ pub struct ApiError {
 }
 
 /// `POST /api/rooms/{id}/files?name=…`: the stored file and the message
-/// that carries it.
+/// that carries it, shaped exactly as a `message` frame (with
+/// `"type": "message"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResponse {
     pub file: crate::ws::FileInfo,
+    #[serde(serialize_with = "as_message_frame")]
     pub message: crate::ws::MessageEvent,
+}
+
+/// Serializes a message event as the `message` frame it is.
+fn as_message_frame<S: serde::Serializer>(
+    ev: &crate::ws::MessageEvent,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Frame<'a> {
+        Message(&'a crate::ws::MessageEvent),
+    }
+    Frame::Message(ev).serialize(s)
 }
 
 /// `POST /api/rooms`: a public or private room; `members` are invited at

@@ -35,4 +35,4 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const GENERAL_ROOM: &str = "general";
 
 /// Name of the session cookie set by `/api/register` and `/api/login`.
-pub const SESSION_COOKIE: &str = "securechat_session";
+pub const SESSION_COOKIE: &str = "__Host-securechat_session";

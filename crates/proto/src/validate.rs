@@ -114,12 +114,54 @@ pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// Whether `c` is a bidirectional control: embeddings and overrides
+/// (U+202A–202E), isolates (U+2066–2069), the marks U+200E, U+200F and the
+/// Arabic letter mark U+061C. Inside a name they can make `exe.jpg` show
+/// as `jpg.exe`.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` is a bidirectional control or another character that is
+/// invisible when shown: soft hyphen, zero-width spaces and joiners, word
+/// joiner and invisible operators, deprecated format characters, the byte
+/// order mark, interlinear annotations, tag characters.
+pub fn is_invisible_format(c: char) -> bool {
+    is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{206A}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// `text` without bidirectional controls, for a display (a terminal) that
+/// cannot isolate user text from what surrounds it.
+pub fn without_bidi_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_bidi_control) {
+        text.chars().filter(|&c| !is_bidi_control(c)).collect()
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// A file name made safe to store and show: the last path component, no
-/// control characters, no leading dots, at most 200 characters; `file` when
+/// control characters, no bidirectional controls or other invisible
+/// format characters, no leading dots, at most 200 characters; `file` when
 /// nothing is left.
 pub fn sanitize_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|&c| !c.is_control() && !is_invisible_format(c))
+        .take(200)
+        .collect();
     let cleaned = cleaned
         .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
         .trim_end()
@@ -206,6 +248,16 @@ mod tests {
         assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
         assert_eq!(sanitize_file_name("..\\..\\boot.ini"), "boot.ini");
         assert_eq!(sanitize_file_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(
+            sanitize_file_name("invoice\u{202E}gpj.exe"),
+            "invoicegpj.exe"
+        );
+        assert_eq!(
+            sanitize_file_name("\u{2067}a\u{200B}b\u{FEFF}\u{200F}\u{00AD}.pdf\u{2069}"),
+            "ab.pdf"
+        );
+        assert_eq!(sanitize_file_name("\u{202D}\u{202E}"), "file");
+        assert_eq!(without_bidi_controls("a\u{202E}b\u{200D}c"), "ab\u{200D}c");
         assert_eq!(sanitize_file_name(".."), "file");
         assert_eq!(sanitize_file_name(".hidden"), "hidden");
         assert_eq!(sanitize_file_name(""), "file");

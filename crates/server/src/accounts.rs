@@ -1,7 +1,7 @@
 //! Account operations shared by the HTTP API and the operator CLI:
 //! creating users, sessions, passwords, disabling, invites.
 
-use crate::auth::password::Hasher;
+use crate::auth::password::{Busy, Hasher, Priority};
 use crate::auth::token::{hash_token, new_token};
 use crate::store::sessions::{self, Session, SessionId};
 use crate::store::users::{self, UserRecord};
@@ -25,6 +25,8 @@ pub enum AccountError {
     #[error("wrong password")]
     WrongPassword,
     #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -33,6 +35,11 @@ pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Creates an account. `admin: None` makes the first user an admin. With an
 /// invite code, the code is used up in the same transaction.
+///
+/// The cheap checks come first, in an order that tells a stranger nothing:
+/// the rules for names and passwords, then the invite code (a made-up code
+/// gets `BadInvite` whether or not the name is taken), then the name. Only
+/// then is the password hashed, in `priority`'s queue.
 pub async fn create_user(
     store: &Store,
     hasher: &Hasher,
@@ -40,11 +47,27 @@ pub async fn create_user(
     password: String,
     admin: Option<bool>,
     invite_code: Option<&str>,
+    priority: Priority,
 ) -> Result<UserRecord, AccountError> {
     let username = validate::normalize_username(username)?;
     validate::validate_password(&password)?;
-    let hash = hasher.hash(password).await;
     let invite = invite_code.map(hash_token);
+    let (code, name) = (invite.clone(), username.clone());
+    store
+        .read(move |c| {
+            let now = Timestamp::now().0;
+            if let Some(code) = &code {
+                if !users::invite_valid(c, code, now)? {
+                    return Err(AccountError::BadInvite);
+                }
+            }
+            if users::by_name(c, &name)?.is_some() {
+                return Err(AccountError::UsernameTaken);
+            }
+            Ok(())
+        })
+        .await?;
+    let hash = hasher.hash_with(password, priority).await?;
     let result = store
         .write(move |tx| {
             let now = Timestamp::now().0;

@@ -51,11 +51,23 @@ impl ActionError {
 pub const NO_ROOM: ActionError = ActionError::NotFound("no such room");
 pub const NOT_MEMBER: ActionError = ActionError::Forbidden("you are not a member of this room");
 
-/// `Ok` for members; `not_found` / `forbidden` otherwise.
+/// `Ok` for members; `forbidden` for a public room the user is not in;
+/// for a private room or DM they are not in, the very answer a missing room
+/// gets (`not_found`, "no such room"), so room ids reveal nothing.
 pub fn require_member(access: Access) -> Result<(), ActionError> {
     match access {
         Access::Member => Ok(()),
         Access::NotMember => Err(NOT_MEMBER),
-        Access::NoSuchRoom => Err(NO_ROOM),
+        Access::Hidden | Access::NoSuchRoom => Err(NO_ROOM),
+    }
+}
+
+/// `Ok` when the user may know the room exists (a member, or a public
+/// room); the answer for a missing room otherwise.
+pub fn require_visible(access: Access) -> Result<(), ActionError> {
+    if access.visible() {
+        Ok(())
+    } else {
+        Err(NO_ROOM)
     }
 }

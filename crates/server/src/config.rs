@@ -72,14 +72,46 @@ pub struct Config {
     /// (at most 64) is how many sends one connection may have waiting for
     /// their commit.
     pub outbound_queue: usize,
-    /// Failed logins per account before growing delays start.
+    /// Failed logins (and wrong old passwords) for one account from one
+    /// client address (an IPv6 /64) before growing delays start for that
+    /// pair.
     pub login_attempts_per_account: u32,
-    /// Failed logins per client IP before growing delays start.
+    /// Failed logins from one client address, whatever the account, before
+    /// growing delays start for that address.
     pub login_attempts_per_ip: u32,
+    /// Failed logins for one account from all addresses within 15 minutes
+    /// after which the account is under attack: every address that has
+    /// failed on it waits growing delays from its next failure on. An
+    /// address with no recent failure on the account is never delayed by
+    /// this, so its owner can still log in.
+    pub login_account_slowdown_after: u32,
+    /// Registrations one client address (an IPv6 /64) may make per hour
+    /// (a token bucket holding this many).
+    pub registrations_per_ip_per_hour: u32,
+    /// Sustained room actions per second per user: edits, deletions,
+    /// joins, leaves, new rooms and DMs, invites, renames and topics,
+    /// removals, and administrators' changes (token bucket refill rate).
+    pub action_rate_per_sec: f64,
+    /// Room actions a user may make in a burst (token bucket size).
+    pub action_burst: u32,
+    /// Sustained typing notices and read marks per second per user.
+    pub mark_rate_per_sec: f64,
+    /// Typing notices and read marks a user may send in a burst.
+    pub mark_burst: u32,
+    /// Authenticated WebSockets one user may hold at once, across all
+    /// their sessions.
+    pub max_sockets_per_user: usize,
+    /// Authenticated WebSockets one client address (an IPv6 /64) may hold
+    /// at once, whatever the users.
+    pub max_sockets_per_ip: usize,
     /// Largest file upload, in bytes.
     pub max_upload_bytes: u64,
-    /// File uploads allowed per user per minute.
+    /// File uploads allowed per user per minute (a token bucket holding
+    /// this many, taken before the body is read).
     pub uploads_per_minute: u32,
+    /// A bearer token that lets a client from any address read `/metrics`.
+    /// Without it (the default), `/metrics` answers loopback clients only.
+    pub metrics_token: Option<String>,
     /// A TLS handshake, and then each request's headers, must arrive within
     /// this many milliseconds (slowloris defence).
     pub handshake_timeout_ms: u64,
@@ -113,8 +145,17 @@ impl Default for Config {
             outbound_queue: 1024,
             login_attempts_per_account: 5,
             login_attempts_per_ip: 20,
+            login_account_slowdown_after: 20,
+            registrations_per_ip_per_hour: 30,
+            action_rate_per_sec: 2.0,
+            action_burst: 20,
+            mark_rate_per_sec: 10.0,
+            mark_burst: 50,
+            max_sockets_per_user: 32,
+            max_sockets_per_ip: 1024,
             max_upload_bytes: 100 * 1024 * 1024,
             uploads_per_minute: 30,
+            metrics_token: None,
             handshake_timeout_ms: 10_000,
             max_pending_per_ip: 256,
             log: "info".into(),
@@ -207,8 +248,34 @@ impl Config {
         if self.handshake_timeout_ms == 0 || self.max_pending_per_ip == 0 {
             return bad("handshake_timeout_ms and max_pending_per_ip must be at least 1".into());
         }
-        if self.login_attempts_per_account == 0 || self.login_attempts_per_ip == 0 {
+        if self.login_attempts_per_account == 0
+            || self.login_attempts_per_ip == 0
+            || self.login_account_slowdown_after == 0
+        {
             return bad("login attempt limits must be at least 1".into());
+        }
+        if self.registrations_per_ip_per_hour == 0 {
+            return bad("registrations_per_ip_per_hour must be at least 1".into());
+        }
+        for (name, rate, burst) in [
+            ("action", self.action_rate_per_sec, self.action_burst),
+            ("mark", self.mark_rate_per_sec, self.mark_burst),
+        ] {
+            if !(rate.is_finite() && rate > 0.0) || burst == 0 {
+                return bad(format!(
+                    "{name}_rate_per_sec must be a positive number and {name}_burst at least 1"
+                ));
+            }
+        }
+        if self.max_sockets_per_user == 0 || self.max_sockets_per_ip == 0 {
+            return bad("max_sockets_per_user and max_sockets_per_ip must be at least 1".into());
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return bad("metrics_token must be at least 16 printable ASCII characters".into());
         }
         for name in &self.hostnames {
             let dns_ok = !name.is_empty()

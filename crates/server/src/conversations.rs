@@ -7,7 +7,7 @@
 //! `room_added` / `room_removed`, the events themselves) is collected as
 //! [`Effect`]s and applied right after the commit, in commit order.
 
-use crate::action::{ActionError, NO_ROOM, NOT_MEMBER, require_member};
+use crate::action::{ActionError, NO_ROOM, require_member, require_visible};
 use crate::hub::Hub;
 use crate::state::AppState;
 use crate::store::events::{self, Kind, NewEvent, Stored};
@@ -206,14 +206,14 @@ pub async fn create_room(
 /// `POST /api/rooms/{id}/join`: public rooms only; joining twice is fine.
 pub async fn join(state: &AppState, user: UserId, id: RoomId) -> Result<RoomInfo, ActionError> {
     act(state, move |tx, fx| {
-        let r = room(tx, id)?;
-        if rooms::access(tx, id, user)? != Access::Member {
-            if r.kind != RoomKind::Public {
-                return Err(ActionError::Forbidden(
-                    "this room is private: ask a member to invite you",
-                ));
+        // A private room or DM the user is not in answers like a missing
+        // one: only public rooms can be joined.
+        match rooms::access(tx, id, user)? {
+            Access::Member => {}
+            Access::NotMember => {
+                add(tx, fx, id, user, MemberAction::Join, user)?;
             }
-            add(tx, fx, id, user, MemberAction::Join, user)?;
+            Access::Hidden | Access::NoSuchRoom => return Err(NO_ROOM),
         }
         Ok(rooms::info_for(tx, id, user)?)
     })
@@ -224,6 +224,7 @@ pub async fn join(state: &AppState, user: UserId, id: RoomId) -> Result<RoomInfo
 /// cannot be left.
 pub async fn leave(state: &AppState, user: UserId, id: RoomId) -> Result<(), ActionError> {
     act(state, move |tx, fx| {
+        require_visible(rooms::access(tx, id, user)?)?;
         let r = room(tx, id)?;
         if r.is_general() {
             return Err(ActionError::Forbidden("everyone stays in general"));
@@ -270,13 +271,15 @@ fn require_manager(
     r: &RoomRow,
     actor: &UserRecord,
 ) -> Result<(), ActionError> {
+    if !actor.is_admin {
+        require_member(rooms::access(tx, r.id, actor.id)?)?;
+    }
     if r.kind == RoomKind::Dm {
         return Err(ActionError::Forbidden("direct messages cannot be managed"));
     }
     if actor.is_admin {
         return Ok(());
     }
-    require_member(rooms::access(tx, r.id, actor.id)?)?;
     if r.created_by == Some(actor.id) {
         Ok(())
     } else {
@@ -475,9 +478,9 @@ pub async fn delete(
 ) -> Result<(), ActionError> {
     act(state, move |tx, fx| {
         match rooms::access(tx, id, actor.id)? {
-            Access::NoSuchRoom => return Err(NO_ROOM),
-            Access::NotMember if !actor.is_admin => return Err(NOT_MEMBER),
-            _ => {}
+            Access::Member => {}
+            Access::NotMember | Access::Hidden if actor.is_admin => {}
+            other => require_member(other)?,
         }
         let row = events::message_row(tx, id, msg)?.ok_or(NO_MESSAGE)?;
         if row.sender != actor.id && !actor.is_admin {

@@ -66,6 +66,15 @@ pub fn sniff_image(head: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Creates `dir` and its missing parents with mode 0700.
+async fn private_dir(dir: &Path) -> std::io::Result<()> {
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(crate::datadir::DIR_MODE)
+        .create(dir)
+        .await
+}
+
 impl Blobs {
     pub fn new(data_dir: &Path) -> Blobs {
         Blobs {
@@ -87,11 +96,16 @@ impl Blobs {
     where
         S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     {
-        tokio::fs::create_dir_all(self.tmp_dir()).await?;
+        private_dir(&self.tmp_dir()).await?;
         let name: [u8; 16] = rand::random();
         let tmp_path = self.tmp_dir().join(securechat_proto::digest::hex(&name));
         let mut guard = TempFile(Some(tmp_path.clone()));
-        let mut file = tokio::fs::File::create(&tmp_path).await?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(crate::datadir::FILE_MODE)
+            .open(&tmp_path)
+            .await?;
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         let mut head = Vec::with_capacity(16);
@@ -118,7 +132,7 @@ impl Blobs {
         if tokio::fs::try_exists(&dest).await? {
             // Same content stored before: keep one copy.
         } else {
-            tokio::fs::create_dir_all(dest.parent().expect("has a parent")).await?;
+            private_dir(dest.parent().expect("has a parent")).await?;
             tokio::fs::rename(&tmp_path, &dest).await?;
             guard.0 = None;
         }

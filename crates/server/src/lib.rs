@@ -5,6 +5,7 @@
 //! - [`server`]: accept loop, TLS handshake, HTTP/1.1, graceful shutdown;
 //!   [`server::run`] takes a bound listener (tests use port 0);
 //! - [`peers`]: the per-address cap on unauthenticated connections;
+//! - [`sockets`]: per-user and per-address caps on authenticated sockets;
 //! - [`tls`]: built-in CA and leaf certificates, renewal, rustls config;
 //! - [`http`]: router, security headers, the JSON API, ops endpoints;
 //! - [`ws`]: the `/ws` endpoint: upgrade, per-connection reader and writer;
@@ -16,9 +17,10 @@
 //! - [`accounts`]: users, sessions, passwords, invites (API and CLI);
 //! - [`files`]: file bytes on disk by SHA-256, streamed uploads, the sweep;
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
-//! - [`ratelimit`]: per-user token bucket for messages;
+//! - [`ratelimit`]: token buckets: per-user budgets, registrations;
 //! - [`store`]: SQLite with group commit, migrations, queries;
 //! - [`config`]: the one validated configuration struct;
+//! - [`datadir`]: the data directory's modes (0700/0600) and its lock;
 //! - [`metrics`]: counters for `/metrics`;
 //! - [`state`]: the shared [`state::AppState`];
 //! - [`tracker`]: counts connection tasks so shutdown can wait for them.
@@ -29,6 +31,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod conversations;
+pub mod datadir;
 pub mod files;
 pub mod http;
 pub mod hub;
@@ -37,6 +40,7 @@ pub mod outbox;
 pub mod peers;
 pub mod ratelimit;
 pub mod server;
+pub mod sockets;
 pub mod state;
 pub mod store;
 pub mod tls;

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use securechat_server::auth::password::Hasher;
+use securechat_server::auth::password::{Hasher, Priority};
 use securechat_server::config::{Config, Overrides, RegistrationMode};
 use securechat_server::store::{Store, users};
 use securechat_server::{Prepared, accounts, server};
@@ -211,7 +211,7 @@ async fn serve(config: Config) -> Result<()> {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
-    std::fs::create_dir_all(&config.data_dir)
+    securechat_server::datadir::create_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     Ok(Store::open(&config.db_path())?)
 }
@@ -226,9 +226,16 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
             password_stdin,
         } => {
             let password = read_password(password_stdin, true)?;
-            let user =
-                accounts::create_user(&store, &hasher, &username, password, Some(admin), None)
-                    .await?;
+            let user = accounts::create_user(
+                &store,
+                &hasher,
+                &username,
+                password,
+                Some(admin),
+                None,
+                Priority::Interactive,
+            )
+            .await?;
             println!(
                 "created {}{}",
                 user.username,

@@ -53,6 +53,23 @@ metrics! {
     logins_total: AtomicU64,
     /// Failed logins (bad credentials or throttled).
     logins_failed_total: AtomicU64,
+    /// Logins and password changes refused by the throttle before any
+    /// password was checked.
+    logins_throttled_total: AtomicU64,
+    /// Registrations refused by the per-address budget.
+    registrations_throttled_total: AtomicU64,
+    /// Room actions, typing notices and read marks refused by their
+    /// per-user budgets.
+    actions_rate_limited_total: AtomicU64,
+    /// File uploads refused by the per-user upload budget.
+    uploads_rate_limited_total: AtomicU64,
+    /// WebSockets refused because their user held `max_sockets_per_user`.
+    sockets_refused_user_total: AtomicU64,
+    /// WebSockets refused because their address held `max_sockets_per_ip`.
+    sockets_refused_address_total: AtomicU64,
+    /// State-changing requests refused because they came from another site
+    /// (CSRF).
+    cross_site_refused_total: AtomicU64,
     /// Connections closed at once because their address held too many
     /// unauthenticated ones.
     connections_refused_total: AtomicU64,

@@ -85,7 +85,7 @@ impl Drop for Slot {
 
 /// The unit the cap applies to: the address itself for IPv4 (and IPv4
 /// mapped into IPv6), its /64 prefix for IPv6.
-fn peer_of(ip: IpAddr) -> IpAddr {
+pub fn peer_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -6,11 +6,12 @@
 //! resolves (stop accepting, close WebSockets with 1001, let HTTP requests
 //! in flight finish, commit everything queued in the store).
 
-use crate::auth::{password::Hasher, throttle::Throttle};
+use crate::auth::{password::Hasher, throttle::LoginThrottle};
 use crate::config::Config;
+use crate::datadir::{self, DataDirLock};
 use crate::hub::{Close, Hub};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Budgets, RateLimiter};
 use crate::state::{AppState, Inner};
 use crate::store::{Store, StoreError, sessions};
 use crate::tls::{Tls, TlsError};
@@ -28,9 +29,11 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// A connection's read buffer may grow to this: request headers larger
-/// than this are refused with 431.
-const MAX_HTTP_BUFFER: usize = 64 * 1024;
+/// A connection's read buffer may grow to this: request heads larger than
+/// this are refused with 431 by hyper; heads between
+/// [`crate::http::MAX_HEAD`] and this, by the router, so the limit is
+/// exact.
+const MAX_HTTP_BUFFER: usize = crate::http::MAX_HEAD + 32 * 1024;
 /// After shutdown starts, connections get this long to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often certificate renewal and session expiry are checked.
@@ -39,8 +42,8 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 /// Start-up failed.
 #[derive(Debug, Error)]
 pub enum ServerError {
-    #[error("cannot create data directory {0}: {1}")]
-    DataDir(std::path::PathBuf, std::io::Error),
+    #[error(transparent)]
+    DataDir(#[from] crate::datadir::DataDirError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -51,13 +54,16 @@ pub enum ServerError {
 pub struct Prepared {
     pub state: AppState,
     shutdown_tx: watch::Sender<bool>,
+    /// Held until [`serve`] returns: no second server on this data dir.
+    lock: DataDirLock,
 }
 
 impl Prepared {
-    /// Opens the store and sets up TLS from `config`.
+    /// Makes the data directory private, locks it, opens the store and
+    /// sets up TLS from `config`.
     pub fn new(config: Config) -> Result<Prepared, ServerError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| ServerError::DataDir(config.data_dir.clone(), e))?;
+        datadir::create_private(&config.data_dir)?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         let store = Store::open(&config.db_path())?;
         // Uploads cut off by a crash leave temporary files: nothing needs them.
         let _ = std::fs::remove_dir_all(config.data_dir.join("files").join("tmp"));
@@ -68,20 +74,32 @@ impl Prepared {
         let state = AppState::new(Inner {
             hub: Arc::new(Hub::new(metrics.clone())),
             hasher: Hasher::new(workers),
-            limiter: RateLimiter::new(config.rate_per_sec, config.burst),
-            login_by_ip: Throttle::new(config.login_attempts_per_ip),
-            login_by_account: Throttle::new(config.login_attempts_per_account),
+            budgets: Budgets::new(&config),
+            logins: LoginThrottle::new(
+                config.login_attempts_per_account,
+                config.login_attempts_per_ip,
+                config.login_account_slowdown_after,
+            ),
+            registrations: RateLimiter::per_hour(config.registrations_per_ip_per_hour),
             metrics,
             tls,
             shutdown,
             blobs: crate::files::Blobs::new(&config.data_dir),
             peers: crate::peers::PeerLimits::new(config.max_pending_per_ip),
+            sockets: crate::sockets::SocketLimits::new(
+                config.max_sockets_per_user,
+                config.max_sockets_per_ip,
+            ),
             tasks: Tracker::default(),
             started: std::time::Instant::now(),
             store,
             config,
         });
-        Ok(Prepared { state, shutdown_tx })
+        Ok(Prepared {
+            state,
+            shutdown_tx,
+            lock,
+        })
     }
 }
 
@@ -98,7 +116,11 @@ pub async fn run(
 
 /// Serves a prepared server on `listener` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Future<Output = ()>) {
-    let Prepared { state, shutdown_tx } = prepared;
+    let Prepared {
+        state,
+        shutdown_tx,
+        lock,
+    } = prepared;
     let tls_config = match state.tls.server_config() {
         Ok(c) => c,
         Err(e) => {
@@ -199,6 +221,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     tokio::task::spawn_blocking(move || store.close())
         .await
         .ok();
+    drop(lock);
     tracing::info!("stopped");
 }
 

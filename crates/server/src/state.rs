@@ -2,11 +2,11 @@
 //! shared behind one `Arc`.
 
 use crate::auth::password::Hasher;
-use crate::auth::throttle::Throttle;
+use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Budgets, RateLimiter};
 use crate::store::Store;
 use crate::tls::Tls;
 use crate::tracker::Tracker;
@@ -24,9 +24,12 @@ pub struct Inner {
     pub store: Store,
     pub hub: Arc<Hub>,
     pub hasher: Hasher,
-    pub limiter: RateLimiter,
-    pub login_by_ip: Throttle<IpAddr>,
-    pub login_by_account: Throttle<String>,
+    /// Per-user budgets: messages, room actions, marks, uploads.
+    pub budgets: Budgets,
+    /// Login and old-password attempts.
+    pub logins: LoginThrottle,
+    /// Registrations per client address (an IPv6 /64).
+    pub registrations: RateLimiter<IpAddr>,
     pub metrics: Arc<Metrics>,
     pub tls: Arc<Tls>,
     /// Uploaded files' bytes.
@@ -35,6 +38,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// Per-address cap on unauthenticated connections.
     pub peers: Arc<crate::peers::PeerLimits>,
+    /// Per-user and per-address caps on authenticated WebSockets.
+    pub sockets: Arc<crate::sockets::SocketLimits>,
     /// Connection tasks; shutdown waits for them.
     pub tasks: Tracker,
     /// When the server started.

@@ -8,6 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
+use securechat_proto::validate::without_bidi_controls;
 use securechat_proto::ws::RoomKind;
 use std::time::Instant;
 
@@ -97,7 +98,7 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let title = match (&room.info.kind, &room.info.topic) {
         (RoomKind::Dm, _) => format!(" @{} ", room.info.name),
-        (_, Some(topic)) => format!(" #{} — {topic} ", room.info.name),
+        (_, Some(topic)) => format!(" #{} — {} ", room.info.name, without_bidi_controls(topic)),
         _ => format!(" #{} ", room.info.name),
     };
     let block = Block::default().title(title).borders(Borders::TOP);
@@ -115,7 +116,9 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
         } else {
             Style::default()
         };
-        for (i, piece) in wrap(&format!("{head}{}", l.text), width)
+        // A terminal cannot isolate user text: bidi controls are dropped so
+        // an override cannot flip the rest of the line.
+        for (i, piece) in wrap(&format!("{head}{}", without_bidi_controls(&l.text)), width)
             .into_iter()
             .enumerate()
         {
@@ -125,6 +128,7 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
     }
     for (r, text) in &app.pending {
         if *r == room.info.id {
+            let text = without_bidi_controls(text);
             for piece in wrap(&format!("[…] {}: {text}", app.me), width) {
                 lines.push(Line::styled(piece, Style::default().fg(Color::DarkGray)));
             }

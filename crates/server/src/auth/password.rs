@@ -5,7 +5,8 @@
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use tokio::sync::oneshot;
 
 fn argon2() -> Argon2<'static> {
@@ -91,6 +92,91 @@ enum Job {
     Verify(String, Option<String>, oneshot::Sender<bool>),
 }
 
+impl Job {
+    fn run(self) {
+        match self {
+            Job::Hash(password, reply) => {
+                let _ = reply.send(hash_blocking(&password));
+            }
+            Job::Verify(password, phc, reply) => {
+                let ok = match phc {
+                    Some(phc) => verify_blocking(&password, &phc),
+                    None => {
+                        let _ = verify_blocking(&password, dummy_hash());
+                        false
+                    }
+                };
+                let _ = reply.send(ok);
+            }
+        }
+    }
+}
+
+/// Which queue a hash waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Logins, password changes, operators: served first.
+    Interactive,
+    /// New accounts from `POST /api/register`: served when no interactive
+    /// job waits, and refused when [`BACKGROUND_QUEUE`] wait already.
+    Background,
+}
+
+/// Background hashes that may wait at once; more are refused ([`Busy`]).
+pub const BACKGROUND_QUEUE: usize = 32;
+
+/// Too many background hashes are waiting: retry later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many accounts are being created; retry shortly")]
+pub struct Busy;
+
+#[derive(Default)]
+struct Queues {
+    interactive: VecDeque<Job>,
+    background: VecDeque<Job>,
+    /// Every `Hasher` handle is gone: the threads stop.
+    closed: bool,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next job, interactive ones first; `None` once closed.
+    fn next(&self) -> Option<Job> {
+        let mut q = self.lock();
+        loop {
+            if let Some(job) = q
+                .interactive
+                .pop_front()
+                .or_else(|| q.background.pop_front())
+            {
+                return Some(job);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Closes the queues when the last [`Hasher`] handle goes.
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
 /// Runs hashing on a few dedicated threads.
 ///
 /// Dedicated rather than the blocking pool: each hash needs 19 MiB. On the
@@ -98,65 +184,77 @@ enum Job {
 /// it in that thread's arena (50 logins grew the server by 330 MiB,
 /// measured with `securechat-bench idle`). A fixed set of threads, each
 /// reusing one block of memory, keeps hashing at `concurrency` × 19 MiB.
+///
+/// Two queues: interactive jobs (logins) always go before background ones
+/// (registrations), so a flood of registrations cannot slow a login by
+/// more than the one hash each thread may be in the middle of.
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Handle>,
 }
 
 impl Hasher {
     /// `concurrency` hashes may run at once (each uses 19 MiB).
     pub fn new(concurrency: usize) -> Self {
-        let (jobs, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            queues: Mutex::new(Queues::default()),
+            ready: Condvar::new(),
+        });
         for i in 0..concurrency.max(1) {
-            let rx = rx.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    loop {
-                        // The lock is held only while waiting for a job.
-                        let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
-                            Ok(job) => job,
-                            Err(_) => return, // every Hasher is gone
-                        };
-                        match job {
-                            Job::Hash(password, reply) => {
-                                let _ = reply.send(hash_blocking(&password));
-                            }
-                            Job::Verify(password, phc, reply) => {
-                                let ok = match phc {
-                                    Some(phc) => verify_blocking(&password, &phc),
-                                    None => {
-                                        let _ = verify_blocking(&password, dummy_hash());
-                                        false
-                                    }
-                                };
-                                let _ = reply.send(ok);
-                            }
-                        }
+                    while let Some(job) = shared.next() {
+                        job.run();
                     }
                 })
                 .expect("spawn a hashing thread");
         }
-        Hasher { jobs }
+        Hasher {
+            shared: Arc::new(Handle(shared)),
+        }
     }
 
+    fn queue(&self, job: Job, priority: Priority) -> Result<(), Busy> {
+        let shared = &self.shared.0;
+        let mut q = shared.lock();
+        match priority {
+            Priority::Interactive => q.interactive.push_back(job),
+            Priority::Background if q.background.len() >= BACKGROUND_QUEUE => return Err(Busy),
+            Priority::Background => q.background.push_back(job),
+        }
+        drop(q);
+        shared.ready.notify_one();
+        Ok(())
+    }
+
+    /// Hashes an interactive password (a change of password, an operator).
     pub async fn hash(&self, password: String) -> String {
+        self.hash_with(password, Priority::Interactive)
+            .await
+            .expect("interactive hashes are never refused")
+    }
+
+    /// Hashes a password in the given queue.
+    pub async fn hash_with(&self, password: String, priority: Priority) -> Result<String, Busy> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Hash(password, tx))
-            .expect("hashing threads run as long as a Hasher exists");
-        rx.await.expect("hashing does not panic")
+        self.queue(Job::Hash(password, tx), priority)?;
+        Ok(rx.await.expect("hashing does not panic"))
     }
 
     /// Verifies `password` against `phc`, or against a dummy hash when there
     /// is no user, so both take the same time. Always false without a user.
     pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Verify(password, phc, tx))
-            .expect("hashing threads run as long as a Hasher exists");
+        self.queue(Job::Verify(password, phc, tx), Priority::Interactive)
+            .expect("interactive jobs are never refused");
         rx.await.expect("hashing does not panic")
+    }
+
+    /// Background hashes waiting now.
+    pub fn background_waiting(&self) -> usize {
+        self.shared.0.lock().background.len()
     }
 }
 
@@ -201,6 +299,51 @@ mod tests {
             "pw",
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ"
         ));
+    }
+
+    #[tokio::test]
+    async fn logins_go_before_waiting_registrations() {
+        let h = Hasher::new(1);
+        let phc = hash_blocking("pw-login");
+        let mut registrations = Vec::new();
+        for i in 0..8 {
+            let h = h.clone();
+            registrations.push(tokio::spawn(async move {
+                h.hash_with(format!("pw-{i}"), Priority::Background).await
+            }));
+        }
+        tokio::task::yield_now().await;
+        let started = std::time::Instant::now();
+        assert!(h.verify("pw-login".into(), Some(phc)).await);
+        let login = started.elapsed();
+        let mut waited = Vec::new();
+        for r in registrations {
+            r.await.unwrap().unwrap();
+            waited.push(started.elapsed());
+        }
+        // The login waited for at most the hash in progress, not for all 8.
+        assert!(
+            login < *waited.last().unwrap() / 2,
+            "login {login:?}, registrations {waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_background_queue_refuses_at_once() {
+        let h = Hasher::new(1);
+        let mut waiting = Vec::new();
+        let mut refused = 0;
+        for i in 0..(BACKGROUND_QUEUE + 10) {
+            let (tx, rx) = oneshot::channel();
+            match h.queue(Job::Hash(format!("p{i}"), tx), Priority::Background) {
+                Ok(()) => waiting.push(rx),
+                Err(Busy) => refused += 1,
+            }
+        }
+        assert!(refused >= 5, "refused {refused}");
+        for rx in waiting {
+            rx.await.unwrap();
+        }
     }
 
     #[tokio::test]

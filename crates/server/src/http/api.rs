@@ -3,9 +3,11 @@
 use super::auth::{Authed, cleared_cookie, session_cookie};
 use super::error::ApiError;
 use crate::accounts::{self, AccountError};
+use crate::auth::password::Priority;
 use crate::config::RegistrationMode;
 use crate::hub::Close;
 use crate::metrics;
+use crate::peers::peer_of;
 use crate::state::AppState;
 use crate::store::sessions;
 use axum::Json;
@@ -87,9 +89,12 @@ async fn signed_in(
     Ok((status, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-/// `POST /api/register`.
+/// `POST /api/register`: the mode, then the address's registration budget,
+/// then every cheap check, and only then an argon2id hash (queued behind
+/// logins).
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     let invite = match state.config.registration {
@@ -110,6 +115,16 @@ pub async fn register(
             }
         },
     };
+    if let Err(wait) = state
+        .registrations
+        .check(peer_of(peer.ip()), Instant::now())
+    {
+        metrics::inc(&state.metrics.registrations_throttled_total);
+        return Err(ApiError::slow_down(
+            "too many registrations from this address",
+            wait,
+        ));
+    }
     let user = accounts::create_user(
         &state.store,
         &state.hasher,
@@ -117,10 +132,18 @@ pub async fn register(
         req.password,
         None,
         invite,
+        Priority::Background,
     )
     .await?;
     tracing::info!(user = %user.id, username = %user.username, admin = user.is_admin, "registered");
     signed_in(&state, StatusCode::CREATED, user).await
+}
+
+/// The throttle's name for an account: the name as given, normalized where
+/// possible so that "Alice" and "alice" share a counter. Names no account
+/// can have share one key (and are bounded in size).
+fn throttle_key(username: &str) -> String {
+    normalize_username(username).unwrap_or_else(|_| "\0invalid".to_owned())
 }
 
 /// `POST /api/login`.
@@ -130,24 +153,24 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let ip = peer.ip();
-    // Throttle by the name as given, normalized where possible, so that
-    // "Alice" and "alice" share a counter.
-    let account = normalize_username(&req.username).unwrap_or(req.username.clone());
-    let now = Instant::now();
-    let blocked = state
-        .login_by_ip
-        .check(&ip, now)
-        .and(state.login_by_account.check(&account, now));
-    if let Err(wait) = blocked {
-        metrics::inc(&state.metrics.logins_failed_total);
-        return Err(ApiError::rate_limited(wait));
-    }
+    // Counted as a failure before the password is checked.
+    let attempt = match state
+        .logins
+        .begin(&throttle_key(&req.username), ip, Instant::now())
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            metrics::inc(&state.metrics.logins_failed_total);
+            metrics::inc(&state.metrics.logins_throttled_total);
+            return Err(ApiError::rate_limited(wait));
+        }
+    };
     let user = accounts::find_user(&state.store, &req.username).await?;
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = state.hasher.verify(req.password, phc).await;
     match user {
         Some(user) if ok => {
-            state.login_by_account.succeed(&account);
+            attempt.succeeded();
             if user.disabled {
                 return Err(ApiError::new(
                     ErrorCode::Forbidden,
@@ -159,9 +182,6 @@ pub async fn login(
         }
         _ => {
             metrics::inc(&state.metrics.logins_failed_total);
-            let now = Instant::now();
-            state.login_by_ip.fail(ip, now);
-            state.login_by_account.fail(account, now);
             tracing::info!(%ip, "failed login");
             Err(AccountError::WrongPassword.into())
         }
@@ -187,27 +207,35 @@ pub async fn logout(
         .into_response())
 }
 
-/// `POST /api/password`: needs the old password; ends every other session.
+/// `POST /api/password`: needs the old password (throttled, and counted
+/// before it is checked, like a login); ends every other session.
 pub async fn change_password(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Authed(session): Authed,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    let account = session.user.username.clone();
-    if let Err(wait) = state.login_by_account.check(&account, Instant::now()) {
-        return Err(ApiError::rate_limited(wait));
-    }
+    let attempt = match state
+        .logins
+        .begin(&session.user.username, peer.ip(), Instant::now())
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            metrics::inc(&state.metrics.logins_throttled_total);
+            return Err(ApiError::rate_limited(wait));
+        }
+    };
     let ok = state
         .hasher
         .verify(req.old_password, Some(session.user.password_hash.clone()))
         .await;
     if !ok {
-        state.login_by_account.fail(account, Instant::now());
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "the old password is wrong",
         ));
     }
+    attempt.succeeded();
     let ended = accounts::set_password(
         &state.store,
         &state.hasher,

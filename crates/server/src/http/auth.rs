@@ -1,15 +1,16 @@
 //! Finding the caller's session: `Authorization: Bearer <token>` or the
-//! `securechat_session` cookie.
+//! `__Host-securechat_session` cookie.
 
 use super::error::ApiError;
 use crate::accounts;
+use crate::metrics;
 use crate::state::AppState;
 use crate::store::sessions::Session;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use securechat_proto::SESSION_COOKIE;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The token a request carries, if any.
 pub fn token_from_headers(headers: &HeaderMap) -> Option<&str> {
@@ -55,8 +56,36 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// Extractor for handlers that change a room or an account: a logged-in
+/// user ([`Authed`]) whose room-action budget has a token left; 429
+/// `rate_limited` with `Retry-After` otherwise. Charged before the request
+/// is looked at further, so refused and invalid actions cost too.
+pub struct Acting(pub Session);
+
+/// Charges one room action to `session`'s user.
+pub fn charge_action(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    state
+        .budgets
+        .actions
+        .check(session.user.id, Instant::now())
+        .map_err(|wait| {
+            metrics::inc(&state.metrics.actions_rate_limited_total);
+            ApiError::slow_down("too many actions", wait)
+        })
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let session = session_from_headers(state, &parts.headers).await?;
+        charge_action(state, &session)?;
+        Ok(Acting(session))
+    }
+}
+
 /// Extractor for admin-only handlers: 401 without a session, 403 for
-/// non-admins.
+/// non-admins; a change (any method but `GET`) is charged like [`Acting`].
 pub struct Admin(pub Session);
 
 impl FromRequestParts<AppState> for Admin {
@@ -65,6 +94,9 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let session = session_from_headers(state, &parts.headers).await?;
         if session.user.is_admin {
+            if parts.method != Method::GET {
+                charge_action(state, &session)?;
+            }
             Ok(Admin(session))
         } else {
             Err(ApiError::new(

@@ -29,13 +29,16 @@ impl ApiError {
     }
 
     pub fn rate_limited(wait: Duration) -> Self {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self::slow_down("too many attempts", wait)
+    }
+
+    /// 429 `rate_limited` saying `why`, with `Retry-After` in whole seconds
+    /// (rounded up, at least 1).
+    pub fn slow_down(why: &str, wait: Duration) -> Self {
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
         ApiError {
-            retry_after: Some(Duration::from_secs(secs.max(1))),
-            ..ApiError::new(
-                ErrorCode::RateLimited,
-                format!("too many attempts; retry in {} s", secs.max(1)),
-            )
+            retry_after: Some(Duration::from_secs(secs)),
+            ..ApiError::new(ErrorCode::RateLimited, format!("{why}; retry in {secs} s"))
         }
     }
 
@@ -108,6 +111,10 @@ impl From<AccountError> for ApiError {
             AccountError::NoSuchUser | AccountError::WrongPassword => {
                 ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
             }
+            AccountError::Busy(_) => ApiError::slow_down(
+                "too many accounts are being created",
+                Duration::from_secs(1),
+            ),
             AccountError::Store(s) => s.into(),
         }
     }

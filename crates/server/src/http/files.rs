@@ -5,7 +5,7 @@
 use super::api::{ApiPath, ApiQuery};
 use super::auth::Authed;
 use super::error::ApiError;
-use crate::action::{ActionError, NO_ROOM, require_member};
+use crate::action::{ActionError, require_member};
 use crate::files::UploadError;
 use crate::state::AppState;
 use crate::store::events::Appended;
@@ -79,20 +79,17 @@ pub async fn upload(
         .client_msg_id
         .unwrap_or_else(crate::auth::token::new_token);
     validate_client_msg_id(&client_msg_id).map_err(ActionError::from)?;
-    let per_minute = u64::from(state.config.uploads_per_minute);
-    let since = Timestamp::now().0 - 60_000;
-    // Outsiders learn nothing, not even that the room exists: 404.
-    let recent = state
+    // Outsiders learn nothing, not even that the room exists: the same
+    // answers as for every other room action.
+    state
         .store
-        .read(move |c| {
-            if rooms::access(c, room, user)? != rooms::Access::Member {
-                return Err(NO_ROOM);
-            }
-            Ok::<_, ActionError>(files::uploads_since(c, user, since)?)
-        })
+        .read(move |c| require_member(rooms::access(c, room, user)?))
         .await?;
-    if recent >= per_minute {
-        return Err(ApiError::rate_limited(std::time::Duration::from_secs(60)));
+    // The slot is taken before a byte of the body is read, so uploads
+    // started together cannot pass the budget.
+    if let Err(wait) = state.budgets.uploads.check(user, std::time::Instant::now()) {
+        crate::metrics::inc(&state.metrics.uploads_rate_limited_total);
+        return Err(ApiError::slow_down("too many uploads", wait));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -3,7 +3,10 @@
 //! - this file: the router and the headers every answer carries (HSTS,
 //!   nosniff, no referrer, no framing, a locked-down CSP);
 //! - [`error`]: [`error::ApiError`], the one JSON error shape;
-//! - [`auth`]: session lookup from the cookie or a bearer token;
+//! - [`auth`]: session lookup from the cookie or a bearer token; the
+//!   room-action budget;
+//! - [`csrf`]: cross-site state-changing requests refused; whose origins
+//!   are the server's own;
 //! - [`api`]: register, login, logout, password, me; JSON/path/query
 //!   extractors with JSON errors;
 //! - [`rooms`]: rooms, DMs, members, history, edits, the directory;
@@ -15,6 +18,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod csrf;
 pub mod error;
 pub mod files;
 pub mod ops;
@@ -24,13 +28,19 @@ pub mod web;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use securechat_proto::ErrorCode;
 
 /// Largest JSON body the API accepts.
 const MAX_BODY: usize = 16 * 1024;
+/// Largest request head (request line, headers, their line ends): a larger
+/// one is refused with 431. hyper's read buffer is a little larger (see
+/// `server.rs`), so this, not the buffer, is the exact limit.
+pub const MAX_HEAD: usize = 64 * 1024;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -75,8 +85,39 @@ pub fn router(state: AppState) -> Router {
         .route("/ca.pem", get(ops::ca_pem))
         .fallback(|| async { error::ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::same_origin_only,
+        ))
+        .layer(axum::middleware::from_fn(head_limit))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// The size of a request's head as it came on the wire (HTTP/1.1):
+/// `METHOD TARGET HTTP/1.1`, each `Name: value`, each line with its CRLF,
+/// and the empty line.
+fn head_size(req: &Request) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    line + headers + 2
+}
+
+/// Refuses a request whose head is over [`MAX_HEAD`] with 431 and no body.
+async fn head_limit(req: Request, next: Next) -> Response {
+    if head_size(&req) > MAX_HEAD {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            [(header::CONNECTION, "close")],
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 async fn security_headers(mut res: Response) -> Response {

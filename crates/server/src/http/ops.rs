@@ -3,10 +3,11 @@
 use super::error::ApiError;
 use crate::state::AppState;
 use crate::store::StoreError;
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use securechat_proto::ErrorCode;
+use std::net::{IpAddr, SocketAddr};
 
 /// `GET /healthz`: 200 when the database answers.
 pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
@@ -20,12 +21,44 @@ pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse,
     ))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
+/// `GET /metrics`: Prometheus text format, for loopback clients, or any
+/// client with `Authorization: Bearer <metrics_token>` when that is set;
+/// 403 `forbidden` for everyone else.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let loopback = match peer.ip() {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    let token_ok = state.config.metrics_token.as_deref().is_some_and(|want| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|got| same_secret(got.trim(), want))
+    });
+    if !(loopback || token_ok) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "metrics are served to loopback clients or with the metrics token",
+        ));
+    }
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
-    )
+    ))
+}
+
+/// Compares two secrets by their SHA-256 digests, so how long the
+/// comparison takes says nothing about how much of a guess was right.
+fn same_secret(got: &str, want: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(got.as_bytes()) == Sha256::digest(want.as_bytes())
 }
 
 /// `GET /ca.pem`: the built-in CA, for browsers and clients to trust.

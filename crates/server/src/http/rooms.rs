@@ -2,7 +2,7 @@
 //! directory. Thin: each calls [`crate::conversations`].
 
 use super::api::{ApiJson, ApiPath, ApiQuery};
-use super::auth::Authed;
+use super::auth::{Acting, Authed};
 use super::error::ApiError;
 use crate::conversations;
 use crate::state::AppState;
@@ -31,7 +31,7 @@ pub async fn list(State(state): State<AppState>, Authed(s): Authed) -> Answer<Ro
 /// `POST /api/rooms`.
 pub async fn create(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiJson(req): ApiJson<CreateRoom>,
 ) -> Result<(StatusCode, Json<RoomResponse>), ApiError> {
     let info = conversations::create_room(&state, s.user.id, req).await?;
@@ -41,7 +41,7 @@ pub async fn create(
 /// `PATCH /api/rooms/{id}`.
 pub async fn update(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath(id): ApiPath<RoomId>,
     ApiJson(req): ApiJson<UpdateRoom>,
 ) -> Answer<RoomResponse> {
@@ -51,7 +51,7 @@ pub async fn update(
 /// `POST /api/rooms/{id}/join`.
 pub async fn join(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath(id): ApiPath<RoomId>,
 ) -> Answer<RoomResponse> {
     Ok(room(conversations::join(&state, s.user.id, id).await?))
@@ -60,7 +60,7 @@ pub async fn join(
 /// `POST /api/rooms/{id}/leave`.
 pub async fn leave(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath(id): ApiPath<RoomId>,
 ) -> Result<StatusCode, ApiError> {
     conversations::leave(&state, s.user.id, id).await?;
@@ -70,7 +70,7 @@ pub async fn leave(
 /// `POST /api/rooms/{id}/invite`.
 pub async fn invite(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath(id): ApiPath<RoomId>,
     ApiJson(req): ApiJson<UsernameRequest>,
 ) -> Answer<RoomResponse> {
@@ -92,7 +92,7 @@ pub async fn members(
 /// `DELETE /api/rooms/{id}/members/{username}`.
 pub async fn remove_member(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath((id, username)): ApiPath<(RoomId, String)>,
 ) -> Result<StatusCode, ApiError> {
     conversations::remove_member(&state, s.user, id, username).await?;
@@ -120,7 +120,7 @@ pub async fn history(
 /// `PATCH /api/rooms/{id}/messages/{msg}`: answers the message as it is now.
 pub async fn edit(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath((id, msg)): ApiPath<(RoomId, MessageId)>,
     ApiJson(req): ApiJson<EditRequest>,
 ) -> Answer<ServerMsg> {
@@ -132,7 +132,7 @@ pub async fn edit(
 /// `DELETE /api/rooms/{id}/messages/{msg}`.
 pub async fn delete(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath((id, msg)): ApiPath<(RoomId, MessageId)>,
 ) -> Result<StatusCode, ApiError> {
     conversations::delete(&state, s.user, id, msg).await?;
@@ -142,7 +142,7 @@ pub async fn delete(
 /// `POST /api/dms`.
 pub async fn open_dm(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiJson(req): ApiJson<UsernameRequest>,
 ) -> Answer<RoomResponse> {
     Ok(room(

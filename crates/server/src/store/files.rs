@@ -65,15 +65,6 @@ pub fn by_id(conn: &Connection, id: FileId) -> Result<Option<FileRow>, StoreErro
         .optional()?)
 }
 
-/// Files `user` uploaded since `since` (ms), for the upload rate limit.
-pub fn uploads_since(conn: &Connection, user: UserId, since: i64) -> Result<u64, StoreError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM files WHERE uploader_id = ?1 AND created_at >= ?2",
-        params![user.0, since],
-        |r| r.get(0),
-    )?)
-}
-
 /// Hashes still needed on disk (a file not removed uses them).
 pub fn live_hashes(conn: &Connection) -> Result<HashSet<String>, StoreError> {
     let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM files WHERE removed = 0")?;

@@ -57,6 +57,11 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot create database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("transaction failed: {0}")]
     Batch(String),
     #[error("the store is shut down")]
@@ -118,6 +123,12 @@ impl Store {
             path: path.to_owned(),
             source,
         };
+        // Made 0600 before SQLite opens it; its -wal and -shm files get the
+        // same mode.
+        crate::datadir::create_private_file(path).map_err(|source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;

@@ -220,20 +220,33 @@ pub fn count(conn: &Connection) -> Result<u64, StoreError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Member,
+    /// A public room the user is not in: listed, so its existence is no
+    /// secret.
     NotMember,
+    /// A private room or DM the user is not in: to them it must look
+    /// exactly like [`Access::NoSuchRoom`].
+    Hidden,
     NoSuchRoom,
 }
 
+impl Access {
+    /// Whether the user may know the room exists.
+    pub fn visible(self) -> bool {
+        matches!(self, Access::Member | Access::NotMember)
+    }
+}
+
 pub fn access(conn: &Connection, room: RoomId, user: UserId) -> Result<Access, StoreError> {
-    let (exists, member): (bool, bool) = conn
+    let (kind, member): (Option<String>, bool) = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?1),
+            "SELECT (SELECT kind FROM rooms WHERE id = ?1),
                     EXISTS (SELECT 1 FROM members WHERE room_id = ?1 AND user_id = ?2)",
         )?
         .query_row(params![room.0, user.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(match (exists, member) {
+    Ok(match (kind.as_deref(), member) {
         (_, true) => Access::Member,
-        (true, false) => Access::NotMember,
-        (false, false) => Access::NoSuchRoom,
+        (Some("public"), false) => Access::NotMember,
+        (Some(_), false) => Access::Hidden,
+        (None, false) => Access::NoSuchRoom,
     })
 }

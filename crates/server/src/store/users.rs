@@ -130,6 +130,16 @@ pub fn insert_invite(
     Ok(())
 }
 
+/// Whether an unused, unexpired invite with this hash exists.
+pub fn invite_valid(conn: &Connection, code_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM invites
+             WHERE code_hash = ?1 AND used_by IS NULL AND expires_at > ?2)",
+        )?
+        .query_row(params![code_hash, now], |r| r.get(0))?)
+}
+
 /// Marks an unused, unexpired invite as used by `user`; false if there is
 /// no such invite.
 pub fn use_invite(

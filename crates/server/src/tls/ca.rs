@@ -47,7 +47,7 @@ impl LocalCa {
             let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
             let cert = ca_params(names)?.self_signed(&key)?;
             files::write_file(&key_path, &key.serialize_pem(), 0o600)?;
-            files::write_file(&cert_path, &cert.pem(), 0o644)?;
+            files::write_file(&cert_path, &cert.pem(), 0o600)?;
             tracing::info!(path = %cert_path.display(), "created a new certificate authority");
         }
         let cert_pem = files::read_file(&cert_path)?;
@@ -128,7 +128,7 @@ impl LocalCa {
         files::write_file(
             &self.dir.join("cert.pem"),
             &format!("{}{}", cert.pem(), self.cert_pem),
-            0o644,
+            0o600,
         )?;
         Ok(Leaf {
             chain: vec![cert.der().clone(), self.cert_der.clone()],

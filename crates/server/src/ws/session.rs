@@ -2,7 +2,7 @@
 //! the writer), then read and answer frames until either side ends.
 
 use super::writer::{Heartbeat, Writer};
-use crate::action::{NOT_MEMBER, require_member};
+use crate::action::require_member;
 use crate::hub::{Close, Outbound};
 use crate::metrics;
 use crate::outbox::OutboxTx;
@@ -273,14 +273,50 @@ impl Reader<'_> {
                 self.frame(&ServerMsg::Pong { nonce }).await;
             }
             ClientMsg::Read { room, seq } => {
+                if let Err(wait) = self.charge_mark() {
+                    return self.over_budget(wait, None);
+                }
                 let user = self.session.user.id;
                 if let Err(e) = conversations::mark_read(self.state, user, room, seq).await {
                     self.error(ErrorMsg::new(e.code(), e.public_message()))
                         .await;
                 }
             }
-            ClientMsg::Typing { room } => self.on_typing(room).await,
+            ClientMsg::Typing { room } => return self.on_typing(room).await,
         }
+        None
+    }
+
+    /// Takes a token from the user's typing-and-read-marks budget.
+    fn charge_mark(&self) -> Result<(), Duration> {
+        let charged = self
+            .state
+            .budgets
+            .marks
+            .check(self.session.user.id, Instant::now());
+        if charged.is_err() {
+            metrics::inc(&self.state.metrics.actions_rate_limited_total);
+        }
+        charged
+    }
+
+    /// Answers a frame refused by a budget with `rate_limited` and
+    /// `retry_after_ms`; a connection refused `flood_limit` times within a
+    /// minute is closed instead.
+    fn over_budget(&mut self, wait: Duration, client_msg_id: Option<String>) -> Option<Close> {
+        if self.flood.record(Instant::now()) >= self.state.config.flood_limit {
+            metrics::inc(&self.state.metrics.flood_disconnects_total);
+            return Some(Close::FLOODING);
+        }
+        let retry_after_ms = wait.as_millis().max(1) as u64;
+        self.answer(ErrorMsg {
+            retry_after_ms: Some(retry_after_ms),
+            client_msg_id,
+            ..ErrorMsg::new(
+                ErrorCode::RateLimited,
+                format!("rate limited: retry in {retry_after_ms} ms"),
+            )
+        });
         None
     }
 
@@ -305,22 +341,13 @@ impl Reader<'_> {
             self.answer(refusal(e.code(), e.to_string()));
             return None;
         }
-        let now = Instant::now();
-        if let Err(wait) = state.limiter.check(self.session.user.id, now) {
+        if let Err(wait) = state
+            .budgets
+            .messages
+            .check(self.session.user.id, Instant::now())
+        {
             metrics::inc(&state.metrics.rate_limited_total);
-            if self.flood.record(now) >= state.config.flood_limit {
-                metrics::inc(&state.metrics.flood_disconnects_total);
-                return Some(Close::FLOODING);
-            }
-            let retry_after_ms = wait.as_millis().max(1) as u64;
-            self.answer(ErrorMsg {
-                retry_after_ms: Some(retry_after_ms),
-                ..refusal(
-                    ErrorCode::RateLimited,
-                    format!("rate limited: retry in {retry_after_ms} ms"),
-                )
-            });
-            return None;
+            return self.over_budget(wait, Some(client_msg_id));
         }
         let user = self.session.user.id;
         let durable = match chat::post(state, user, room, client_msg_id.clone(), body).await {
@@ -405,18 +432,35 @@ impl Reader<'_> {
     /// Relays a typing notice to the room's other members, at most one per
     /// room every [`TYPING_EVERY`]; extra ones are absorbed (they carry no
     /// information a client would miss).
-    async fn on_typing(&mut self, room: RoomId) {
+    async fn on_typing(&mut self, room: RoomId) -> Option<Close> {
         let user = &self.session.user;
         if !self.state.hub.is_member(room, user.id) {
-            self.error(ErrorMsg::new(ErrorCode::Forbidden, NOT_MEMBER.to_string()))
-                .await;
-            return;
+            // The same answer as every other frame about a room the user is
+            // not in (a private room's id must look like a missing one).
+            let id = user.id;
+            let denied = match self
+                .state
+                .store
+                .read(move |c| rooms::access(c, room, id))
+                .await
+            {
+                Ok(access) => require_member(access).err(),
+                Err(e) => Some(e.into()),
+            };
+            if let Some(denied) = denied {
+                self.error(ErrorMsg::new(denied.code(), denied.public_message()))
+                    .await;
+                return None;
+            }
         }
         let now = Instant::now();
         if let Some(last) = self.typing.get(&room) {
             if now.duration_since(*last) < TYPING_EVERY {
-                return;
+                return None;
             }
+        }
+        if let Err(wait) = self.charge_mark() {
+            return self.over_budget(wait, None);
         }
         self.typing.insert(room, now);
         let msg = ServerMsg::Typing {
@@ -424,6 +468,7 @@ impl Reader<'_> {
             user: user.username.clone(),
         };
         self.state.hub.send_to_room(room, user.id, &msg);
+        None
     }
 
     async fn frame(&mut self, msg: &ServerMsg) {

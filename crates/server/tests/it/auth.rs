@@ -12,7 +12,7 @@ async fn register_login_me_logout() {
     assert_eq!(res.status(), StatusCode::CREATED);
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     for attr in [
-        "securechat_session=",
+        "__Host-securechat_session=",
         "HttpOnly",
         "Secure",
         "SameSite=Strict",
@@ -46,7 +46,10 @@ async fn register_login_me_logout() {
     let res = app
         .http
         .get(app.url("/api/me"))
-        .header("cookie", format!("other=1; securechat_session={token}"))
+        .header(
+            "cookie",
+            format!("other=1; __Host-securechat_session={token}"),
+        )
         .send()
         .await
         .unwrap();

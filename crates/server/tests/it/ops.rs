@@ -136,7 +136,7 @@ async fn websocket_needs_a_session_and_a_same_origin() {
     c.welcome().await;
 
     // The cookie works for browsers.
-    let cookie = ("cookie", format!("securechat_session={token}"));
+    let cookie = ("cookie", format!("__Host-securechat_session={token}"));
     let mut c = app.ws_with(&[cookie], None).await.expect("cookie auth");
     c.welcome().await;
 }
