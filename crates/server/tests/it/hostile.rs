@@ -436,7 +436,8 @@ async fn fragmented_frame_abuse_closes_only_the_abuser() {
 
 #[tokio::test]
 async fn injection_shaped_strings_are_stored_and_shown_verbatim() {
-    let app = spawn_app().await;
+    // Many rooms are made here: the action budget is not what is tested.
+    let app = spawn_with(|c| c.action_burst = 1000).await;
     let before = before_attack(&app).await;
     let nasty = [
         "'; DROP TABLE users; --",

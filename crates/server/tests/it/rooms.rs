@@ -199,7 +199,8 @@ async fn private_rooms_invites_and_groups() {
     b.next_where(is_member_event(MemberAction::Invite, "bob"))
         .await;
 
-    // Not listed publicly; carol can neither join, read, invite nor post.
+    // Not listed publicly; carol can neither join, read, invite nor post,
+    // and every answer is the one a missing room gets.
     let list = app.get_json("/api/rooms", &carol).await;
     assert!(
         list["public"]
@@ -213,19 +214,19 @@ async fn private_rooms_invites_and_groups() {
         app.post(&format!("/api/rooms/{id}/join"), json!({}), Some(&carol))
             .await
             .status(),
-        403
+        404
     );
     assert_eq!(
         app.get(&format!("/api/rooms/{id}/events"), Some(&carol))
             .await
             .status(),
-        403
+        404
     );
     assert_eq!(
         app.get(&format!("/api/rooms/{id}/members"), Some(&carol))
             .await
             .status(),
-        403
+        404
     );
     let res = app
         .post(
@@ -234,10 +235,10 @@ async fn private_rooms_invites_and_groups() {
             Some(&carol),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     c.send_text(id, "c1", "let me in").await;
     match c.next_non_presence().await {
-        ServerMsg::Error(e) => assert_eq!(e.code, securechat_proto::ErrorCode::Forbidden),
+        ServerMsg::Error(e) => assert_eq!(e.code, securechat_proto::ErrorCode::NotFound),
         other => panic!("{other:?}"),
     }
 
@@ -351,13 +352,13 @@ async fn direct_messages_one_room_per_pair_even_offline() {
         app.get(&format!("/api/rooms/{id}/events"), Some(&eve))
             .await
             .status(),
-        403
+        404
     );
     assert_eq!(
         app.post(&format!("/api/rooms/{id}/join"), json!({}), Some(&eve))
             .await
             .status(),
-        403
+        404
     );
     let res = app
         .post(
