@@ -29,20 +29,8 @@ pub async fn metrics(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let loopback = match peer.ip() {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    };
-    let token_ok = state.config.metrics_token.as_deref().is_some_and(|want| {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|got| same_secret(got.trim(), want))
-    });
-    if !(loopback || token_ok) {
+    let allowed = metrics_allowed(peer.ip(), &headers, state.config.metrics_token.as_deref());
+    if !allowed {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "metrics are served to loopback clients or with the metrics token",
@@ -52,6 +40,26 @@ pub async fn metrics(
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     ))
+}
+
+/// Whether a client at `ip` sending `headers` may read `/metrics`: from
+/// loopback always; from elsewhere only with `Authorization: Bearer TOKEN`
+/// when `token` is configured.
+pub fn metrics_allowed(ip: IpAddr, headers: &HeaderMap, token: Option<&str>) -> bool {
+    let loopback = match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    loopback
+        || token.is_some_and(|want| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|got| same_secret(got.trim(), want))
+        })
 }
 
 /// Compares two secrets by their SHA-256 digests, so how long the

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_securechat-server");
+pub const BIN: &str = env!("CARGO_BIN_EXE_securechat-server");
 
-fn server(data_dir: &Path) -> Command {
+pub fn server(data_dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--data-dir").arg(data_dir);
     // A clean environment for config: no SECURECHAT_* from the caller.
@@ -21,7 +21,7 @@ fn server(data_dir: &Path) -> Command {
     cmd
 }
 
-fn run_ok(cmd: &mut Command, stdin: Option<&str>) -> String {
+pub fn run_ok(cmd: &mut Command, stdin: Option<&str>) -> String {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

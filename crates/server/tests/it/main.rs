@@ -13,4 +13,5 @@ mod limits;
 mod ops;
 mod resume;
 mod rooms;
+mod security;
 mod tls;
