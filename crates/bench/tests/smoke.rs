@@ -52,6 +52,11 @@ async fn every_scenario_runs_and_loses_nothing() {
         // connection cut too: the sender's first, as it gets two frames
         // (ack and delivery) per message.
         outbound_queue: 256,
+        // The scenarios register dozens of users and open many sockets per
+        // user from one address: that is load, not an attack.
+        registrations_per_ip_per_hour: 100_000,
+        max_sockets_per_user: 100_000,
+        max_sockets_per_ip: 100_000,
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -4,11 +4,15 @@
 //!   (401), the per-user and per-address socket caps (429), then the
 //!   connection leaves its address's unauthenticated cap and gets the
 //!   socket limits (small read buffer, frame cap);
-//! - [`session`]: one connection's life: subscribe, welcome, read frames;
+//! - [`session`]: one connection's life: subscribe, welcome, read frames,
+//!   `send`;
+//! - `control`: the other frames (`sync`, `typing`) and the budgets'
+//!   refusals;
 //! - [`writer`]: the task that owns the sending half: welcome first, then
 //!   queued frames with per-room cursors (no duplicates, gaps filled from
 //!   the store), replay for `sync`, heartbeats, and close codes.
 
+mod control;
 pub mod session;
 pub mod writer;
 

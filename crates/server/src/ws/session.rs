@@ -1,33 +1,29 @@
 //! One WebSocket connection: subscribe to the hub, send `welcome` (through
 //! the writer), then read and answer frames until either side ends.
 
+use super::control::FloodMeter;
 use super::writer::{Heartbeat, Writer};
-use crate::action::require_member;
 use crate::hub::{Close, Outbound};
 use crate::metrics;
 use crate::outbox::OutboxTx;
 use crate::state::AppState;
 use crate::store::events::Appended;
+use crate::store::rooms;
 use crate::store::sessions::Session;
 use crate::store::users;
-use crate::store::{StoreError, rooms};
 use crate::{chat, conversations};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
 use securechat_proto::validate::{validate_body, validate_client_msg_id};
 use securechat_proto::ws::{Ack, ErrorMsg, Limits, Welcome};
-use securechat_proto::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RoomId, Seq, ServerMsg, Timestamp};
-use std::collections::{BTreeMap, HashMap};
+use securechat_proto::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RoomId, ServerMsg, Timestamp};
+use std::collections::HashMap;
 use std::future::{Future, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Typing notices relayed per room at most this often (per connection).
-const TYPING_EVERY: Duration = Duration::from_secs(2);
-/// Most rooms one `sync` may name.
-const MAX_SYNC_ROOMS: usize = 1000;
 /// How long the writer may take to say goodbye after the reader stopped.
 const WRITER_GRACE: Duration = Duration::from_secs(5);
 /// Sends one connection may have waiting for their commit. Pipelining
@@ -150,37 +146,16 @@ async fn touch_last_seen(state: &AppState, user: securechat_proto::UserId) {
     }
 }
 
-/// Counts rate-limited sends per minute.
-#[derive(Default)]
-struct FloodMeter {
-    window_start: Option<Instant>,
-    count: u32,
-}
-
-impl FloodMeter {
-    /// Records a rejection; returns the count within the current minute.
-    fn record(&mut self, now: Instant) -> u32 {
-        match self.window_start {
-            Some(start) if now.duration_since(start) < Duration::from_secs(60) => self.count += 1,
-            _ => {
-                self.window_start = Some(now);
-                self.count = 1;
-            }
-        }
-        self.count
-    }
-}
-
-struct Reader<'a> {
-    state: &'a AppState,
-    session: &'a Session,
+pub(super) struct Reader<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) session: &'a Session,
     tx: OutboxTx<Outbound>,
     heartbeat: Arc<Heartbeat>,
     /// Whether the client has sent a frame yet.
     spoke: bool,
-    flood: FloodMeter,
+    pub(super) flood: FloodMeter,
     /// When this connection last relayed typing, per room.
-    typing: HashMap<RoomId, Instant>,
+    pub(super) typing: HashMap<RoomId, Instant>,
     /// Answers to sends, in the order the sends arrived. Every other frame
     /// is handled after these are out, so answers keep the frames' order.
     answers: FuturesOrdered<Answer>,
@@ -287,39 +262,6 @@ impl Reader<'_> {
         None
     }
 
-    /// Takes a token from the user's typing-and-read-marks budget.
-    fn charge_mark(&self) -> Result<(), Duration> {
-        let charged = self
-            .state
-            .budgets
-            .marks
-            .check(self.session.user.id, Instant::now());
-        if charged.is_err() {
-            metrics::inc(&self.state.metrics.actions_rate_limited_total);
-        }
-        charged
-    }
-
-    /// Answers a frame refused by a budget with `rate_limited` and
-    /// `retry_after_ms`; a connection refused `flood_limit` times within a
-    /// minute is closed instead.
-    fn over_budget(&mut self, wait: Duration, client_msg_id: Option<String>) -> Option<Close> {
-        if self.flood.record(Instant::now()) >= self.state.config.flood_limit {
-            metrics::inc(&self.state.metrics.flood_disconnects_total);
-            return Some(Close::FLOODING);
-        }
-        let retry_after_ms = wait.as_millis().max(1) as u64;
-        self.answer(ErrorMsg {
-            retry_after_ms: Some(retry_after_ms),
-            client_msg_id,
-            ..ErrorMsg::new(
-                ErrorCode::RateLimited,
-                format!("rate limited: retry in {retry_after_ms} ms"),
-            )
-        });
-        None
-    }
-
     async fn on_send(
         &mut self,
         room: RoomId,
@@ -376,113 +318,23 @@ impl Reader<'_> {
     }
 
     /// Queues an answer behind the sends still in flight.
-    fn answer(&mut self, err: ErrorMsg) {
+    pub(super) fn answer(&mut self, err: ErrorMsg) {
         self.answers
             .push_back(Box::pin(ready(ServerMsg::Error(err))));
     }
 
-    async fn on_sync(&mut self, since: BTreeMap<RoomId, Seq>) {
-        if since.len() > MAX_SYNC_ROOMS {
-            self.error(ErrorMsg::new(
-                ErrorCode::BadRequest,
-                format!("sync names more than {MAX_SYNC_ROOMS} rooms"),
-            ))
-            .await;
-            return;
-        }
-        let user = self.session.user.id;
-        let rooms: Vec<RoomId> = since.keys().copied().collect();
-        let access = self
-            .state
-            .store
-            .read(move |c| {
-                rooms
-                    .into_iter()
-                    .map(|r| Ok::<_, StoreError>((r, rooms::access(c, r, user)?)))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await;
-        let access = match access {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!(error = %e, "sync access check failed");
-                self.error(ErrorMsg::new(ErrorCode::Internal, "sync failed; retry"))
-                    .await;
-                return;
-            }
-        };
-        let mut allowed = BTreeMap::new();
-        for (room, access) in access {
-            match require_member(access) {
-                Ok(()) => {
-                    allowed.insert(room, since[&room]);
-                }
-                Err(denied) => {
-                    self.error(ErrorMsg::new(
-                        denied.code(),
-                        format!("room {room}: {denied}"),
-                    ))
-                    .await
-                }
-            }
-        }
-        self.queue(Outbound::Sync(allowed)).await;
-    }
-
-    /// Relays a typing notice to the room's other members, at most one per
-    /// room every [`TYPING_EVERY`]; extra ones are absorbed (they carry no
-    /// information a client would miss).
-    async fn on_typing(&mut self, room: RoomId) -> Option<Close> {
-        let user = &self.session.user;
-        if !self.state.hub.is_member(room, user.id) {
-            // The same answer as every other frame about a room the user is
-            // not in (a private room's id must look like a missing one).
-            let id = user.id;
-            let denied = match self
-                .state
-                .store
-                .read(move |c| rooms::access(c, room, id))
-                .await
-            {
-                Ok(access) => require_member(access).err(),
-                Err(e) => Some(e.into()),
-            };
-            if let Some(denied) = denied {
-                self.error(ErrorMsg::new(denied.code(), denied.public_message()))
-                    .await;
-                return None;
-            }
-        }
-        let now = Instant::now();
-        if let Some(last) = self.typing.get(&room) {
-            if now.duration_since(*last) < TYPING_EVERY {
-                return None;
-            }
-        }
-        if let Err(wait) = self.charge_mark() {
-            return self.over_budget(wait, None);
-        }
-        self.typing.insert(room, now);
-        let msg = ServerMsg::Typing {
-            room,
-            user: user.username.clone(),
-        };
-        self.state.hub.send_to_room(room, user.id, &msg);
-        None
-    }
-
-    async fn frame(&mut self, msg: &ServerMsg) {
+    pub(super) async fn frame(&mut self, msg: &ServerMsg) {
         self.queue(Outbound::Frame(Utf8Bytes::from(msg.to_json())))
             .await;
     }
 
-    async fn error(&mut self, err: ErrorMsg) {
+    pub(super) async fn error(&mut self, err: ErrorMsg) {
         self.frame(&ServerMsg::Error(err)).await;
     }
 
     /// Queues to the writer; if the writer is gone the connection is ending
     /// anyway.
-    async fn queue(&mut self, item: Outbound) {
+    pub(super) async fn queue(&mut self, item: Outbound) {
         let _ = self.tx.send(item).await;
     }
 }
