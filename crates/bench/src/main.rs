@@ -89,10 +89,11 @@ async fn main() -> Result<()> {
     {
         bail!("a peer runs only `fanout` and `max`");
     }
-    if let Scenario::Fanout(o) | Scenario::Max(o) = &cli.scenario {
-        if o.stalled > 0 && cli.proto != Proto::Securechat {
-            bail!("--stalled needs SecureChat (a stalled receiver connects to /ws)");
-        }
+    if let Scenario::Fanout(o) | Scenario::Max(o) = &cli.scenario
+        && o.stalled > 0
+        && cli.proto != Proto::Securechat
+    {
+        bail!("--stalled needs SecureChat (a stalled receiver connects to /ws)");
     }
     match &cli.scenario {
         Scenario::Fanout(o) => {

@@ -52,14 +52,14 @@ pub async fn create_user(
     let username = validate::normalize_username(username)?;
     validate::validate_password(&password)?;
     let invite = invite_code.map(hash_token);
-    let (code, name) = (invite.clone(), username.clone());
+    let (code, name) = (invite, username.clone());
     store
         .read(move |c| {
             let now = Timestamp::now().0;
-            if let Some(code) = &code {
-                if !users::invite_valid(c, code, now)? {
-                    return Err(AccountError::BadInvite);
-                }
+            if let Some(code) = &code
+                && !users::invite_valid(c, code, now)?
+            {
+                return Err(AccountError::BadInvite);
             }
             if users::by_name(c, &name)?.is_some() {
                 return Err(AccountError::UsernameTaken);
@@ -72,10 +72,10 @@ pub async fn create_user(
         .write(move |tx| {
             let now = Timestamp::now().0;
             let user = users::insert(tx, &username, &hash, admin, now)?;
-            if let Some(code) = invite {
-                if !users::use_invite(tx, &code, user.id, now)? {
-                    return Err(StoreError::NotFound);
-                }
+            if let Some(code) = invite
+                && !users::use_invite(tx, &code, user.id, now)?
+            {
+                return Err(StoreError::NotFound);
             }
             Ok(user)
         })

@@ -150,13 +150,13 @@ impl Log {
             }
             Event::Acked(ack) => {
                 let at = (ack.room, ack.seq);
-                if let Some(prev) = self.acked.insert(ack.client_msg_id.clone(), at) {
-                    if prev != at {
-                        self.failures.push(format!(
-                            "{} acked at {prev:?} then {at:?}",
-                            ack.client_msg_id
-                        ));
-                    }
+                if let Some(prev) = self.acked.insert(ack.client_msg_id.clone(), at)
+                    && prev != at
+                {
+                    self.failures.push(format!(
+                        "{} acked at {prev:?} then {at:?}",
+                        ack.client_msg_id
+                    ));
                 }
             }
             Event::Failed(e) => self.failures.push(format!("send failed: {e:?}")),

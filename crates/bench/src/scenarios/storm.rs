@@ -133,10 +133,10 @@ async fn catch_up(
     ws.send(Message::text(sync)).await?;
     let mut seqs = Vec::new();
     while seqs.last().copied().unwrap_or(base) < last {
-        if let ServerMsg::Message(m) = text(&mut ws).await? {
-            if m.room == room {
-                seqs.push(m.seq);
-            }
+        if let ServerMsg::Message(m) = text(&mut ws).await?
+            && m.room == room
+        {
+            seqs.push(m.seq);
         }
     }
     let want: Vec<Seq> = (base + 1..=last).collect();

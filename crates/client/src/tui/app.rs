@@ -279,10 +279,9 @@ impl App {
                     .rooms
                     .iter()
                     .position(|r| r.info.name == securechat_proto::GENERAL_ROOM)
+                    && (self.current_room().is_none() || self.current >= self.rooms.len())
                 {
-                    if self.current_room().is_none() || self.current >= self.rooms.len() {
-                        self.current = i;
-                    }
+                    self.current = i;
                 }
                 actions.extend(self.needs_history());
             }

@@ -17,10 +17,9 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<&str> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        && let Some(token) = auth.strip_prefix("Bearer ")
     {
-        if let Some(token) = auth.strip_prefix("Bearer ") {
-            return Some(token.trim());
-        }
+        return Some(token.trim());
     }
     headers
         .get_all(header::COOKIE)

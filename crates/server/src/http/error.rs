@@ -75,10 +75,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut res = (status, Json(body)).into_response();
-        if let Some(wait) = retry_after {
-            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(wait) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&wait.as_secs().to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
     }

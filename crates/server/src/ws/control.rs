@@ -149,10 +149,10 @@ impl Reader<'_> {
             }
         }
         let now = Instant::now();
-        if let Some(last) = self.typing.get(&room) {
-            if now.duration_since(*last) < TYPING_EVERY {
-                return None;
-            }
+        if let Some(last) = self.typing.get(&room)
+            && now.duration_since(*last) < TYPING_EVERY
+        {
+            return None;
         }
         if let Err(wait) = self.charge_mark() {
             return self.over_budget(wait, None);

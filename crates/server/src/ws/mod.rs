@@ -62,10 +62,10 @@ pub async fn upgrade(
     // A browser may open `/ws` only from this server's own origin or a
     // configured one: no cross-site WebSocket hijacking. Requests without
     // `Origin` (non-browser clients) pass.
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if !origin_allowed(origin.to_str().unwrap_or(""), &headers, &state) {
-            return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
-        }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin_allowed(origin.to_str().unwrap_or(""), &headers, &state)
+    {
+        return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
     }
     let session = match session_from_headers(&state, &headers).await {
         Ok(s) => s,
