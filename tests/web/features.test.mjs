@@ -240,3 +240,30 @@ test('files: an image shows as a preview at the other user, others as links', as
   await jo.screenshot({ path: path.join(shots(), 'files.png') });
   for (const p of [jo, kim]) await p.context().close();
 });
+
+test('direction overrides in user text cannot flip the page around it', async () => {
+  const lena = await newUser(browser, server.url, 'lena');
+  const milo = await newUser(browser, server.url, 'milo');
+  // A message with an unclosed right-to-left override, and a file whose
+  // name tries to pass an .exe off as a .jpg.
+  await say(lena, 'pay \u202Eexe.jpg');
+  await lena.locator('#file-input').setInputFiles([
+    { name: 'invoice\u202Egpj.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ') },
+  ]);
+  await milo.locator('#messages .file-link', { hasText: 'invoicegpj.exe' }).waitFor();
+  await waitForBody(milo, 'pay \u202Eexe.jpg');
+  const seen = await milo.evaluate(() => {
+    const msg = [...document.querySelectorAll('#messages li.message')].find((li) => li.textContent.includes('exe.jpg'));
+    const body = msg.querySelector('.body');
+    const from = msg.querySelector('.from');
+    const link = document.querySelector('#messages .file-link');
+    return {
+      body: getComputedStyle(body).unicodeBidi,
+      dir: body.getAttribute('dir'),
+      from: getComputedStyle(from).unicodeBidi,
+      link: getComputedStyle(link).unicodeBidi,
+      name: link.textContent,
+    };
+  });
+  assert.deepEqual(seen, { body: 'isolate', dir: 'auto', from: 'isolate', link: 'isolate', name: 'invoicegpj.exe' });
+});

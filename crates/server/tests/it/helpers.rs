@@ -176,6 +176,19 @@ impl TestApp {
         serde_json::from_value(body["room"].clone()).expect("a room")
     }
 
+    /// Creates a room named `name` of `kind` ("public" or "private") as
+    /// `token`'s user; returns its id.
+    pub async fn new_room(&self, token: &str, name: &str, kind: &str) -> RoomId {
+        self.post_room(
+            "/api/rooms",
+            json!({"name": name, "kind": kind}),
+            token,
+            201,
+        )
+        .await
+        .id
+    }
+
     /// The bodies of the latest page of `room`'s history, oldest first.
     pub async fn history_bodies(&self, room: RoomId, token: &str) -> Vec<String> {
         let history = self

@@ -32,15 +32,7 @@ async fn edits_and_joins_in_a_burst_are_charged_to_the_action_budget() {
     let room = general(&w);
     a.send_text(room, "m1", "original").await;
     let msg = a.next_ack().await.id;
-    let dev = app
-        .post_room(
-            "/api/rooms",
-            json!({"name": "dev", "kind": "public"}),
-            &alice,
-            201,
-        )
-        .await
-        .id;
+    let dev = app.new_room(&alice, "dev", "public").await;
     // 40 edits at once.
     let path = format!("/api/rooms/{room}/messages/{msg}");
     let edits =

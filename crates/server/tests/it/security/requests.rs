@@ -38,15 +38,7 @@ async fn cross_site_requests_with_the_cookie_are_refused() {
     let app = spawn_app().await;
     let admin = app.register_ok("admin").await;
     let carol = app.register_ok("carol").await;
-    let room = app
-        .post_room(
-            "/api/rooms",
-            json!({"name": "open", "kind": "public"}),
-            &admin,
-            201,
-        )
-        .await
-        .id;
+    let room = app.new_room(&admin, "open", "public").await;
     let post = reqwest::Method::POST;
     let attempts = [
         (
@@ -244,15 +236,7 @@ async fn private_rooms_and_dms_answer_exactly_like_missing_ones() {
     let alice = app.register_ok("alice").await;
     let bob = app.register_ok("bob").await;
     let eve = app.register_ok("eve").await;
-    let private = app
-        .post_room(
-            "/api/rooms",
-            json!({"name": "secret", "kind": "private"}),
-            &alice,
-            201,
-        )
-        .await
-        .id;
+    let private = app.new_room(&alice, "secret", "private").await;
     let dm = app
         .post_room("/api/dms", json!({"username": "bob"}), &alice, 200)
         .await
