@@ -256,7 +256,7 @@ test('direction overrides in user text cannot flip the page around it', async ()
     const msg = [...document.querySelectorAll('#messages li.message')].find((li) => li.textContent.includes('exe.jpg'));
     const body = msg.querySelector('.body');
     const from = msg.querySelector('.from');
-    const link = document.querySelector('#messages .file-link');
+    const link = [...document.querySelectorAll('#messages .file-link')].find((a) => a.textContent.startsWith('invoice'));
     return {
       body: getComputedStyle(body).unicodeBidi,
       dir: body.getAttribute('dir'),
