@@ -130,9 +130,13 @@ impl Reader<'_> {
     pub(super) async fn on_typing(&mut self, room: RoomId) -> Option<Close> {
         let user = &self.session.user;
         if !self.state.hub.is_member(room, user.id) {
+            // Charged like a relayed notice: each of these costs a read.
+            if let Err(wait) = self.charge_mark() {
+                return self.over_budget(wait, None);
+            }
             // The same answer as every other frame about a room the user is
             // not in (a private room's id must look like a missing one).
-            let id = user.id;
+            let id = self.session.user.id;
             let denied = match self
                 .state
                 .store
