@@ -10,12 +10,15 @@
 //!   resumes with `sync`, and keeps an outbox so every message is sent
 //!   exactly once, in order;
 //! - [`transfer`]: file upload and resumable, verified download;
+//! - [`format`]: the one way events read as text (`chat`, `history`,
+//!   `tail`), sizes, ages;
 //! - [`tui`]: the full-screen `securechat chat` (state, rendering, keys);
 //! - [`error`]: [`ClientError`] and the exit codes it maps to.
 
 pub mod api;
 pub mod conn;
 pub mod error;
+pub mod format;
 pub mod store;
 pub mod transfer;
 pub mod trust;

@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 use securechat_client::api::{Api, Server};
 use securechat_client::conn::{Connection, Event, Status};
+use securechat_client::format::{self, ago, truncate};
 use securechat_client::store::{SavedSession, Store};
 use securechat_client::trust::{Tls, Trust};
 use securechat_client::{ClientError, install_crypto_provider};
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 /// first time, the server's certificate fingerprint is shown: compare it
 /// with the one `securechat-server` printed, then it is remembered.
 #[derive(Parser)]
-#[command(version, about, long_about)]
+#[command(name = "securechat", version, about, long_about)]
 struct Cli {
     /// Where the session and known servers are kept
     /// [default: $XDG_CONFIG_HOME/securechat or ~/.config/securechat].
@@ -59,7 +60,8 @@ enum Command {
         /// The text; read from standard input if absent.
         text: Vec<String>,
     },
-    /// Print new messages of a room as they arrive, reconnecting forever.
+    /// Print new messages of a room as they arrive (edits and deletions
+    /// too), reconnecting forever.
     Tail {
         room: String,
         /// One JSON object per line.
@@ -74,14 +76,19 @@ enum Command {
         #[arg(long)]
         caption: Option<String>,
     },
-    /// Fetch a file by id (shown with the message), with a progress bar; a
-    /// broken download resumes where it stopped.
+    /// Fetch a file by id (shown with the message as `[file ID: …]`), with
+    /// a progress bar; a broken download resumes where it stopped.
     Download {
         id: i64,
-        /// Where to save it [default: the file's name, here].
+        /// Where to save it: a file, or a directory to save it in under its
+        /// own name [default: the file's name, here].
         path: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
     },
-    /// Print earlier messages of a room.
+    /// Print earlier messages of a room, each once as it is now (edited or
+    /// deleted), with membership and room changes.
     History {
         room: String,
         /// How many events (at most 200).
@@ -96,10 +103,13 @@ enum Command {
     Users,
     /// The full-screen chat: rooms, messages, and an input line.
     ///
-    /// Keys: Enter sends; Tab / Shift-Tab (or Ctrl-N / Ctrl-P) switch rooms;
-    /// PgUp / PgDn scroll (older history loads by itself); Esc clears the
-    /// line; Ctrl-C quits. Commands: /join ROOM, /leave, /create NAME
-    /// [private], /dm USER, /invite USER, /quit.
+    /// Keys: Enter sends, Alt-Enter adds a line; ←/→ Home/End Ctrl-A/E
+    /// Ctrl-W Ctrl-U Ctrl-K edit; Tab / Shift-Tab (or Ctrl-N / Ctrl-P)
+    /// switch rooms, Alt-A goes to the next unread; Ctrl-↑/↓ recall sent
+    /// lines; PgUp / PgDn scroll (older history loads by itself); Esc
+    /// clears the line; Ctrl-C quits. Commands: /join ROOM, /leave, /create
+    /// NAME [private], /dm USER, /invite USER, /edit, /delete, /help, /quit.
+    /// Exits with 4 when the session ends.
     Chat,
     /// Remove a server's pinned certificate authority (`host:port`).
     Forget { server: String },
@@ -217,7 +227,7 @@ async fn command(
                     "{:<6} {:<8} {:<32} {}",
                     r.id,
                     kind.as_str().unwrap_or(""),
-                    name,
+                    truncate(&name, 32),
                     r.unread
                 );
             }
@@ -227,18 +237,23 @@ async fn command(
                 for p in others {
                     println!(
                         "{:<6} {:<8} {:<32} {} members",
-                        p.id, "public", p.name, p.members
+                        p.id,
+                        "public",
+                        truncate(&p.name, 32),
+                        p.members
                     );
                 }
             }
         }
         Command::Users => {
+            let now = securechat_proto::Timestamp::now();
             for u in api.users().await?.users {
                 let state = if u.online {
                     "online".to_string()
                 } else {
-                    u.last_seen
-                        .map_or("never seen".into(), |t| format!("last seen {t}"))
+                    u.last_seen.map_or("never seen".into(), |t| {
+                        format!("last seen {}", ago(&t, &now))
+                    })
                 };
                 println!("{:<32} {state}", u.username);
             }
@@ -246,8 +261,12 @@ async fn command(
         Command::History { room, limit, json } => {
             let info = api.resolve_room(&room).await?;
             let page = api.history(info.id, None, limit.clamp(1, 200)).await?;
+            // Each message once, as it is now: edits and deletions are
+            // already in the message they change.
             for ev in page.events {
-                print_event(&ev, json);
+                if let Some(said) = format::said(&ev) {
+                    print_event(&ev, &said, json);
+                }
             }
         }
         Command::Send { room, text } => {
@@ -309,7 +328,9 @@ async fn command(
                     Event::Server(msg)
                         if msg.stream_position().is_some_and(|(r, _)| r == info.id) =>
                     {
-                        print_event(&msg, json);
+                        if let Some(said) = format::live(&msg) {
+                            print_event(&msg, &said, json);
+                        }
                     }
                     Event::Status(Status::Reconnecting { retry_in }) => {
                         eprintln!(
@@ -349,19 +370,24 @@ async fn command(
                 up.file.name, room, up.file.id, up.file.sha256
             );
         }
-        Command::Download { id, path } => {
-            let bar = progress_bar();
+        Command::Download { id, path, force } => {
+            // The bar appears once the file is found and its bytes come.
+            let mut bar: Option<indicatif::ProgressBar> = None;
             let got = securechat_client::transfer::download(
                 api,
                 securechat_proto::FileId(id),
                 path.as_deref(),
+                force,
                 |done, total| {
+                    let bar = bar.get_or_insert_with(progress_bar);
                     bar.set_length(total);
                     bar.set_position(done);
                 },
             )
             .await;
-            bar.finish();
+            if let Some(bar) = bar {
+                bar.finish();
+            }
             let (path, size, _) = got?;
             println!("saved {} ({size} bytes, SHA-256 verified)", path.display());
         }
@@ -394,43 +420,27 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
-/// One event as a line of text (or JSON).
-fn print_event(ev: &ServerMsg, json: bool) {
+/// One event as a line of text (the shared formatter's words) or JSON.
+fn print_event(ev: &ServerMsg, said: &format::Said, json: bool) {
     let line = if json {
         serde_json::to_string(ev).expect("serializable")
     } else {
-        describe(ev)
+        format::line(said)
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
-/// A human line for an event: `[17:43:28Z] alice: hello`.
-pub fn describe(ev: &ServerMsg) -> String {
-    let time = |ts: &securechat_proto::Timestamp| {
-        let s = ts.to_string();
-        format!("[{}Z]", &s[11..19])
-    };
-    match ev {
-        ServerMsg::Message(m) if m.deleted => format!("{} {}: (deleted)", time(&m.ts), m.from),
-        ServerMsg::Message(m) => format!(
-            "{} {}: {}{}",
-            time(&m.ts),
-            m.from,
-            m.body,
-            if m.edited { " (edited)" } else { "" }
-        ),
-        ServerMsg::Member(e) => {
-            format!("{} * {} {:?} (by {})", time(&e.ts), e.user, e.action, e.by).to_lowercase()
-        }
-        ServerMsg::RoomUpdated(e) => {
-            format!("{} * {} renamed the room #{}", time(&e.ts), e.by, e.name)
-        }
-        ServerMsg::Edited(e) => format!("{} * {} edited a message: {}", time(&e.ts), e.by, e.body),
-        ServerMsg::Deleted(e) => format!("{} * {} deleted a message", time(&e.ts), e.by),
-        other => format!("{other:?}"),
-    }
+/// A fingerprint in groups of eight bytes, one group of lines that fits
+/// 80 columns.
+fn grouped(fingerprint: &str) -> String {
+    let bytes: Vec<&str> = fingerprint.split(':').collect();
+    bytes
+        .chunks(8)
+        .map(|c| format!("  {}", c.join(":")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn sign_in(
@@ -492,7 +502,8 @@ async fn establish_trust(
                 None if std::io::stdin().is_terminal() => {
                     eprintln!("The authenticity of {} can't be established.", server.key());
                     eprintln!(
-                        "Its certificate authority's SHA-256 fingerprint is\n  {fingerprint}"
+                        "Its certificate authority's SHA-256 fingerprint is\n{}",
+                        grouped(&fingerprint)
                     );
                     eprintln!("Compare it with the one `securechat-server` printed.");
                     let answer = prompt_line("Trust this server and remember it? [y/N] ")?;

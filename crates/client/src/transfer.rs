@@ -61,28 +61,82 @@ pub async fn upload(
         .await
 }
 
-/// Downloads file `id` to `dest` (or the file's own name in the current
-/// directory). Bytes go to `DEST.part` first; a `.part` left by a broken
-/// download is resumed with an HTTP Range request. The result is checked
-/// against the SHA-256 the server sends, then renamed into place.
+/// Where a download goes: `dest` as a file, or inside `dest` under the
+/// file's own name when `dest` is a directory (or ends with `/`), or the
+/// file's own name here when there is no `dest`. The server's name is used
+/// as a name only (its last path component).
+pub fn destination(dest: Option<&Path>, name: &str) -> PathBuf {
+    let own = Path::new(name)
+        .file_name()
+        .map_or_else(|| PathBuf::from("file"), PathBuf::from);
+    match dest {
+        None => own,
+        Some(d) if d.is_dir() || d.as_os_str().to_string_lossy().ends_with('/') => d.join(own),
+        Some(d) => d.to_path_buf(),
+    }
+}
+
+/// Downloads file `id` to `dest` (see [`destination`]). An existing file
+/// is refused unless `force`. Bytes go to `DEST.part` first; a `.part`
+/// left by a transfer that broke off is resumed with an HTTP Range request.
+/// The result is checked against the SHA-256 the server sends, then renamed
+/// into place. On any other error nothing is left behind.
 pub async fn download(
     api: &Api,
     id: FileId,
     dest: Option<&Path>,
+    force: bool,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(PathBuf, u64, String), ClientError> {
     // Learn the name (for a default destination) without the body.
     let probe = api.download(id, Some(0)).await?;
     let name = probe.name.clone();
     drop(probe);
-    let dest = dest
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(&name));
+    let dest = destination(dest, &name);
+    if dest.is_dir() {
+        return Err(ClientError::Usage(format!(
+            "{} is a directory",
+            dest.display()
+        )));
+    }
+    if !force && tokio::fs::try_exists(&dest).await.unwrap_or(false) {
+        return Err(ClientError::Usage(format!(
+            "{} exists: use --force to overwrite it",
+            dest.display()
+        )));
+    }
+    if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(ClientError::Usage(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
     let part = PathBuf::from(format!("{}.part", dest.display()));
     let have = tokio::fs::metadata(&part)
         .await
         .map(|m| m.len())
         .unwrap_or(0);
+    match fetch(api, id, &dest, &part, have, &mut progress).await {
+        Err(e @ ClientError::Unreachable(_)) => Err(e), // `.part` kept: it resumes
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            Err(e)
+        }
+        ok => ok,
+    }
+}
+
+/// The transfer itself, into `part`, then renamed to `dest`.
+async fn fetch(
+    api: &Api,
+    id: FileId,
+    dest: &Path,
+    part: &Path,
+    have: u64,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<(PathBuf, u64, String), ClientError> {
     let mut res = api.download(id, Some(have)).await?;
     let resumed = res.partial;
     let mut file = tokio::fs::OpenOptions::new()
@@ -90,27 +144,27 @@ pub async fn download(
         .write(true)
         .append(resumed)
         .truncate(!resumed)
-        .open(&part)
+        .open(part)
         .await
-        .map_err(io(&part))?;
+        .map_err(io(part))?;
     let mut done = if resumed { have } else { 0 };
     let total = done + res.length;
     progress(done, total);
     while let Some(chunk) = res.body.next().await {
         let chunk = chunk.map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        file.write_all(&chunk).await.map_err(io(&part))?;
+        file.write_all(&chunk).await.map_err(io(part))?;
         done += chunk.len() as u64;
         progress(done, total);
     }
-    file.flush().await.map_err(io(&part))?;
-    file.sync_all().await.map_err(io(&part))?;
+    file.flush().await.map_err(io(part))?;
+    file.sync_all().await.map_err(io(part))?;
     drop(file);
     // Verify the whole file, resumed parts included.
     let mut hasher = Sha256::new();
-    let mut f = tokio::fs::File::open(&part).await.map_err(io(&part))?;
+    let mut f = tokio::fs::File::open(part).await.map_err(io(part))?;
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = f.read(&mut buf).await.map_err(io(&part))?;
+        let n = f.read(&mut buf).await.map_err(io(part))?;
         if n == 0 {
             break;
         }
@@ -122,12 +176,11 @@ pub async fn download(
         .map(|b| format!("{b:02x}"))
         .collect();
     if sha != res.sha256 {
-        let _ = tokio::fs::remove_file(&part).await;
         return Err(ClientError::Protocol(format!(
             "the downloaded file does not match its SHA-256 ({sha} != {}); removed, try again",
             res.sha256
         )));
     }
-    tokio::fs::rename(&part, &dest).await.map_err(io(&dest))?;
-    Ok((dest, done, sha))
+    tokio::fs::rename(part, dest).await.map_err(io(dest))?;
+    Ok((dest.to_path_buf(), done, sha))
 }

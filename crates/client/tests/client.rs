@@ -3,107 +3,8 @@
 //! tail, reconnect after a server restart with the outbox delivered exactly
 //! once and nothing lost.
 
-use securechat_client::api::{Api, Server};
-use securechat_client::conn::{Connection, Event, Status, wait_connected};
-use securechat_client::store::Store;
-use securechat_client::trust::{Tls, Trust};
-use securechat_client::{ClientError, install_crypto_provider};
-use securechat_proto::http::RegisterRequest;
-use securechat_proto::{RoomId, Seq, ServerMsg};
-use securechat_server::{Config, Prepared};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-const PASSWORD: &str = "correct horse battery";
-const WAIT: Duration = Duration::from_secs(15);
-
-struct Running {
-    port: u16,
-    fingerprint: String,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-/// Starts a server on `dir`, on `port` (0 for any).
-async fn start(dir: &Path, port: u16) -> Running {
-    install_crypto_provider();
-    let config = Config {
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let prepared = Prepared::new(config).unwrap();
-    let fingerprint = prepared.state.tls.pin_fingerprint();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(securechat_server::serve(listener, prepared, async {
-        let _ = stopped.await;
-    }));
-    Running {
-        port,
-        fingerprint,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .unwrap()
-            .unwrap();
-    }
-
-    fn server(&self) -> Server {
-        Server::parse(&format!("https://127.0.0.1:{}", self.port)).unwrap()
-    }
-}
-
-/// Pins the server in `store` and returns the pinned TLS setup.
-async fn pinned(store: &Store, server: &Server) -> Tls {
-    let first = Tls::new(Trust::for_server(store, &server.key(), None).unwrap()).unwrap();
-    match first.check(&server.host, server.port).await {
-        Err(ClientError::Untrusted { .. }) => store
-            .save_pin(&server.key(), first.offered_pin().unwrap())
-            .unwrap(),
-        other => panic!("expected an untrusted first contact, got {other:?}"),
-    }
-    let tls = Tls::new(Trust::for_server(store, &server.key(), None).unwrap()).unwrap();
-    tls.check(&server.host, server.port).await.unwrap();
-    tls
-}
-
-async fn register(server: &Server, tls: &Tls, name: &str) -> String {
-    let api = Api::new(server, tls, None).unwrap();
-    let req = RegisterRequest {
-        username: name.into(),
-        password: PASSWORD.into(),
-        invite_code: None,
-    };
-    api.register(&req).await.unwrap().token
-}
-
-/// Collects `room` messages from `events` until `n` have arrived.
-async fn collect(conn: &mut Connection, room: RoomId, n: usize) -> Vec<(Seq, String)> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        got.push(
-            server_event(conn, |m| match m {
-                ServerMsg::Message(m) if m.room == room => Some((m.seq, m.body)),
-                _ => None,
-            })
-            .await,
-        );
-    }
-    got
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_on_first_use_then_pinned_and_mismatch_refused() {
@@ -237,59 +138,6 @@ async fn reconnects_after_a_restart_and_delivers_everything_once() {
     .await;
     assert!(extra.is_err(), "unexpected {extra:?}");
     running.stop().await;
-}
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_securechat"))
-}
-
-async fn cli(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(bin())
-        .arg("--config-dir")
-        .arg(home)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).await.unwrap();
-    }
-    drop(input);
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `securechat VERB URL -u USER --password-stdin --trust FINGERPRINT`
-/// (`register` or `login`), the password on standard input.
-async fn sign_in(
-    home: &Path,
-    verb: &str,
-    url: &str,
-    user: &str,
-    fingerprint: &str,
-    password: &str,
-) -> (i32, String, String) {
-    let args = [
-        verb,
-        url,
-        "-u",
-        user,
-        "--password-stdin",
-        "--trust",
-        fingerprint,
-    ];
-    cli(home, &args, Some(&format!("{password}\n"))).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,63 +296,6 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     running.stop().await;
 }
 
-/// Types `line` into the `chat` session and presses Enter.
-async fn type_line(socket: &str, line: &str) {
-    tmux(socket, &["send-keys", "-t", "chat", "-l", line]).await;
-    tmux(socket, &["send-keys", "-t", "chat", "Enter"]).await;
-}
-
-/// The first server event on `conn` that `pick` takes.
-async fn server_event<T>(conn: &mut Connection, mut pick: impl FnMut(ServerMsg) -> Option<T>) -> T {
-    loop {
-        let e = tokio::time::timeout(WAIT, conn.events.recv())
-            .await
-            .expect("in time")
-            .expect("open");
-        if let Event::Server(m) = e
-            && let Some(t) = pick(m)
-        {
-            return t;
-        }
-    }
-}
-
-/// Waits until the `chat` session's pane shows `text`.
-async fn pane_shows(socket: &str, text: &str) -> String {
-    pane_shows_in(socket, "chat", text).await
-}
-
-/// Runs tmux on a private socket.
-async fn tmux(socket: &str, args: &[&str]) -> (bool, String) {
-    let out = tokio::process::Command::new("tmux")
-        .args(["-L", socket])
-        .args(args)
-        .env("TERM", "xterm-256color")
-        .output()
-        .await
-        .expect("tmux runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
-/// Waits until the pane of tmux session `session` shows `text`.
-async fn pane_shows_in(socket: &str, session: &str, text: &str) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, screen) = tmux(socket, &["capture-pane", "-p", "-t", session]).await;
-        if screen.contains(text) {
-            return screen;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "pane never showed {text:?}:\n{screen}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_screen_works_in_a_real_terminal() {
     let (dir, home, other) = (
@@ -658,7 +449,7 @@ async fn files_upload_and_download_resuming_with_progress() {
     std::fs::write(work.path().join("copy.bin.part"), &data[..1024 * 1024]).unwrap();
     let mut first = None;
     let (path, size, sha) =
-        securechat_client::transfer::download(&api, up.file.id, Some(&dest), |d, _| {
+        securechat_client::transfer::download(&api, up.file.id, Some(&dest), false, |d, _| {
             first.get_or_insert(d);
         })
         .await
@@ -674,11 +465,15 @@ async fn files_upload_and_download_resuming_with_progress() {
     // A corrupted partial file is caught by the SHA-256 check.
     let bad = work.path().join("bad.bin");
     std::fs::write(work.path().join("bad.bin.part"), vec![0u8; 1024]).unwrap();
-    let err = securechat_client::transfer::download(&api, up.file.id, Some(&bad), |_, _| {})
+    let err = securechat_client::transfer::download(&api, up.file.id, Some(&bad), false, |_, _| {})
         .await
         .unwrap_err();
     assert!(err.to_string().contains("does not match"), "{err}");
     assert!(!bad.exists());
+    assert!(
+        !work.path().join("bad.bin.part").exists(),
+        "nothing partial left"
+    );
     running.stop().await;
 }
 

@@ -1,9 +1,11 @@
-//! The chat screen's state and what keys and server events do to it. No
-//! I/O here: keys produce [`Action`]s that the loop in `mod.rs` carries out,
-//! so all of this is testable without a terminal or a server.
+//! The chat screen's state and what server events do to it. No I/O here:
+//! events and keys ([`super::keys`]) produce [`Action`]s that the loop in
+//! `mod.rs` carries out, so all of this is testable without a terminal or
+//! a server.
 
+use super::input::Input;
 use crate::conn::{Event, Status};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::format;
 use securechat_proto::ws::{RoomInfo, RoomKind};
 use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,12 +29,15 @@ pub enum Action {
     Typing {
         room: RoomId,
     },
+    /// Join a public room by name, then show it.
     Join(String),
     Leave(RoomId),
+    /// Create a room, then show it.
     Create {
         name: String,
         private: bool,
     },
+    /// Open the DM with a user, then show it.
     OpenDm(String),
     Invite {
         room: RoomId,
@@ -59,6 +64,8 @@ pub struct Line {
     /// A message that is still there: its id and body, for `/edit` and
     /// `/delete`.
     pub msg: Option<(MessageId, String)>,
+    /// Whether it names you (`@me`).
+    pub mention: bool,
 }
 
 /// A room on screen.
@@ -70,11 +77,62 @@ pub struct RoomView {
     pub ids: BTreeMap<MessageId, Seq>,
     /// Whether the latest history page was fetched.
     pub history_loaded: bool,
+    /// Unread messages that mention you.
+    pub mentions: u64,
+    /// The "new messages" line goes after this seq: where you had read up
+    /// to when you last came to the room with something unread.
+    pub new_after: Option<Seq>,
+}
+
+/// Whether `text` mentions `me` as `@me` (a whole word).
+pub fn mentions(text: &str, me: &str) -> bool {
+    let name_char = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(&format!("@{me}")).any(|(i, m)| {
+        let mut after = text[i + m.len()..].chars();
+        match after.next() {
+            None => true,
+            Some(c) if name_char(c) => false,
+            // "@alice." ends a sentence; "@alice.b" is another name.
+            Some('.' | '-') => !after.next().is_some_and(name_char),
+            Some(_) => true,
+        }
+    })
+}
+
+/// The line an event shows as, if it shows at all.
+pub fn line_of(ev: &ServerMsg, me: &str) -> Option<Line> {
+    let said = format::said(ev)?;
+    let msg = match ev {
+        ServerMsg::Message(m) if !m.deleted => Some((m.id, m.body.clone())),
+        _ => None,
+    };
+    Some(Line {
+        time: clock(&said.ts),
+        mention: said.from.as_deref() != Some(me) && mentions(&said.text, me),
+        from: said.from,
+        text: said.text,
+        msg,
+    })
+}
+
+fn clock(ts: &Timestamp) -> String {
+    ts.to_string()[11..16].to_owned()
 }
 
 impl RoomView {
+    fn new(info: RoomInfo) -> RoomView {
+        RoomView {
+            info,
+            lines: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            history_loaded: false,
+            mentions: 0,
+            new_after: None,
+        }
+    }
+
     /// Adds a stored event's line (and applies edits and deletions).
-    fn add(&mut self, ev: &ServerMsg) {
+    fn add(&mut self, ev: &ServerMsg, me: &str) {
         match ev {
             ServerMsg::Edited(e) => {
                 if let Some(line) = self.ids.get(&e.target).and_then(|s| self.lines.get_mut(s)) {
@@ -92,7 +150,7 @@ impl RoomView {
             }
             _ => {}
         }
-        if let (Some((_, seq)), Some(line)) = (ev.stream_position(), line_of(ev)) {
+        if let (Some((_, seq)), Some(line)) = (ev.stream_position(), line_of(ev, me)) {
             if let ServerMsg::Message(m) = ev {
                 self.ids.insert(m.id, seq);
             }
@@ -111,6 +169,13 @@ impl RoomView {
             .filter(|l| l.from.as_deref() == Some(user))
             .find_map(|l| l.msg.clone())
     }
+
+    /// Marks everything read (after noting where the new part began).
+    fn open(&mut self) {
+        self.new_after = (self.info.unread > 0).then_some(self.info.read_seq);
+        self.info.unread = 0;
+        self.mentions = 0;
+    }
 }
 
 /// The whole screen's state.
@@ -120,7 +185,7 @@ pub struct App {
     pub rooms: Vec<RoomView>,
     pub current: usize,
     pub online: BTreeSet<String>,
-    pub input: String,
+    pub input: Input,
     pub status: Status,
     /// When the status's countdown ends (reconnect, rate limit).
     pub status_until: Option<Instant>,
@@ -130,78 +195,13 @@ pub struct App {
     pub pending: Vec<(RoomId, String)>,
     pub notice: Option<String>,
     pub typing: BTreeMap<(RoomId, String), Instant>,
+    /// Lines you sent, oldest first (Ctrl-↑/↓ brings them back).
+    pub sent: Vec<String>,
+    /// Where Ctrl-↑/↓ is in `sent`, while browsing it.
+    pub sent_pos: Option<usize>,
+    /// The help panel is open, scrolled this many lines down.
+    pub help: Option<u16>,
     pub quit: bool,
-}
-
-fn clock(ts: &Timestamp) -> String {
-    ts.to_string()[11..16].to_owned()
-}
-
-/// `1.5 MiB`, `12 KiB`, `300 B`.
-pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-/// The line an event shows as, if it shows at all.
-pub fn line_of(ev: &ServerMsg) -> Option<Line> {
-    let notice = |ts: &Timestamp, text: String| Line {
-        time: clock(ts),
-        from: None,
-        text,
-        msg: None,
-    };
-    Some(match ev {
-        ServerMsg::Message(m) => Line {
-            time: clock(&m.ts),
-            from: Some(m.from.clone()),
-            msg: (!m.deleted).then(|| (m.id, m.body.clone())),
-            text: if m.deleted {
-                "(deleted)".into()
-            } else {
-                let mut text = m.body.clone();
-                if m.edited {
-                    text.push_str(" (edited)");
-                }
-                if let Some(f) = &m.file {
-                    if !text.is_empty() {
-                        text.push(' ');
-                    }
-                    text.push_str(&format!(
-                        "[file {}: {}, {}] (securechat download {})",
-                        f.id,
-                        f.name,
-                        human_size(f.size),
-                        f.id
-                    ));
-                }
-                text
-            },
-        },
-        ServerMsg::Member(e) => {
-            let what = match e.action {
-                securechat_proto::ws::MemberAction::Join => "joined".to_string(),
-                securechat_proto::ws::MemberAction::Leave => "left".to_string(),
-                securechat_proto::ws::MemberAction::Invite => format!("was invited by {}", e.by),
-                securechat_proto::ws::MemberAction::Remove => format!("was removed by {}", e.by),
-            };
-            notice(&e.ts, format!("{} {what}", e.user))
-        }
-        ServerMsg::RoomUpdated(e) => {
-            notice(&e.ts, format!("{} renamed the room #{}", e.by, e.name))
-        }
-        _ => return None,
-    })
 }
 
 impl App {
@@ -211,13 +211,16 @@ impl App {
             rooms: Vec::new(),
             current: 0,
             online: BTreeSet::new(),
-            input: String::new(),
+            input: Input::default(),
             status: Status::Connecting,
             status_until: None,
             scroll: 0,
             pending: Vec::new(),
             notice: None,
             typing: BTreeMap::new(),
+            sent: Vec::new(),
+            sent_pos: None,
+            help: None,
             quit: false,
         }
     }
@@ -226,7 +229,7 @@ impl App {
         self.rooms.get(self.current)
     }
 
-    fn room_mut(&mut self, id: RoomId) -> Option<&mut RoomView> {
+    pub(super) fn room_mut(&mut self, id: RoomId) -> Option<&mut RoomView> {
         self.rooms.iter_mut().find(|r| r.info.id == id)
     }
 
@@ -243,14 +246,14 @@ impl App {
     fn add_room(&mut self, info: RoomInfo) {
         match self.room_mut(info.id) {
             Some(r) => r.info = info,
-            None => self.rooms.push(RoomView {
-                info,
-                lines: BTreeMap::new(),
-                ids: BTreeMap::new(),
-                history_loaded: false,
-            }),
+            None => self.rooms.push(RoomView::new(info)),
         }
         self.sort();
+    }
+
+    /// Whether the session is over (the loop then says so and exits 4).
+    pub fn session_ended(&self) -> bool {
+        self.status == Status::SessionEnded
     }
 
     /// Applies a connection event; may ask for actions (mark read).
@@ -264,7 +267,10 @@ impl App {
                     _ => None,
                 };
                 if s == Status::SessionEnded {
-                    self.notice = Some("session ended: log in again (securechat login)".into());
+                    self.notice = Some(
+                        "session ended (logged out elsewhere, password changed, or account disabled): log in again"
+                            .into(),
+                    );
                 }
                 self.status = s;
             }
@@ -282,6 +288,9 @@ impl App {
                     && (self.current_room().is_none() || self.current >= self.rooms.len())
                 {
                     self.current = i;
+                }
+                if let Some(r) = self.rooms.get_mut(self.current) {
+                    r.open();
                 }
                 actions.extend(self.needs_history());
             }
@@ -314,7 +323,16 @@ impl App {
             ServerMsg::RoomAdded { room } => self.add_room(room.clone()),
             ServerMsg::RoomRemoved { room } => {
                 self.rooms.retain(|r| r.info.id != *room);
-                self.current = self.current.min(self.rooms.len().saturating_sub(1));
+                if !self.rooms.iter().any(|r| Some(r.info.id) == current) {
+                    // The open room is gone: land in general.
+                    self.current = self
+                        .rooms
+                        .iter()
+                        .position(|r| r.info.name == securechat_proto::GENERAL_ROOM)
+                        .unwrap_or(0);
+                } else {
+                    self.sort();
+                }
             }
             ServerMsg::Typing { room, user } => {
                 self.typing.insert(
@@ -327,6 +345,7 @@ impl App {
                     r.info.read_seq = *seq;
                     if *seq >= r.info.last_seq {
                         r.info.unread = 0;
+                        r.mentions = 0;
                     }
                 }
             }
@@ -335,13 +354,20 @@ impl App {
         let mut actions = Vec::new();
         if let Some((room, seq)) = msg.stream_position() {
             let me = self.me.clone();
+            if let ServerMsg::Message(m) = &msg {
+                // Whoever sent a message has stopped typing.
+                self.typing.remove(&(room, m.from.clone()));
+            }
             let from_other = matches!(&msg, ServerMsg::Message(m) if m.from != me);
             if let Some(r) = self.room_mut(room) {
-                r.add(&msg);
+                r.add(&msg, &me);
                 if Some(room) == current {
                     actions.push(Action::MarkRead { room, seq });
                 } else if from_other {
                     r.info.unread += 1;
+                    if r.lines.get(&seq).is_some_and(|l| l.mention) {
+                        r.mentions += 1;
+                    }
                 }
             }
         }
@@ -369,23 +395,24 @@ impl App {
 
     /// Older lines from the history API.
     pub fn add_history(&mut self, room: RoomId, events: &[ServerMsg]) {
+        let me = self.me.clone();
         if let Some(r) = self.room_mut(room) {
             for ev in events {
-                r.add(ev);
+                r.add(ev, &me);
             }
         }
     }
 
-    fn switch(&mut self, by: isize) -> Vec<Action> {
-        if self.rooms.is_empty() {
+    /// Shows the room at `index`: history, read mark, "new messages" line.
+    pub(super) fn show(&mut self, index: usize) -> Vec<Action> {
+        if index >= self.rooms.len() {
             return Vec::new();
         }
-        let n = self.rooms.len() as isize;
-        self.current = ((self.current as isize + by).rem_euclid(n)) as usize;
+        self.current = index;
         self.scroll = 0;
         let mut actions: Vec<Action> = self.needs_history().into_iter().collect();
         if let Some(r) = self.rooms.get_mut(self.current) {
-            r.info.unread = 0;
+            r.open();
             actions.push(Action::MarkRead {
                 room: r.info.id,
                 seq: r.info.last_seq,
@@ -394,145 +421,49 @@ impl App {
         actions
     }
 
-    /// What a key does.
-    pub fn key(&mut self, key: KeyEvent) -> Vec<Action> {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('c') | KeyCode::Char('q') if ctrl => {
-                self.quit = true;
-                vec![Action::Quit]
-            }
-            KeyCode::Tab => self.switch(1),
-            KeyCode::BackTab => self.switch(-1),
-            KeyCode::Down if key.modifiers.contains(KeyModifiers::ALT) => self.switch(1),
-            KeyCode::Up if key.modifiers.contains(KeyModifiers::ALT) => self.switch(-1),
-            KeyCode::Char('n') if ctrl => self.switch(1),
-            KeyCode::Char('p') if ctrl => self.switch(-1),
-            KeyCode::PageUp => {
-                self.scroll = self.scroll.saturating_add(10);
-                let r = self.current_room();
-                match r.and_then(|r| r.lines.keys().next().copied().map(|s| (r.info.id, s))) {
-                    Some((room, oldest)) if oldest > 1 => vec![Action::LoadOlder {
-                        room,
-                        before: oldest,
-                    }],
-                    _ => Vec::new(),
-                }
-            }
-            // Up on an empty line recalls your last message here to edit.
-            KeyCode::Up if self.input.is_empty() => {
-                match self.current_room().and_then(|r| r.last_of(&self.me)) {
-                    Some((_, body)) => self.input = format!("/edit {body}"),
-                    None => self.notice = Some("nothing of yours to edit here".into()),
-                }
+    /// Moves `by` rooms along the list.
+    pub(super) fn switch(&mut self, by: isize) -> Vec<Action> {
+        if self.rooms.is_empty() {
+            return Vec::new();
+        }
+        let n = self.rooms.len() as isize;
+        self.show(((self.current as isize + by).rem_euclid(n)) as usize)
+    }
+
+    /// Alt-A: the next room with mentions, else with unread messages.
+    pub(super) fn jump_unread(&mut self) -> Vec<Action> {
+        let n = self.rooms.len();
+        let after = |i: usize| (i + n - self.current) % n;
+        let best = (0..n)
+            .filter(|&i| i != self.current && self.rooms[i].info.unread > 0)
+            .min_by_key(|&i| (self.rooms[i].mentions == 0, after(i)));
+        match best {
+            Some(i) => self.show(i),
+            None => {
+                self.notice = Some("no unread messages elsewhere".into());
                 Vec::new()
             }
-            KeyCode::PageDown => {
-                self.scroll = self.scroll.saturating_sub(10);
-                Vec::new()
-            }
-            KeyCode::Esc => {
-                self.input.clear();
-                self.notice = None;
-                Vec::new()
-            }
-            KeyCode::Backspace => {
-                self.input.pop();
-                Vec::new()
-            }
-            KeyCode::Enter => self.submit(),
-            KeyCode::Char(c) if !ctrl => {
-                self.input.push(c);
-                match self.current_room() {
-                    Some(r) if !self.input.starts_with('/') => {
-                        vec![Action::Typing { room: r.info.id }]
-                    }
-                    _ => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
         }
     }
 
-    fn submit(&mut self) -> Vec<Action> {
-        let text = std::mem::take(&mut self.input);
-        let text = text.trim_end().to_owned();
-        if text.trim().is_empty() {
-            return Vec::new();
+    /// A room the user just joined, created or opened: it is added (if the
+    /// server's `room_added` has not come yet) and shown, so the next line
+    /// typed goes there.
+    pub fn focus(&mut self, info: RoomInfo) -> Vec<Action> {
+        let id = info.id;
+        if self.room_mut(id).is_none() {
+            self.add_room(info);
         }
-        let room = self.current_room().map(|r| r.info.id);
-        if let Some(cmd) = text.strip_prefix('/') {
-            if let Some(action) = self.change_last(cmd) {
-                return action;
-            }
-            let mut parts = cmd.split_whitespace();
-            let arg = |p: Option<&str>| p.map(str::to_owned);
-            return match (parts.next(), parts.next()) {
-                (Some("quit"), _) => {
-                    self.quit = true;
-                    vec![Action::Quit]
-                }
-                (Some("join"), Some(name)) => vec![Action::Join(name.to_owned())],
-                (Some("leave"), _) => room.map(Action::Leave).into_iter().collect(),
-                (Some("create"), Some(name)) => vec![Action::Create {
-                    name: name.to_owned(),
-                    private: parts.next() == Some("private"),
-                }],
-                (Some("dm"), Some(user)) => {
-                    vec![Action::OpenDm(user.trim_start_matches('@').to_owned())]
-                }
-                (Some("invite"), user) => match (room, arg(user)) {
-                    (Some(room), Some(user)) => vec![Action::Invite { room, user }],
-                    _ => self.help(),
-                },
-                _ => self.help(),
-            };
-        }
-        match room {
-            Some(room) => {
-                self.scroll = 0;
-                self.pending.push((room, text.clone()));
-                vec![Action::Send { room, body: text }]
-            }
+        match self.rooms.iter().position(|r| r.info.id == id) {
+            Some(i) => self.show(i),
             None => Vec::new(),
         }
     }
 
-    /// `/edit TEXT` and `/delete`: change your latest message in the
-    /// current room. `None` when `cmd` is neither.
-    fn change_last(&mut self, cmd: &str) -> Option<Vec<Action>> {
-        let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
-        let body = rest.trim();
-        if !matches!(verb, "edit" | "delete") {
-            return None;
-        }
-        if verb == "edit" && body.is_empty() {
-            return Some(self.help());
-        }
-        let last = self
-            .current_room()
-            .and_then(|r| Some((r.info.id, r.last_of(&self.me)?)));
-        let Some((room, (msg, old))) = last else {
-            self.notice = Some(format!("nothing of yours to {verb} here"));
-            return Some(Vec::new());
-        };
-        Some(match verb {
-            "edit" if body == old => Vec::new(),
-            "edit" => vec![Action::Edit {
-                room,
-                msg,
-                body: body.to_owned(),
-            }],
-            _ => vec![Action::Delete { room, msg }],
-        })
-    }
-
-    fn help(&mut self) -> Vec<Action> {
-        self.notice = Some(
-            "/join ROOM /leave /create NAME [private] /dm USER /invite USER /edit /delete /quit"
-                .into(),
-        );
-        Vec::new()
+    /// The index of the room called `name` (`#dev`, `@bob`, `dev`).
+    pub(super) fn room_named(&self, name: &str) -> Option<usize> {
+        let name = name.trim_start_matches(['#', '@']).to_ascii_lowercase();
+        self.rooms.iter().position(|r| r.info.name == name)
     }
 
     /// Who is typing in the current room now.
@@ -550,12 +481,11 @@ impl App {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use securechat_proto::ws::{Deleted, Edited, MessageEvent};
 
-    fn info(id: i64, name: &str, kind: RoomKind) -> RoomInfo {
+    pub fn info(id: i64, name: &str, kind: RoomKind) -> RoomInfo {
         RoomInfo {
             id: RoomId(id),
             kind,
@@ -567,7 +497,7 @@ mod tests {
         }
     }
 
-    fn msg(room: i64, seq: u64, from: &str, body: &str) -> Event {
+    pub fn msg(room: i64, seq: u64, from: &str, body: &str) -> Event {
         Event::Server(ServerMsg::Message(MessageEvent {
             id: MessageId(seq as i64 * 10 + room),
             room: RoomId(room),
@@ -581,17 +511,7 @@ mod tests {
         }))
     }
 
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
-    }
-
-    /// Types `line` and presses Enter.
-    fn enter(app: &mut App, line: &str) -> Vec<Action> {
-        app.input = line.into();
-        app.key(key(KeyCode::Enter))
-    }
-
-    fn with_rooms() -> App {
+    pub fn with_rooms() -> App {
         let mut app = App::new("alice");
         for (id, name, kind) in [
             (1, "general", RoomKind::Public),
@@ -611,56 +531,6 @@ mod tests {
     }
 
     #[test]
-    fn typing_and_enter_sends_to_the_current_room() {
-        let mut app = with_rooms();
-        for c in "hi".chars() {
-            app.key(key(KeyCode::Char(c)));
-        }
-        let actions = app.key(key(KeyCode::Enter));
-        assert_eq!(
-            actions,
-            vec![Action::Send {
-                room: RoomId(1),
-                body: "hi".into()
-            }]
-        );
-        assert!(app.input.is_empty());
-        assert_eq!(app.pending, vec![(RoomId(1), "hi".into())]);
-        assert!(
-            app.key(key(KeyCode::Enter)).is_empty(),
-            "empty lines are not sent"
-        );
-    }
-
-    #[test]
-    fn unread_counts_and_room_switching() {
-        let mut app = with_rooms();
-        app.apply(msg(2, 1, "bob", "in dev"));
-        app.apply(msg(2, 2, "alice", "mine"));
-        let dev = app.rooms.iter().find(|r| r.info.name == "dev").unwrap();
-        assert_eq!(dev.info.unread, 1, "own messages are not unread");
-        // Tab moves to dev (rooms sort by kind then name: dev, general, @bob).
-        let order: Vec<&str> = app.rooms.iter().map(|r| r.info.name.as_str()).collect();
-        assert_eq!(order, ["dev", "general", "bob"]);
-        let actions = app.key(key(KeyCode::BackTab));
-        assert_eq!(app.current_room().unwrap().info.name, "dev");
-        assert!(actions.contains(&Action::MarkRead {
-            room: RoomId(2),
-            seq: 2
-        }));
-        assert_eq!(app.current_room().unwrap().info.unread, 0);
-        // A message in the open room is marked read at once.
-        let actions = app.apply(msg(2, 3, "bob", "again"));
-        assert_eq!(
-            actions,
-            vec![Action::MarkRead {
-                room: RoomId(2),
-                seq: 3
-            }]
-        );
-    }
-
-    #[test]
     fn edits_and_deletions_change_the_original_line() {
         let mut app = with_rooms();
         app.apply(msg(1, 1, "bob", "typo"));
@@ -675,6 +545,11 @@ mod tests {
         })));
         let general = app.rooms.iter().find(|r| r.info.id == RoomId(1)).unwrap();
         assert_eq!(general.lines[&1].text, "fixed (edited)");
+        assert_eq!(
+            general.lines.len(),
+            1,
+            "an edit is shown once, on its message"
+        );
         app.apply(Event::Server(ServerMsg::Deleted(Deleted {
             id: MessageId(100),
             room: RoomId(1),
@@ -688,103 +563,40 @@ mod tests {
     }
 
     #[test]
-    fn edit_and_delete_your_latest_message() {
+    fn a_joined_created_or_opened_room_becomes_the_current_one() {
         let mut app = with_rooms();
-        assert!(enter(&mut app, "/edit anything").is_empty());
-        assert!(app.notice.as_deref().unwrap().contains("nothing of yours"));
-        app.apply(msg(1, 1, "alice", "first"));
-        app.apply(msg(1, 2, "alice", "teh second"));
-        app.apply(msg(1, 3, "bob", "not alice's"));
-        // Up on an empty line recalls the latest of hers to edit.
-        app.key(key(KeyCode::Up));
-        assert_eq!(app.input, "/edit teh second");
-        app.input = "/edit the  second".into();
-        assert_eq!(
-            app.key(key(KeyCode::Enter)),
-            vec![Action::Edit {
-                room: RoomId(1),
-                msg: MessageId(21),
-                body: "the  second".into()
-            }]
-        );
-        assert!(enter(&mut app, "/edit teh second").is_empty(), "no change");
-        assert!(enter(&mut app, "/edit").is_empty(), "no text: help");
-        assert!(app.notice.as_deref().unwrap().contains("/edit"));
-        // Deleted, it is no longer hers to change: the one before is.
-        assert_eq!(
-            enter(&mut app, "/delete"),
-            vec![Action::Delete {
-                room: RoomId(1),
-                msg: MessageId(21)
-            }]
-        );
-        app.apply(Event::Server(ServerMsg::Deleted(Deleted {
-            id: MessageId(100),
-            room: RoomId(1),
-            seq: 4,
-            ts: Timestamp(0),
-            target: MessageId(21),
-            by: "alice".into(),
-        })));
-        app.key(key(KeyCode::Up));
-        assert_eq!(app.input, "/edit first");
-        app.input.clear();
-        // An edit that came back from the server is what Up recalls.
-        app.apply(Event::Server(ServerMsg::Edited(Edited {
-            id: MessageId(101),
-            room: RoomId(1),
-            seq: 5,
-            ts: Timestamp(0),
-            target: MessageId(11),
-            body: "first, fixed".into(),
-            by: "alice".into(),
-        })));
-        app.key(key(KeyCode::Up));
-        assert_eq!(app.input, "/edit first, fixed");
-        // Another room: nothing of hers there.
-        app.input.clear();
-        app.key(key(KeyCode::Tab));
-        assert!(enter(&mut app, "/delete").is_empty());
-        assert!(
-            app.notice
-                .as_deref()
-                .unwrap()
-                .contains("nothing of yours to delete")
-        );
+        let actions = app.focus(info(7, "carol", RoomKind::Dm));
+        assert_eq!(app.current_room().unwrap().info.name, "carol");
+        assert!(actions.contains(&Action::MarkRead {
+            room: RoomId(7),
+            seq: 0
+        }));
+        // The server's room_added after it changes nothing.
+        app.apply(Event::Server(ServerMsg::RoomAdded {
+            room: info(7, "carol", RoomKind::Dm),
+        }));
+        assert_eq!(app.current_room().unwrap().info.id, RoomId(7));
+        // Leaving the open room lands in general.
+        app.apply(Event::Server(ServerMsg::RoomRemoved { room: RoomId(7) }));
+        assert_eq!(app.current_room().unwrap().info.name, "general");
     }
 
     #[test]
-    fn slash_commands() {
+    fn mentions_count_and_alt_a_goes_there_first() {
         let mut app = with_rooms();
-        assert_eq!(
-            enter(&mut app, "/join ops"),
-            vec![Action::Join("ops".into())]
-        );
-        assert_eq!(
-            enter(&mut app, "/dm @bob"),
-            vec![Action::OpenDm("bob".into())]
-        );
-        assert_eq!(
-            enter(&mut app, "/create core private"),
-            vec![Action::Create {
-                name: "core".into(),
-                private: true
-            }]
-        );
-        assert_eq!(
-            enter(&mut app, "/invite carol"),
-            vec![Action::Invite {
-                room: RoomId(1),
-                user: "carol".into()
-            }]
-        );
-        assert_eq!(enter(&mut app, "/leave"), vec![Action::Leave(RoomId(1))]);
-        assert!(enter(&mut app, "/nonsense").is_empty());
-        assert!(app.notice.as_deref().unwrap().contains("/join"));
-        assert_eq!(enter(&mut app, "/quit"), vec![Action::Quit]);
-        assert!(app.quit);
-        let mut app = with_rooms();
-        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(app.key(ctrl_c), vec![Action::Quit]);
+        app.apply(msg(3, 1, "bob", "psst"));
+        app.apply(msg(2, 1, "bob", "ping @alice, look"));
+        app.apply(msg(2, 2, "bob", "@alicex is someone else"));
+        let dev = &app.rooms[app.room_named("dev").unwrap()];
+        assert_eq!((dev.info.unread, dev.mentions), (2, 1));
+        assert!(mentions("hi @alice.", "alice"));
+        assert!(!mentions("hi @alice_b", "alice"));
+        app.jump_unread();
+        assert_eq!(app.current_room().unwrap().info.name, "dev");
+        assert_eq!(app.current_room().unwrap().new_after, Some(0));
+        app.jump_unread();
+        assert_eq!(app.current_room().unwrap().info.name, "bob");
+        app.jump_unread();
+        assert!(app.notice.as_deref().unwrap().contains("no unread"));
     }
 }

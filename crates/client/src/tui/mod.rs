@@ -1,12 +1,21 @@
 //! `securechat chat`: the full-screen client.
 //!
-//! - [`app`]: state, keys and server events (no I/O, unit-tested);
+//! - [`app`]: state and server events (no I/O, unit-tested);
+//! - [`keys`]: keys and slash commands, and the help text;
+//! - [`input`]: the input line's editing and sideways scrolling;
+//! - [`wrap`]: breaking text into screen lines without losing a character;
 //! - [`ui`]: drawing the state (tested with ratatui's `TestBackend`);
 //! - this file: the loop that joins the terminal, the connection and the
 //!   API, and restores the terminal on exit, Ctrl-C, SIGTERM and panic.
+//!   When the session ends (logged out elsewhere, password changed,
+//!   account disabled) it says so on the screen, then returns
+//!   [`ClientError::SessionEnded`] (exit code 4).
 
 pub mod app;
+pub mod input;
+pub mod keys;
 pub mod ui;
+pub mod wrap;
 
 use crate::ClientError;
 use crate::api::Api;
@@ -17,6 +26,9 @@ use futures_util::StreamExt;
 use securechat_proto::http::CreateRoom;
 use securechat_proto::ws::RoomKind;
 use std::time::Duration;
+
+/// How long the chat screen shows why the session ended before it exits.
+const SHOW_SESSION_END: Duration = Duration::from_secs(3);
 
 /// Runs the chat screen until the user quits.
 pub async fn run(api: Api, mut conn: Connection, me: &str) -> Result<(), ClientError> {
@@ -42,6 +54,11 @@ async fn event_loop(
         terminal
             .draw(|f| ui::draw(f, &app))
             .map_err(|e| ClientError::Usage(format!("terminal: {e}")))?;
+        if app.session_ended() {
+            // Leave the reason on the screen a moment (any key goes on).
+            let _ = tokio::time::timeout(SHOW_SESSION_END, keys.next()).await;
+            return Err(ClientError::SessionEnded);
+        }
         let actions = tokio::select! {
             event = conn.events.recv() => match event {
                 Some(e) => app.apply(e),
@@ -64,6 +81,27 @@ async fn event_loop(
     Ok(())
 }
 
+/// Shows a room the user just joined, created or opened, and does what
+/// showing it asks (history, read mark), so the next line goes there.
+async fn follow(
+    app: &mut App,
+    api: &Api,
+    conn: &Connection,
+    info: securechat_proto::ws::RoomInfo,
+) -> Result<(), ClientError> {
+    for action in app.focus(info) {
+        match action {
+            Action::MarkRead { room, seq } => conn.read(room, seq),
+            Action::LoadOlder { room, before } => {
+                let page = api.history(room, Some(before), 50).await?;
+                app.add_history(room, &page.events);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 async fn perform(
     action: Action,
     app: &mut App,
@@ -81,7 +119,8 @@ async fn perform(
             app.add_history(room, &page.events);
         }
         Action::Join(name) => {
-            api.join_by_name(&name).await?;
+            let info = api.join_by_name(&name).await?;
+            follow(app, api, conn, info).await?;
         }
         Action::Leave(room) => api.leave(room).await?,
         Action::Create { name, private } => {
@@ -90,16 +129,19 @@ async fn perform(
             } else {
                 RoomKind::Public
             };
-            api.create_room(&CreateRoom {
-                name: Some(name),
-                kind,
-                topic: None,
-                members: Vec::new(),
-            })
-            .await?;
+            let info = api
+                .create_room(&CreateRoom {
+                    name: Some(name),
+                    kind,
+                    topic: None,
+                    members: Vec::new(),
+                })
+                .await?;
+            follow(app, api, conn, info).await?;
         }
         Action::OpenDm(user) => {
-            api.open_dm(&user).await?;
+            let info = api.open_dm(&user).await?;
+            follow(app, api, conn, info).await?;
         }
         Action::Invite { room, user } => {
             api.invite(room, &user).await?;

@@ -1,16 +1,67 @@
 //! Drawing the chat screen from [`App`]. Fits 80×24: a 22-column sidebar
-//! (rooms, DMs, people), the messages, the input line, a status line.
+//! (rooms with unread and mention counts, DMs, people), the messages
+//! (wrapped without losing a character, a "new messages" line where you
+//! left off), the input line (scrolled sideways to its cursor), a status
+//! line, and the help panel over the messages when open.
+//!
+//! Colours: the terminal's own foreground and background, plus a few of
+//! its basic colours, which both dark and light themes keep readable;
+//! each nick has a colour of its own, the same in every run. With
+//! `NO_COLOR` set (<https://no-color.org>) only bold, dim and reverse are
+//! used.
 
 use super::app::App;
+use super::keys::HELP;
+use super::wrap::{for_screen, width, wrap};
 use crate::conn::Status;
+use crate::format::truncate;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use securechat_proto::validate::without_bidi_controls;
 use securechat_proto::ws::RoomKind;
+use std::sync::OnceLock;
 use std::time::Instant;
+
+/// Sidebar width, its border included.
+const SIDEBAR: u16 = 22;
+/// Continuation lines of a message are indented this much.
+const INDENT: &str = "  ";
+
+/// Whether colours are off (`NO_COLOR` set and not empty).
+fn no_color() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()))
+}
+
+/// `style` with colour `c`, unless colours are off.
+fn fg(style: Style, c: Color) -> Style {
+    if no_color() { style } else { style.fg(c) }
+}
+
+/// Nick colours that read on dark and on light backgrounds.
+const NICK_COLOURS: [Color; 6] = [
+    Color::Red,
+    Color::Green,
+    Color::Blue,
+    Color::Magenta,
+    Color::Cyan,
+    Color::LightRed,
+];
+
+/// A nick's colour: the same for the same name, in every run (FNV-1a).
+pub fn nick_colour(nick: &str) -> Color {
+    let hash = nick.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    NICK_COLOURS[hash as usize % NICK_COLOURS.len()]
+}
+
+fn dim() -> Style {
+    Style::default().add_modifier(Modifier::DIM)
+}
 
 /// Draws everything.
 pub fn draw(f: &mut Frame<'_>, app: &App) {
@@ -21,21 +72,27 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
     ])
     .areas(f.area());
     let [side, messages] =
-        Layout::horizontal([Constraint::Length(22), Constraint::Min(20)]).areas(main);
+        Layout::horizontal([Constraint::Length(SIDEBAR), Constraint::Min(20)]).areas(main);
     draw_sidebar(f, app, side);
     draw_messages(f, app, messages);
+    if let Some(scroll) = app.help {
+        draw_help(f, messages, scroll);
+    }
+    // The input line, scrolled sideways so the cursor is in view.
+    let (shown, col) = app.input.view(input.width.saturating_sub(2) as usize);
     let prompt = Line::from(vec![
-        Span::styled("> ", Style::default().fg(Color::Cyan)),
-        Span::raw(app.input.clone()),
+        Span::styled("> ", fg(Style::default(), Color::Cyan)),
+        Span::raw(shown),
     ]);
     f.render_widget(Paragraph::new(prompt), input);
-    f.set_cursor_position((input.x + 2 + app.input.chars().count() as u16, input.y));
+    f.set_cursor_position((input.x + 2 + col as u16, input.y));
     f.render_widget(Paragraph::new(status_line(app)), status);
 }
 
 fn draw_sidebar(f: &mut Frame<'_>, app: &App, area: Rect) {
     let mut lines = Vec::new();
     let bold = Style::default().add_modifier(Modifier::BOLD);
+    let room_cols = area.width.saturating_sub(2) as usize;
     for (heading, dm) in [("Rooms", false), ("Direct", true)] {
         lines.push(Line::styled(heading, bold));
         for (i, r) in app
@@ -44,7 +101,8 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, area: Rect) {
             .enumerate()
             .filter(|(_, r)| (r.info.kind == RoomKind::Dm) == dm)
         {
-            let marker = if i == app.current { ">" } else { " " };
+            let current = i == app.current;
+            let marker = if current { ">" } else { " " };
             let name = if dm {
                 let dot = if app.online.contains(&r.info.name) {
                     "●"
@@ -55,40 +113,92 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, area: Rect) {
             } else {
                 format!("#{}", r.info.name)
             };
-            let unread = if r.info.unread > 0 && i != app.current {
-                format!(" ({})", r.info.unread)
-            } else {
-                String::new()
+            let counts = match (r.info.unread, r.mentions) {
+                (0, _) => String::new(),
+                _ if current => String::new(),
+                (n, 0) => format!(" ({n})"),
+                (n, m) => format!(" ({n} @{m})"),
             };
-            let style = if i == app.current {
-                bold.fg(Color::Cyan)
+            let name = truncate(&name, room_cols.saturating_sub(counts.chars().count()));
+            let style = if current {
+                fg(bold, Color::Cyan).add_modifier(Modifier::REVERSED)
+            } else if r.mentions > 0 {
+                fg(bold, Color::Red)
+            } else if r.info.unread > 0 {
+                bold
             } else {
                 Style::default()
             };
-            lines.push(Line::styled(format!("{marker}{name}{unread}"), style));
+            lines.push(Line::styled(format!("{marker}{name}{counts}"), style));
         }
     }
     lines.push(Line::styled("Online", bold));
     for user in &app.online {
-        lines.push(Line::raw(format!(" ● {user}")));
+        lines.push(Line::from(vec![
+            Span::raw(" ● "),
+            Span::styled(
+                truncate(user, room_cols.saturating_sub(2)),
+                fg(Style::default(), nick_colour(user)),
+            ),
+        ]));
     }
     let block = Block::default().borders(Borders::RIGHT);
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// Breaks `text` into pieces of at most `width` characters.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for raw in text.split('\n') {
-        let chars: Vec<char> = raw.chars().collect();
-        if chars.is_empty() {
-            out.push(String::new());
-        }
-        for chunk in chars.chunks(width.max(1)) {
-            out.push(chunk.iter().collect());
-        }
-    }
-    out
+/// The screen lines of one message: `[time] nick: text`, wrapped to
+/// `cols` with continuation lines indented, nothing lost.
+fn message_lines(
+    time: &str,
+    from: Option<&str>,
+    text: &str,
+    cols: usize,
+    base: Style,
+) -> Vec<Line<'static>> {
+    let text = without_bidi_controls(text);
+    let head = match from {
+        Some(from) => format!("[{time}] {from}: "),
+        None => format!("[{time}] * "),
+    };
+    let head_cols = width(&head);
+    let rest = cols.saturating_sub(INDENT.len()).max(1);
+    let first = cols.saturating_sub(head_cols);
+    // The head and the text wrap as one, so a long head still fits.
+    let pieces = if first == 0 {
+        wrap(&format!("{head}{text}"), cols, rest)
+    } else {
+        let mut p = wrap(&text, first, rest);
+        p[0] = format!("{head}{}", p[0]);
+        p
+    };
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let piece = for_screen(&piece);
+            if i > 0 {
+                return Line::styled(format!("{INDENT}{piece}"), base);
+            }
+            match from {
+                Some(nick) if first > 0 => {
+                    let stamp = format!("[{time}] ");
+                    let rest = piece[stamp.len() + nick.len()..].to_owned();
+                    Line::from(vec![
+                        Span::styled(stamp, dim()),
+                        Span::styled(
+                            nick.to_owned(),
+                            fg(
+                                Style::default().add_modifier(Modifier::BOLD),
+                                nick_colour(nick),
+                            ),
+                        ),
+                        Span::styled(rest, base),
+                    ])
+                }
+                _ => Line::styled(piece, base),
+            }
+        })
+        .collect()
 }
 
 fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
@@ -101,37 +211,40 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
         (_, Some(topic)) => format!(" #{} — {} ", room.info.name, without_bidi_controls(topic)),
         _ => format!(" #{} ", room.info.name),
     };
-    let block = Block::default().title(title).borders(Borders::TOP);
+    let block = Block::default()
+        .title(truncate(&title, area.width as usize))
+        .borders(Borders::TOP);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let width = inner.width as usize;
+    let cols = inner.width as usize;
     let mut lines: Vec<Line<'_>> = Vec::new();
-    for l in room.lines.values() {
-        let head = match &l.from {
-            Some(from) => format!("[{}] {from}: ", l.time),
-            None => format!("[{}] * ", l.time),
-        };
-        let style = if l.from.is_none() {
-            Style::default().fg(Color::DarkGray)
+    for (seq, l) in &room.lines {
+        let base = if l.from.is_none() {
+            dim()
+        } else if l.mention {
+            fg(Style::default().add_modifier(Modifier::BOLD), Color::Red)
         } else {
             Style::default()
         };
-        // A terminal cannot isolate user text: bidi controls are dropped so
-        // an override cannot flip the rest of the line.
-        for (i, piece) in wrap(&format!("{head}{}", without_bidi_controls(&l.text)), width)
-            .into_iter()
-            .enumerate()
-        {
-            let piece = if i == 0 { piece } else { format!("  {piece}") };
-            lines.push(Line::styled(piece, style));
+        lines.extend(message_lines(
+            &l.time,
+            l.from.as_deref(),
+            &l.text,
+            cols,
+            base,
+        ));
+        if room.new_after == Some(*seq) && room.lines.keys().next_back() != Some(seq) {
+            let label = " new messages ";
+            let side = cols.saturating_sub(label.len()) / 2;
+            lines.push(Line::styled(
+                format!("{}{label}{}", "─".repeat(side), "─".repeat(side)),
+                fg(Style::default(), Color::Red),
+            ));
         }
     }
     for (r, text) in &app.pending {
         if *r == room.info.id {
-            let text = without_bidi_controls(text);
-            for piece in wrap(&format!("[…] {}: {text}", app.me), width) {
-                lines.push(Line::styled(piece, Style::default().fg(Color::DarkGray)));
-            }
+            lines.extend(message_lines("…", Some(&app.me), text, cols, dim()));
         }
     }
     let height = inner.height as usize;
@@ -139,6 +252,23 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
     let top = bottom.saturating_sub(height);
     let visible: Vec<Line<'_>> = lines.drain(top..bottom).collect();
     f.render_widget(Paragraph::new(visible), inner);
+}
+
+/// The help panel, over the messages, scrolled `scroll` lines down.
+fn draw_help(f: &mut Frame<'_>, area: Rect, scroll: u16) {
+    f.render_widget(Clear, area);
+    let block = Block::default()
+        .title(" Help — ↑/↓ PgUp/PgDn scroll, Esc closes ")
+        .borders(Borders::ALL);
+    let inner = block.inner(area);
+    let cols = inner.width as usize;
+    let lines: Vec<Line<'_>> = HELP
+        .iter()
+        .flat_map(|l| wrap(l, cols, cols))
+        .skip(scroll as usize)
+        .map(Line::raw)
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn status_line(app: &App) -> Line<'static> {
@@ -166,13 +296,15 @@ fn status_line(app: &App) -> Line<'static> {
     } else if !typing.is_empty() {
         format!("{} typing…", typing.join(", "))
     } else {
-        "Tab: next room  PgUp: history  /help  Ctrl-C: quit".into()
+        "Tab: next room  Alt-A: unread  /help  Ctrl-C: quit".into()
+    };
+    let badge = if no_color() {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default().fg(Color::Black).bg(color)
     };
     Line::from(vec![
-        Span::styled(
-            format!(" {text} "),
-            Style::default().fg(Color::Black).bg(color),
-        ),
+        Span::styled(format!(" {text} "), badge),
         Span::raw(format!(" {extra}")),
     ])
 }
@@ -261,7 +393,7 @@ mod tests {
     #[test]
     fn renders_rooms_unread_people_messages_and_status_in_80x24() {
         let mut app = app();
-        app.input = "typing a reply".into();
+        app.input.set("typing a reply");
         let s = screen(&app);
         assert!(s.contains(">#general"), "{s}");
         assert!(s.contains(" #dev (3)"), "unread count: {s}");

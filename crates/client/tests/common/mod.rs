@@ -1,0 +1,219 @@
+//! Helpers shared by the client's integration tests: a real server
+//! in-process (port 0, temp data dir, its own CA), the real `securechat`
+//! binary, and tmux on a private socket for the real-terminal tests.
+#![allow(dead_code, unused_imports)]
+
+pub use securechat_client::api::{Api, Server};
+pub use securechat_client::conn::{Connection, Event, Status, wait_connected};
+pub use securechat_client::store::Store;
+pub use securechat_client::trust::{Tls, Trust};
+pub use securechat_client::{ClientError, install_crypto_provider};
+pub use securechat_proto::http::RegisterRequest;
+pub use securechat_proto::{RoomId, Seq, ServerMsg};
+pub use securechat_server::{Config, Prepared};
+pub use std::collections::BTreeMap;
+pub use std::path::{Path, PathBuf};
+pub use std::time::Duration;
+pub use tokio::sync::oneshot;
+pub use tokio::task::JoinHandle;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct Running {
+    pub port: u16,
+    pub fingerprint: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Starts a server on `dir`, on `port` (0 for any).
+pub async fn start(dir: &Path, port: u16) -> Running {
+    install_crypto_provider();
+    let config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let prepared = Prepared::new(config).unwrap();
+    let fingerprint = prepared.state.tls.pin_fingerprint();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(securechat_server::serve(listener, prepared, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        port,
+        fingerprint,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    pub fn server(&self) -> Server {
+        Server::parse(&format!("https://127.0.0.1:{}", self.port)).unwrap()
+    }
+}
+
+/// Pins the server in `store` and returns the pinned TLS setup.
+pub async fn pinned(store: &Store, server: &Server) -> Tls {
+    let first = Tls::new(Trust::for_server(store, &server.key(), None).unwrap()).unwrap();
+    match first.check(&server.host, server.port).await {
+        Err(ClientError::Untrusted { .. }) => store
+            .save_pin(&server.key(), first.offered_pin().unwrap())
+            .unwrap(),
+        other => panic!("expected an untrusted first contact, got {other:?}"),
+    }
+    let tls = Tls::new(Trust::for_server(store, &server.key(), None).unwrap()).unwrap();
+    tls.check(&server.host, server.port).await.unwrap();
+    tls
+}
+
+pub async fn register(server: &Server, tls: &Tls, name: &str) -> String {
+    let api = Api::new(server, tls, None).unwrap();
+    let req = RegisterRequest {
+        username: name.into(),
+        password: PASSWORD.into(),
+        invite_code: None,
+    };
+    api.register(&req).await.unwrap().token
+}
+
+/// Collects `room` messages from `events` until `n` have arrived.
+pub async fn collect(conn: &mut Connection, room: RoomId, n: usize) -> Vec<(Seq, String)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.push(
+            server_event(conn, |m| match m {
+                ServerMsg::Message(m) if m.room == room => Some((m.seq, m.body)),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    got
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_securechat"))
+}
+
+pub async fn cli(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(bin())
+        .arg("--config-dir")
+        .arg(home)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).await.unwrap();
+    }
+    drop(input);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `securechat VERB URL -u USER --password-stdin --trust FINGERPRINT`
+/// (`register` or `login`), the password on standard input.
+pub async fn sign_in(
+    home: &Path,
+    verb: &str,
+    url: &str,
+    user: &str,
+    fingerprint: &str,
+    password: &str,
+) -> (i32, String, String) {
+    let args = [
+        verb,
+        url,
+        "-u",
+        user,
+        "--password-stdin",
+        "--trust",
+        fingerprint,
+    ];
+    cli(home, &args, Some(&format!("{password}\n"))).await
+}
+
+/// Types `line` into the `chat` session and presses Enter.
+pub async fn type_line(socket: &str, line: &str) {
+    tmux(socket, &["send-keys", "-t", "chat", "-l", line]).await;
+    tmux(socket, &["send-keys", "-t", "chat", "Enter"]).await;
+}
+
+/// The first server event on `conn` that `pick` takes.
+pub async fn server_event<T>(
+    conn: &mut Connection,
+    mut pick: impl FnMut(ServerMsg) -> Option<T>,
+) -> T {
+    loop {
+        let e = tokio::time::timeout(WAIT, conn.events.recv())
+            .await
+            .expect("in time")
+            .expect("open");
+        if let Event::Server(m) = e
+            && let Some(t) = pick(m)
+        {
+            return t;
+        }
+    }
+}
+
+/// Waits until the `chat` session's pane shows `text`.
+pub async fn pane_shows(socket: &str, text: &str) -> String {
+    pane_shows_in(socket, "chat", text).await
+}
+
+/// Runs tmux on a private socket.
+pub async fn tmux(socket: &str, args: &[&str]) -> (bool, String) {
+    let out = tokio::process::Command::new("tmux")
+        .args(["-L", socket])
+        .args(args)
+        .env("TERM", "xterm-256color")
+        .output()
+        .await
+        .expect("tmux runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Waits until the pane of tmux session `session` shows `text`.
+pub async fn pane_shows_in(socket: &str, session: &str, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, screen) = tmux(socket, &["capture-pane", "-p", "-t", session]).await;
+        if screen.contains(text) {
+            return screen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pane never showed {text:?}:\n{screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
