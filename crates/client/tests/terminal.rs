@@ -41,8 +41,13 @@ async fn library_user(running: &Running, name: &str) -> (Api, Connection) {
 /// Starts `securechat chat` for `home` in tmux session `chat`, 80×24; the
 /// shell then prints the exit code and waits.
 async fn start_chat(socket: &str, home: &Path) {
+    start_chat_with(socket, home, "").await;
+}
+
+/// [`start_chat`] with environment settings (`NAME=value `) in front.
+async fn start_chat_with(socket: &str, home: &Path, env: &str) {
     let command = format!(
-        "{} --config-dir {} chat; echo EXIT=$?; sleep 60",
+        "{env}{} --config-dir {} chat; echo EXIT=$?; sleep 60",
         bin().display(),
         home.display()
     );
@@ -62,6 +67,21 @@ async fn start_chat(socket: &str, home: &Path) {
     )
     .await;
     assert!(ok, "tmux starts");
+}
+
+/// Whether a screen captured with escapes (`capture-pane -e`) sets a
+/// foreground or background colour anywhere.
+fn has_colour(escaped: &str) -> bool {
+    escaped.split('\u{1b}').any(|seq| {
+        let Some(params) = seq.strip_prefix('[').and_then(|s| s.split_once('m')) else {
+            return false;
+        };
+        params.0.split(';').any(|p| {
+            p.parse::<u16>().is_ok_and(|n| {
+                (30..=38).contains(&n) || (40..=48).contains(&n) || (90..=107).contains(&n)
+            })
+        })
+    })
 }
 
 /// The bodies of `room`'s latest messages, as the server has them.
@@ -180,6 +200,9 @@ async fn wrapped_lines_and_the_input_line_keep_every_character() {
     f.send(general, with_emoji);
     let screen = pane_shows(&socket, "👍 end").await;
     assert!(screen.contains(&"x".repeat(40)), "{screen}");
+    // Nicks are coloured (unless NO_COLOR, below).
+    let (_, escaped) = tmux(&socket, &["capture-pane", "-e", "-p", "-t", "chat"]).await;
+    assert!(has_colour(&escaped), "{escaped:?}");
 
     // A 150-character line: the input scrolls so what is typed shows, and
     // every character is sent.
@@ -210,8 +233,10 @@ async fn the_chat_screen_says_why_the_session_ended_and_exits_4() {
     let running = start(dir.path(), 0).await;
     let home = cli_user(&running, "erin").await;
     let socket = format!("securechat-ended-{}", std::process::id());
-    start_chat(&socket, home.path()).await;
+    start_chat_with(&socket, home.path(), "NO_COLOR=1 ").await;
     pane_shows(&socket, "connected as erin").await;
+    let (_, escaped) = tmux(&socket, &["capture-pane", "-e", "-p", "-t", "chat"]).await;
+    assert!(!has_colour(&escaped), "NO_COLOR is respected: {escaped:?}");
     // The same session is logged out from another terminal.
     let (code, _, err) = cli(home.path(), &["logout"], None).await;
     assert_eq!(code, 0, "{err}");
