@@ -346,6 +346,24 @@ async fn scripts_see_files_notices_and_edits_in_the_one_format() {
         "no progress bar for a missing file: {err}"
     );
 
+    // Long room names end in "…" within 80 columns.
+    let long_name = "a-room-with-a-very-long-name-that-goes-on-and-on-and-on-and-on";
+    frank
+        .create_room(&securechat_proto::http::CreateRoom {
+            name: Some(long_name.into()),
+            kind: RoomKind::Public,
+            topic: None,
+            members: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let (_, out, _) = cli(home.path(), &["rooms"], None).await;
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    assert!(
+        out.contains("a-room-with-a-very-long-name-that-goes…"),
+        "{out}"
+    );
+
     // Users say "… ago"; the version says securechat.
     let (_, out, _) = cli(home.path(), &["users"], None).await;
     assert!(out.contains("frank") && out.contains("online"), "{out}");
@@ -354,5 +372,48 @@ async fn scripts_see_files_notices_and_edits_in_the_one_format() {
         out.trim(),
         format!("securechat {}", env!("CARGO_PKG_VERSION"))
     );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_use_fingerprint_fits_80_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), 0).await;
+    let home = tempfile::tempdir().unwrap();
+    let socket = format!("securechat-pin-{}", std::process::id());
+    let command = format!(
+        "{} --config-dir {} login https://127.0.0.1:{} -u erin; sleep 60",
+        bin().display(),
+        home.path().display(),
+        running.port
+    );
+    let (ok, _) = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &command,
+        ],
+    )
+    .await;
+    assert!(ok);
+    let screen = pane_shows(&socket, "Trust this server").await;
+    // Four groups of eight bytes, each on a line of its own, nothing wrapped.
+    let groups: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains(':'))
+        .map(str::trim)
+        .collect();
+    assert_eq!(groups.join(":"), running.fingerprint, "{screen}");
+    assert!(groups.iter().all(|g| g.len() == 23), "{screen}");
+    tmux(&socket, &["send-keys", "-t", "chat", "n", "Enter"]).await;
+    pane_shows(&socket, "not trusted").await;
+    let _ = tmux(&socket, &["kill-server"]).await;
     running.stop().await;
 }
