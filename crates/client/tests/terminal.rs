@@ -360,7 +360,7 @@ async fn scripts_see_files_notices_and_edits_in_the_one_format() {
     let (_, out, _) = cli(home.path(), &["rooms"], None).await;
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     assert!(
-        out.contains("a-room-with-a-very-long-name-that-goes…"),
+        out.contains("a-room-with-a-very-long-name-th… 1 members"),
         "{out}"
     );
 
