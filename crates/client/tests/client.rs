@@ -337,22 +337,7 @@ async fn the_chat_screen_works_in_a_real_terminal() {
         bin().display(),
         home.path().display()
     );
-    let (ok, _) = tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "chat",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &command,
-        ],
-    )
-    .await;
-    assert!(ok, "tmux starts");
+    tmux_80x24(&socket, &command).await;
     let screen = pane_shows(&socket, "connected as erin").await;
     assert!(screen.contains(">#general"), "{screen}");
     assert!(screen.contains("● frank"), "frank is online: {screen}");

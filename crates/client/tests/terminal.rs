@@ -51,22 +51,7 @@ async fn start_chat_with(socket: &str, home: &Path, env: &str) {
         bin().display(),
         home.display()
     );
-    let (ok, _) = tmux(
-        socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "chat",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &command,
-        ],
-    )
-    .await;
-    assert!(ok, "tmux starts");
+    tmux_80x24(socket, &command).await;
 }
 
 /// Whether a screen captured with escapes (`capture-pane -e`) sets a
@@ -387,22 +372,7 @@ async fn the_first_use_fingerprint_fits_80_columns() {
         home.path().display(),
         running.port
     );
-    let (ok, _) = tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "chat",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            &command,
-        ],
-    )
-    .await;
-    assert!(ok);
+    tmux_80x24(&socket, &command).await;
     let screen = pane_shows(&socket, "Trust this server").await;
     // Four groups of eight bytes, each on a line of its own, nothing wrapped.
     let groups: Vec<&str> = screen

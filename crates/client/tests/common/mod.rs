@@ -217,3 +217,23 @@ pub async fn pane_shows_in(socket: &str, session: &str, text: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs `command` (a shell line) in tmux session `chat` at 80×24.
+pub async fn tmux_80x24(socket: &str, command: &str) {
+    let (ok, _) = tmux(
+        socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            command,
+        ],
+    )
+    .await;
+    assert!(ok, "tmux starts");
+}
