@@ -38,7 +38,13 @@ export function explain(err) {
     case 'invalid_credentials': return 'Wrong username or password.';
     case 'username_taken': return 'That username is taken.';
     case 'registration_closed': return err.message || 'Registration is closed.';
-    case 'rate_limited': return `Too many attempts. Try again in ${err.retryAfter || 'a few'} seconds.`;
+    case 'rate_limited': {
+      // The server says what was too many ("too many actions; retry in 3 s").
+      const what = (err.message || 'too many attempts').split(';')[0];
+      const n = err.retryAfter;
+      const wait = n ? `${n} ${n === 1 ? 'second' : 'seconds'}` : 'a few seconds';
+      return `${what.charAt(0).toUpperCase()}${what.slice(1)}. Try again in ${wait}.`;
+    }
     case 'offline': return err.message;
     default: return err.message || 'Something went wrong.';
   }

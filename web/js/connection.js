@@ -163,7 +163,10 @@ export class Connection {
         break;
       case 'room_removed':
         s.rooms.delete(msg.room);
-        if (s.current === msg.room) s.current = null;
+        if (s.current === msg.room) {
+          s.current = null;
+          if (this.hooks.onRoomGone) this.hooks.onRoomGone();
+        }
         s.changed();
         break;
       case 'read': {

@@ -33,6 +33,12 @@ async function authenticate(path) {
   const err = $('login-error');
   err.textContent = '';
   const body = { username: $('login-username').value.trim(), password: $('login-password').value };
+  // Nothing to check yet: say what is missing, ask the server nothing.
+  if (!body.username || !body.password) {
+    err.textContent = body.username ? 'Enter your password.' : 'Enter your username.';
+    $(body.username ? 'login-password' : 'login-username').focus();
+    return;
+  }
   const invite = $('login-invite').value.trim();
   if (path === '/api/register' && invite) body.invite_code = invite;
   try {
@@ -54,6 +60,8 @@ function startApp(user) {
     onLoggedOut: () => location.reload(),
     onPresence: refreshUsers,
     onSynced: () => openRoom(state.current),
+    // The open room went away (left, removed): land in general.
+    onRoomGone: () => openRoom(state.general()),
   });
   conn.start();
   refreshUsers();
@@ -68,9 +76,32 @@ async function refreshUsers() {
   } catch { /* shown by the connection status */ }
 }
 
+// Drafts: what is typed in a room stays with that room, also across
+// reloads (in this browser's storage, per user).
+const draftKey = (room) => `securechat.draft.${state.me ? state.me.id : 0}.${room}`;
+let draftRoom = null; // the room whose draft is in the box
+function saveDraft() {
+  if (!draftRoom) return;
+  const text = $('message-input').value;
+  try {
+    if (text) localStorage.setItem(draftKey(draftRoom), text);
+    else localStorage.removeItem(draftKey(draftRoom));
+  } catch { /* storage full or off: the draft just is not kept */ }
+}
+function restoreDraft(room) {
+  let text = '';
+  try { text = localStorage.getItem(draftKey(room)) || ''; } catch { /* off */ }
+  $('message-input').value = text;
+  draftRoom = room;
+}
+
 async function openRoom(id) {
   if (id === null || id === undefined) return;
   state.current = Number(id);
+  if (draftRoom !== state.current) {
+    saveDraft();
+    restoreDraft(state.current);
+  }
   $('sidebar').classList.remove('open');
   const r = state.room(id);
   if (r && !r.historyLoaded) await loadOlder(r);
@@ -151,11 +182,13 @@ function sendCurrent() {
   if (!body.trim() || !state.current) return;
   conn.send(state.current, body);
   input.value = '';
+  saveDraft();
 }
 input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendCurrent(); }
 });
 input.addEventListener('input', () => {
+  saveDraft();
   if (conn && state.current && Date.now() - lastTyping > 2000) { lastTyping = Date.now(); conn.typing(state.current); }
 });
 $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendCurrent(); });

@@ -71,6 +71,8 @@ export class State {
     switch (ev.type) {
       case 'message':
         r.events.set(ev.seq, ev);
+        // Whoever sent a message has stopped typing.
+        r.typing.delete(ev.from);
         if (ev.from !== this.me.username) fresh = r;
         break;
       case 'edited':
@@ -103,6 +105,13 @@ export class State {
     r.historyLoaded = true;
     r.more = more;
     this.changed();
+  }
+
+  // The id of general (or of the first room), where the app lands.
+  general() {
+    for (const r of this.rooms.values()) if (r.info.name === 'general' && r.info.kind === 'public') return r.info.id;
+    const first = this.rooms.keys().next();
+    return first.done ? null : first.value;
   }
 
   totalUnread() {

@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(crate::ws::upgrade))
         .route("/", get(web::index))
         .route("/app/{*path}", get(web::file))
+        .route("/favicon.ico", get(web::favicon))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/ca.pem", get(ops::ca_pem))

@@ -23,6 +23,11 @@ pub async fn index() -> Response {
     asset("index.html")
 }
 
+/// `GET /favicon.ico`: the app's icon, for clients that ask the old way.
+pub async fn favicon() -> Response {
+    asset("icon.svg")
+}
+
 /// `GET /app/{*path}`: scripts, styles and icons.
 pub async fn file(Path(path): Path<String>) -> Response {
     asset(&path)
