@@ -336,3 +336,54 @@ test('small breakages: leaving lands in general, drafts stay per room, login for
   await nora.context().close();
   await omar.context().close();
 });
+
+test('message text can be selected: rendering touches only what changed', async () => {
+  const pia = await newUser(browser, server.url, 'pia');
+  const quin = await newUser(browser, server.url, 'quin');
+  await say(quin, 'select me and copy me');
+  await waitForBody(pia, 'select me and copy me');
+  // Select the message's text, and mark its element.
+  await pia.evaluate(() => {
+    const li = [...document.querySelectorAll('#messages li.message')].find((l) => l.textContent.includes('select me'));
+    li.dataset.marked = 'yes';
+    const range = document.createRange();
+    range.selectNodeContents(li.querySelector('.body'));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+  });
+  // The once-a-second refresh, a new message, and an edit elsewhere later,
+  // the same element is there and the selection with it.
+  await pia.waitForTimeout(2500);
+  await say(quin, 'another message');
+  await waitForBody(pia, 'another message');
+  const kept = await pia.evaluate(() => ({
+    selected: getSelection().toString(),
+    same: Boolean(document.querySelector('#messages li.message[data-marked="yes"]')),
+  }));
+  assert.deepEqual(kept, { selected: 'select me and copy me', same: true });
+  await pia.context().close();
+  await quin.context().close();
+});
+
+test('on a phone the composer sits at the bottom and grows with its lines', async () => {
+  const rae = await newUser(browser, server.url, 'rae', { width: 390, height: 844 });
+  const box = await composer(rae).boundingBox();
+  assert.ok(box.y + box.height > 844 * 0.85, `composer at ${box.y}`);
+  const oneLine = box.height;
+  await composer(rae).focus();
+  for (const line of ['one', 'two', 'three', 'four']) {
+    await rae.keyboard.type(line);
+    await rae.keyboard.press('Shift+Enter');
+  }
+  await rae.keyboard.type('five');
+  const grown = await composer(rae).evaluate((t) => ({ h: t.clientHeight, s: t.scrollHeight }));
+  assert.ok(grown.h > oneLine * 2, `grew to ${grown.h}px from ${oneLine}px`);
+  assert.ok(grown.s <= grown.h + 2, 'every line shows');
+  const placeholder = await composer(rae).getAttribute('placeholder');
+  assert.equal(placeholder, 'Message');
+  await rae.keyboard.press('Enter');
+  await waitForBody(rae, 'five');
+  const after = await composer(rae).boundingBox();
+  assert.ok(Math.abs(after.height - oneLine) < 4, 'back to one line once sent');
+  await rae.context().close();
+});

@@ -93,6 +93,7 @@ function restoreDraft(room) {
   try { text = localStorage.getItem(draftKey(room)) || ''; } catch { /* off */ }
   $('message-input').value = text;
   draftRoom = room;
+  fitComposer();
 }
 
 async function openRoom(id) {
@@ -174,20 +175,27 @@ state.onChange((s) => render(s, actions));
 $('login-form').addEventListener('submit', (e) => { e.preventDefault(); authenticate('/api/login'); });
 $('register-button').addEventListener('click', () => authenticate('/api/register'));
 
-// Composer: Enter sends, Shift+Enter is a new line.
+// Composer: Enter sends, Shift+Enter is a new line; the box grows with
+// its lines (up to a third of the screen, then it scrolls).
 const input = $('message-input');
+function fitComposer() {
+  input.style.height = 'auto';
+  input.style.height = `${input.scrollHeight + 2}px`;
+}
 let lastTyping = 0;
 function sendCurrent() {
   const body = input.value;
   if (!body.trim() || !state.current) return;
   conn.send(state.current, body);
   input.value = '';
+  fitComposer();
   saveDraft();
 }
 input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendCurrent(); }
 });
 input.addEventListener('input', () => {
+  fitComposer();
   saveDraft();
   if (conn && state.current && Date.now() - lastTyping > 2000) { lastTyping = Date.now(); conn.typing(state.current); }
 });

@@ -102,13 +102,50 @@ function messageItem(state, ev, actions) {
   return el('li', { class: `message${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}`, 'data-seq': String(ev.seq), 'data-id': String(ev.id) }, meta, body, file);
 }
 
-function pendingItem(state, id, p) {
-  const label = p.status === 'waiting'
+function pendingLabel(p) {
+  return p.status === 'waiting'
     ? `rate limited — resending in ${Math.max(0, Math.ceil((p.until - Date.now()) / 1000))}s`
     : p.status === 'failed' ? `not sent: ${p.error}` : 'sending…';
+}
+
+function pendingItem(state, id, p) {
+  const label = pendingLabel(p);
   return el('li', { class: `message mine pending ${p.status}`, 'data-pending': id },
     el('div', { class: 'meta' }, el('span', { class: 'from', text: state.me ? state.me.username : '' }), el('span', { class: 'state', text: label })),
     el('div', { class: 'body', dir: 'auto' }, richText(p.body)));
+}
+
+// What is on screen for the open room, keyed by event (`s:SEQ`), day
+// separator (`d:DAY`) and pending send (`p:ID`), each with the signature of
+// what it shows. A render touches only items that are new or changed, so a
+// selection, Ctrl-F's place and focus survive the once-a-second refresh.
+const shown = new Map();
+
+function wantedItems(state, r, actions) {
+  const items = [];
+  const isAdmin = Boolean(state.me && state.me.is_admin);
+  const me = state.me ? state.me.username : '';
+  let day = null;
+  const events = [...r.events.values()].sort((a, b) => a.seq - b.seq);
+  for (const ev of events) {
+    const d = dayOf(ev.ts);
+    if (d !== day) {
+      items.push({ key: `d:${d}`, sig: d, make: () => el('li', { class: 'day', role: 'separator', text: d }) });
+      day = d;
+    }
+    const parts = notice(ev);
+    if (parts) {
+      items.push({ key: `s:${ev.seq}`, sig: JSON.stringify([ev.type, ev.seq]), make: () => el('li', { class: 'notice' }, ...notice(ev)) });
+    } else if (ev.type === 'message') {
+      const sig = JSON.stringify([ev.id, ev.body, ev.edited, ev.deleted, ev.file ? ev.file.id : null, ev.from === me, isAdmin]);
+      items.push({ key: `s:${ev.seq}`, sig, make: () => messageItem(state, ev, actions) });
+    }
+  }
+  for (const [id, p] of r.pending) {
+    const sig = JSON.stringify([p.body, p.status, p.error || '', pendingLabel(p)]);
+    items.push({ key: `p:${id}`, sig, make: () => pendingItem(state, id, p) });
+  }
+  return items;
 }
 
 function renderMessages(state, actions) {
@@ -117,19 +154,29 @@ function renderMessages(state, actions) {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const oldHeight = list.scrollHeight;
   const oldTop = list.scrollTop;
-  if (!r) { list.replaceChildren(); return; }
-  const items = [];
-  let day = null;
-  const events = [...r.events.values()].sort((a, b) => a.seq - b.seq);
-  for (const ev of events) {
-    const d = dayOf(ev.ts);
-    if (d !== day) { items.push(el('li', { class: 'day', role: 'separator', text: d })); day = d; }
-    const parts = notice(ev);
-    if (parts) items.push(el('li', { class: 'notice' }, ...parts));
-    else if (ev.type === 'message') items.push(messageItem(state, ev, actions));
+  if (!r || list.dataset.room !== String(r.info.id)) {
+    list.replaceChildren();
+    shown.clear();
   }
-  for (const [id, p] of r.pending) items.push(pendingItem(state, id, p));
-  list.replaceChildren(...items);
+  if (!r) { list.dataset.room = ''; return; }
+  const keep = new Set();
+  let prev = null;
+  for (const item of wantedItems(state, r, actions)) {
+    keep.add(item.key);
+    let entry = shown.get(item.key);
+    if (!entry || entry.sig !== item.sig) {
+      const node = item.make();
+      if (entry) entry.node.replaceWith(node);
+      entry = { node, sig: item.sig };
+      shown.set(item.key, entry);
+    }
+    const next = prev ? prev.nextSibling : list.firstChild;
+    if (next !== entry.node) list.insertBefore(entry.node, next);
+    prev = entry.node;
+  }
+  for (const [key, entry] of shown) {
+    if (!keep.has(key)) { entry.node.remove(); shown.delete(key); }
+  }
   if (atBottom || list.dataset.room !== String(r.info.id)) list.scrollTop = list.scrollHeight;
   else if (list.dataset.prepend === '1') list.scrollTop = list.scrollHeight - oldHeight + oldTop;
   list.dataset.room = String(r.info.id);
