@@ -306,16 +306,20 @@ test('small breakages: leaving lands in general, drafts stay per room, login for
   assert.equal(await composer(nora).inputValue(), '');
   await composer(nora).fill('for general');
   await nora.locator('#room-list button', { hasText: 'drafts' }).click();
+  await nora.locator('#room-name', { hasText: '#drafts' }).waitFor();
   assert.equal(await composer(nora).inputValue(), 'half a thought for drafts');
   await nora.reload();
   await nora.locator('#conn-status.connected').waitFor();
   await nora.locator('#room-list button', { hasText: 'general' }).click();
+  await nora.locator('#room-name', { hasText: '#general' }).waitFor();
   assert.equal(await composer(nora).inputValue(), 'for general');
   // Sent, the draft is gone.
   await composer(nora).press('Enter');
   await waitForBody(omar, 'for general');
   await nora.locator('#room-list button', { hasText: 'drafts' }).click();
+  await nora.locator('#room-name', { hasText: '#drafts' }).waitFor();
   await nora.locator('#room-list button', { hasText: 'general' }).click();
+  await nora.locator('#room-name', { hasText: '#general' }).waitFor();
   assert.equal(await composer(nora).inputValue(), '');
 
   // "Omar is typing…" goes away as soon as his message arrives.
@@ -323,7 +327,8 @@ test('small breakages: leaving lands in general, drafts stay per room, login for
   await nora.locator('#typing', { hasText: 'omar is typing' }).waitFor();
   await composer(omar).press('Enter');
   await waitForBody(nora, 'typing…');
-  assert.equal(await nora.locator('#typing').textContent(), '');
+  // Gone with the message, not 4 s later.
+  await nora.waitForFunction(() => document.getElementById('typing').textContent === '', null, { timeout: 1500 });
 
   // Leaving a room lands in general, with a working composer.
   await nora.locator('#room-list button', { hasText: 'drafts' }).click();
@@ -386,4 +391,30 @@ test('on a phone the composer sits at the bottom and grows with its lines', asyn
   const after = await composer(rae).boundingBox();
   assert.ok(Math.abs(after.height - oneLine) < 4, 'back to one line once sent');
   await rae.context().close();
+});
+
+test('a refused message can be retried, taken back to edit, or discarded', async () => {
+  const sam = await newUser(browser, server.url, 'sam');
+  // Over the 16 KiB limit: the server refuses it (too_large).
+  const big = 'x'.repeat(17000);
+  await say(sam, big);
+  const failed = sam.locator('#messages li.pending.failed');
+  await failed.waitFor();
+  assert.match(await failed.locator('.state').textContent(), /^not sent: /);
+  // Retry sends it again (and it is refused again: still one item).
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await sam.locator('#messages li.pending.failed').waitFor();
+  assert.equal(await sam.locator('#messages li.pending').count(), 1);
+  // Edit puts the text back into the box; shortened, it goes out.
+  await sam.locator('#messages li.pending.failed').getByRole('button', { name: 'Edit unsent message' }).click();
+  assert.equal(await composer(sam).inputValue(), big);
+  assert.equal(await sam.locator('#messages li.pending').count(), 0);
+  await composer(sam).fill('x'.repeat(100));
+  await composer(sam).press('Enter');
+  await waitForBody(sam, 'x'.repeat(100));
+  // Discard lets another refused one go.
+  await say(sam, big);
+  await sam.locator('#messages li.pending.failed').getByRole('button', { name: 'Discard' }).click();
+  assert.equal(await sam.locator('#messages li.pending').count(), 0);
+  await sam.context().close();
 });

@@ -163,6 +163,30 @@ const actions = {
     if (body === null || body === ev.body) return;
     try { await api('PATCH', `/api/rooms/${ev.room}/messages/${ev.id}`, { body }); } catch (e) { alert(explain(e)); }
   },
+  // A refused message: again as it is, back into the box, or away.
+  retryPending(room, id) {
+    const r = state.room(room);
+    const p = r && r.pending.get(id);
+    if (!p) return;
+    r.pending.delete(id);
+    conn.send(room, p.body);
+  },
+  editPending(room, id) {
+    const r = state.room(room);
+    const p = r && r.pending.get(id);
+    if (!p) return;
+    r.pending.delete(id);
+    input.value = p.body;
+    fitComposer();
+    saveDraft();
+    input.focus();
+    state.changed();
+  },
+  discardPending(room, id) {
+    const r = state.room(room);
+    if (r) r.pending.delete(id);
+    state.changed();
+  },
   async remove(ev) {
     if (!confirm('Delete this message?')) return;
     try { await api('DELETE', `/api/rooms/${ev.room}/messages/${ev.id}`); } catch (e) { alert(explain(e)); }

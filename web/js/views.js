@@ -108,11 +108,20 @@ function pendingLabel(p) {
     : p.status === 'failed' ? `not sent: ${p.error}` : 'sending…';
 }
 
-function pendingItem(state, id, p) {
+function pendingItem(state, id, p, actions) {
   const label = pendingLabel(p);
+  const meta = el('div', { class: 'meta' }, el('span', { class: 'from', text: state.me ? state.me.username : '' }), el('span', { class: 'state', text: label }));
+  // A refused message keeps its text: send it again, take it back into the
+  // box to change it, or let it go.
+  if (p.status === 'failed') {
+    const room = state.current;
+    meta.append(el('span', { class: 'actions' },
+      el('button', { type: 'button', class: 'secondary', text: 'Retry', onclick: () => actions.retryPending(room, id) }),
+      el('button', { type: 'button', class: 'secondary', text: 'Edit', 'aria-label': 'Edit unsent message', onclick: () => actions.editPending(room, id) }),
+      el('button', { type: 'button', class: 'secondary', text: 'Discard', onclick: () => actions.discardPending(room, id) })));
+  }
   return el('li', { class: `message mine pending ${p.status}`, 'data-pending': id },
-    el('div', { class: 'meta' }, el('span', { class: 'from', text: state.me ? state.me.username : '' }), el('span', { class: 'state', text: label })),
-    el('div', { class: 'body', dir: 'auto' }, richText(p.body)));
+    meta, el('div', { class: 'body', dir: 'auto' }, richText(p.body)));
 }
 
 // What is on screen for the open room, keyed by event (`s:SEQ`), day
@@ -143,7 +152,7 @@ function wantedItems(state, r, actions) {
   }
   for (const [id, p] of r.pending) {
     const sig = JSON.stringify([p.body, p.status, p.error || '', pendingLabel(p)]);
-    items.push({ key: `p:${id}`, sig, make: () => pendingItem(state, id, p) });
+    items.push({ key: `p:${id}`, sig, make: () => pendingItem(state, id, p, actions) });
   }
   return items;
 }
