@@ -249,6 +249,11 @@ $('menu-toggle').addEventListener('click', () => {
   $('menu-toggle').setAttribute('aria-expanded', String(open));
 });
 $('logout-button').addEventListener('click', async () => {
+  // Drafts stay on this device only while you are logged in.
+  try {
+    const mine = `securechat.draft.${state.me ? state.me.id : 0}.`;
+    for (const key of Object.keys(localStorage)) if (key.startsWith(mine)) localStorage.removeItem(key);
+  } catch { /* storage off */ }
   try { await api('POST', '/api/logout'); } finally { conn && conn.stop(); location.reload(); }
 });
 $('notify-button').addEventListener('click', async () => {
