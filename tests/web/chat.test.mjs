@@ -117,11 +117,20 @@ test('two users chat, survive a server crash, and nothing is lost or doubled', a
   await say(alice, 'typed while the server was down 1');
   await say(alice, 'typed while the server was down 2');
   await alice.locator('#messages li.pending', { hasText: 'down 2' }).waitFor();
+  // A file sent during the outage waits too, instead of failing.
+  await alice.locator('#file-input').setInputFiles([
+    { name: 'outage.txt', mimeType: 'text/plain', buffer: Buffer.from('sent while the server was down') },
+  ]);
+  await alice.locator('#uploads li[data-waiting="1"]', { hasText: 'waiting for the connection' }).waitFor();
   await alice.screenshot({ path: path.join(shots, 'reconnecting.png') });
   await server.start();
   await alice.locator('#conn-status.connected').waitFor({ timeout: 40000 });
   await bob.locator('#conn-status.connected').waitFor({ timeout: 40000 });
   await waitForBody(bob, 'down 2');
+  // …and goes out once the server is back: one message with the file.
+  await bob.locator('#messages .file-link', { hasText: 'outage.txt' }).waitFor({ timeout: 30000 });
+  await alice.locator('#uploads li').waitFor({ state: 'detached' });
+  assert.equal(await bob.locator('#messages .file-link', { hasText: 'outage.txt' }).count(), 1);
   await alice.locator('#messages li.pending').waitFor({ state: 'detached' });
   const seen = await bodies(bob);
   assert.equal(seen.filter((b) => b.includes('down 1')).length, 1, 'exactly once');

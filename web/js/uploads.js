@@ -1,6 +1,7 @@
 // File uploads: from the Attach button, drag-and-drop or paste. Each shows
 // a progress bar with Cancel; the server posts the message itself, so the
-// file arrives in the room like any message.
+// file arrives in the room like any message. During an outage uploads wait
+// and go out when the server is back, as text messages do.
 
 import { el } from './format.js';
 
@@ -14,32 +15,70 @@ export function humanSize(n) {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-// Uploads `file` to `room`; resolves when done, cancelled or failed.
+// Longest wait between tries while the server cannot be reached.
+const MAX_WAIT_MS = 15000;
+
+// Uploads `file` to `room`; resolves when done, cancelled or refused.
+// While the server cannot be reached the upload waits and tries again by
+// itself (1 s, 2 s, 4 s, … 15 s), and after a 429 it waits what the server
+// says; every try carries the same client_msg_id, so the file's message is
+// stored once however often it is sent.
 export function upload(room, file) {
   return new Promise((resolve) => {
-    const xhr = new XMLHttpRequest();
+    const id = crypto.randomUUID();
+    let xhr = null;
+    let timer = null;
+    let attempt = 0;
+    let over = false;
     const bar = el('progress', { max: String(file.size || 1), value: '0', 'aria-label': `Uploading ${file.name}` });
     const label = el('span', { text: `${file.name} (${humanSize(file.size)})` });
-    const cancel = el('button', { type: 'button', class: 'secondary', text: 'Cancel', onclick: () => xhr.abort() });
+    const cancel = el('button', {
+      type: 'button', class: 'secondary', text: 'Cancel',
+      onclick: () => { if (xhr) xhr.abort(); else { clearTimeout(timer); done('cancelled'); } },
+    });
     const row = el('li', { 'data-upload': file.name }, label, bar, cancel);
     $('uploads').append(row);
-    const done = (text) => {
+    function done(text) {
+      if (over) return;
+      over = true;
       if (text) { label.textContent = `${file.name}: ${text}`; cancel.remove(); setTimeout(() => row.remove(), 4000); }
       else row.remove();
       resolve();
-    };
-    xhr.upload.onprogress = (e) => { bar.value = e.loaded; };
-    xhr.onload = () => {
-      if (xhr.status === 201) { done(null); return; }
-      let message = `failed (${xhr.status})`;
-      try { message = JSON.parse(xhr.responseText).error.message; } catch { /* keep the status */ }
-      done(message);
-    };
-    xhr.onerror = () => done('failed: connection lost');
-    xhr.onabort = () => done('cancelled');
-    xhr.open('POST', `/api/rooms/${room}/files?name=${encodeURIComponent(file.name)}`);
-    xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
-    xhr.send(file);
+    }
+    function later(ms, why) {
+      xhr = null;
+      bar.value = 0;
+      row.dataset.waiting = '1';
+      label.textContent = `${file.name}: ${why} — trying again in ${Math.ceil(ms / 1000)} s`;
+      timer = setTimeout(start, ms);
+    }
+    function start() {
+      row.dataset.waiting = '';
+      label.textContent = `${file.name} (${humanSize(file.size)})`;
+      xhr = new XMLHttpRequest();
+      xhr.upload.onprogress = (e) => { bar.value = e.loaded; };
+      xhr.onload = () => {
+        if (xhr.status === 201) { done(null); return; }
+        if (xhr.status === 429) {
+          const secs = Number(xhr.getResponseHeader('retry-after')) || 5;
+          later(secs * 1000, 'too many uploads');
+          return;
+        }
+        let message = `failed (${xhr.status})`;
+        try { message = JSON.parse(xhr.responseText).error.message; } catch { /* keep the status */ }
+        done(message);
+      };
+      xhr.onerror = () => {
+        attempt += 1;
+        later(Math.min(MAX_WAIT_MS, 1000 * 2 ** Math.min(attempt - 1, 4)), 'waiting for the connection');
+      };
+      xhr.onabort = () => done('cancelled');
+      const query = `name=${encodeURIComponent(file.name)}&client_msg_id=${id}`;
+      xhr.open('POST', `/api/rooms/${room}/files?${query}`);
+      xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
+      xhr.send(file);
+    }
+    start();
   });
 }
 
