@@ -137,6 +137,15 @@ pub async fn upload(
                 )?;
                 let appended =
                     crate::chat::store(tx, user, room, &client_msg_id, &caption, Some(file.id))??;
+                // A retry of an upload already stored: its first file stands,
+                // and this row would belong to no message.
+                let file = match &appended {
+                    Appended::Duplicate(first) => {
+                        files::delete(tx, file.id)?;
+                        first.file.clone().unwrap_or(file)
+                    }
+                    Appended::New(_) => file,
+                };
                 Ok::<_, ActionError>((file, appended))
             },
             move |(_, appended)| crate::chat::announce(&hub, &metrics, appended),

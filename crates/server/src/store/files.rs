@@ -65,6 +65,12 @@ pub fn by_id(conn: &Connection, id: FileId) -> Result<Option<FileRow>, StoreErro
         .optional()?)
 }
 
+/// Forgets a file row no message uses (a retried upload's second copy).
+pub fn delete(conn: &Connection, id: FileId) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM files WHERE id = ?1", params![id.0])?;
+    Ok(())
+}
+
 /// Hashes still needed on disk (a file not removed uses them).
 pub fn live_hashes(conn: &Connection) -> Result<HashSet<String>, StoreError> {
     let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM files WHERE removed = 0")?;

@@ -516,3 +516,44 @@ async fn memory_stays_flat_while_a_large_file_streams() {
     );
     child.kill().await.ok();
 }
+
+#[tokio::test]
+async fn a_retried_upload_is_stored_once() {
+    let app = spawn_app().await;
+    let alice = app.register_ok("alice").await;
+    let send = || {
+        app.http
+            .post(app.url("/api/rooms/1/files"))
+            .query(&[("name", "retry.txt"), ("client_msg_id", "upload-1")])
+            .bearer_auth(&alice)
+            .body("the same bytes")
+            .send()
+    };
+    let first: Value = send().await.unwrap().json().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["message"]["id"], first["message"]["id"]);
+    assert_eq!(
+        again["file"]["id"], first["file"]["id"],
+        "the first file stands"
+    );
+    let rows = app
+        .state
+        .store
+        .read(|c| {
+            c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))
+                .map_err(securechat_server::store::StoreError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "no file row without a message");
+    let history = app.get_json("/api/rooms/1/events", &alice).await;
+    let files = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"]["name"] == "retry.txt")
+        .count();
+    assert_eq!(files, 1);
+}
