@@ -17,7 +17,7 @@ const TYPING_EVERY: Duration = Duration::from_secs(2);
 /// Most rooms one `sync` may name.
 const MAX_SYNC_ROOMS: usize = 1000;
 
-/// Counts rate-limited sends per minute.
+/// Counts frames refused by a budget (sends, marks) per minute.
 #[derive(Default)]
 pub(super) struct FloodMeter {
     window_start: Option<Instant>,
