@@ -69,6 +69,19 @@ fn has_colour(escaped: &str) -> bool {
     })
 }
 
+/// A room `api`'s user creates, with `members` in it.
+async fn new_room(api: &Api, name: &str, kind: RoomKind, members: &[&str]) -> RoomId {
+    api.create_room(&securechat_proto::http::CreateRoom {
+        name: Some(name.into()),
+        kind,
+        topic: None,
+        members: members.iter().map(|m| m.to_string()).collect(),
+    })
+    .await
+    .unwrap()
+    .id
+}
+
 /// The bodies of `room`'s latest messages, as the server has them.
 async fn bodies(api: &Api, room: RoomId) -> Vec<String> {
     api.history(room, None, 50)
@@ -133,16 +146,7 @@ async fn commands_switch_rooms_so_the_next_line_lands_there() {
         Err(_) => frank.join_by_name("ops").await.unwrap().id,
     };
     lands_in(&frank, ops, "in ops").await;
-    let dev = frank
-        .create_room(&securechat_proto::http::CreateRoom {
-            name: Some("dev".into()),
-            kind: RoomKind::Public,
-            topic: None,
-            members: Vec::new(),
-        })
-        .await
-        .unwrap()
-        .id;
+    let dev = new_room(&frank, "dev", RoomKind::Public, &[]).await;
     type_line(&socket, "/join dev").await;
     pane_shows(&socket, " #dev ").await;
     type_line(&socket, "in dev").await;
@@ -253,15 +257,7 @@ async fn scripts_see_files_notices_and_edits_in_the_one_format() {
     })
     .await;
     frank.edit_message(general, typo, "fixed").await.unwrap();
-    let room = frank
-        .create_room(&securechat_proto::http::CreateRoom {
-            name: Some("team".into()),
-            kind: RoomKind::Private,
-            topic: None,
-            members: vec!["erin".into()],
-        })
-        .await
-        .unwrap();
+    new_room(&frank, "team", RoomKind::Private, &["erin"]).await;
 
     let (code, out, err) = cli(home.path(), &["history", "general"], None).await;
     assert_eq!(code, 0, "{err}");
@@ -288,7 +284,6 @@ async fn scripts_see_files_notices_and_edits_in_the_one_format() {
     let (_, out, _) = cli(home.path(), &["history", "team"], None).await;
     assert!(out.contains("* erin was invited by frank"), "{out}");
     assert!(out.contains("* frank joined"), "{out}");
-    let _ = room;
 
     // Downloads: into a directory (with or without the slash), never over
     // an existing file without --force, nothing partial left.
@@ -333,15 +328,7 @@ async fn scripts_see_files_notices_and_edits_in_the_one_format() {
 
     // Long room names end in "…" within 80 columns.
     let long_name = "a-room-with-a-very-long-name-that-goes-on-and-on-and-on-and-on";
-    frank
-        .create_room(&securechat_proto::http::CreateRoom {
-            name: Some(long_name.into()),
-            kind: RoomKind::Public,
-            topic: None,
-            members: Vec::new(),
-        })
-        .await
-        .unwrap();
+    new_room(&frank, long_name, RoomKind::Public, &[]).await;
     let (_, out, _) = cli(home.path(), &["rooms"], None).await;
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     assert!(

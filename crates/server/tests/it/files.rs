@@ -538,15 +538,7 @@ async fn a_retried_upload_is_stored_once() {
         again["file"]["id"], first["file"]["id"],
         "the first file stands"
     );
-    let rows = app
-        .state
-        .store
-        .read(|c| {
-            c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))
-                .map_err(securechat_server::store::StoreError::from)
-        })
-        .await
-        .unwrap();
+    let rows = app.file_rows().await;
     assert_eq!(rows, 1, "no file row without a message");
     let history = app.get_json("/api/rooms/1/events", &alice).await;
     let files = history["events"]

@@ -226,6 +226,18 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// How many file rows the database holds.
+    pub async fn file_rows(&self) -> i64 {
+        self.state
+            .store
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))
+                    .map_err(securechat_server::store::StoreError::from)
+            })
+            .await
+            .unwrap()
+    }
+
     /// The stored user named `username`.
     pub async fn user(&self, username: &str) -> securechat_server::store::users::UserRecord {
         securechat_server::accounts::find_user(&self.state.store, username)
@@ -455,6 +467,19 @@ impl Client {
             }
         }
     }
+}
+
+/// The status line of the answer the server writes on `conn` before it
+/// closes it (empty if none came within [`WAIT`]).
+pub async fn status_line(conn: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(WAIT, conn.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// A presence notice.

@@ -10,7 +10,7 @@ use securechat_proto::{ErrorCode, ServerMsg};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The `retry-after` of a 429, checked to be a positive whole number.
 fn retry_after(res: &reqwest::Response) -> u64 {
@@ -228,13 +228,7 @@ async fn uploads_started_together_with_bodies_held_back_cannot_pass_the_budget()
             .map(|(i, mut tls)| async move {
                 let body = vec![b'a' + (i as u8 % 26); 1000];
                 let _ = tls.write_all(&body).await; // refused ones may be closed
-                let mut answer = Vec::new();
-                let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut answer)).await;
-                String::from_utf8_lossy(&answer)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned()
+                status_line(&mut tls).await
             }),
     )
     .await;
@@ -247,14 +241,6 @@ async fn uploads_started_together_with_bodies_held_back_cannot_pass_the_budget()
         .filter(|a| a.starts_with("HTTP/1.1 429"))
         .count();
     assert_eq!((stored, refused), (5, 7), "{answers:?}");
-    let files = app
-        .state
-        .store
-        .read(|c| {
-            c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))
-                .map_err(securechat_server::store::StoreError::from)
-        })
-        .await
-        .unwrap();
+    let files = app.file_rows().await;
     assert_eq!(files, 5);
 }

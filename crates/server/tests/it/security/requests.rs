@@ -6,7 +6,7 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use securechat_proto::{ErrorCode, ServerMsg};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 const EVIL: &str = "https://evil.example";
 
@@ -274,13 +274,7 @@ async fn head_of_size(app: &TestApp, size: usize) -> String {
     assert_eq!(request.len(), size);
     let mut tls = app.raw_tls().await;
     let _ = tls.write_all(request.as_bytes()).await;
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut answer)).await;
-    String::from_utf8_lossy(&answer)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_owned()
+    status_line(&mut tls).await
 }
 
 #[tokio::test]
