@@ -36,10 +36,35 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// `GET /api/me`.
+/// `GET /api/me` and `PATCH /api/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeResponse {
     pub user: UserInfo,
+    #[serde(default)]
+    pub profile: Profile,
+}
+
+/// What a user tells others about themselves; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The name shown instead of the username (which is still shown next to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A short status text ("in meetings until 3").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Where the profile picture is (`/api/users/NAME/avatar?v=N`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+}
+
+/// `PATCH /api/me`: set what is given; `""` clears.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// Every HTTP error answer.
@@ -152,14 +177,19 @@ pub struct HistoryResponse {
     pub more: bool,
 }
 
-/// A user in the directory.
+/// A user in the directory (`GET /api/users`), on a user card
+/// (`GET /api/users/{username}`) and in a `profile` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryEntry {
     pub username: String,
+    #[serde(default)]
+    pub is_admin: bool,
     pub online: bool,
     /// When they were last connected (now, if online); `None` if never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Timestamp>,
+    #[serde(flatten)]
+    pub profile: Profile,
 }
 
 /// `GET /api/users`.
@@ -173,6 +203,8 @@ pub struct UsersResponse {
 pub struct AdminUser {
     pub id: UserId,
     pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     pub is_admin: bool,
     pub disabled: bool,
     pub online: bool,
@@ -186,11 +218,66 @@ pub struct AdminUsersResponse {
     pub users: Vec<AdminUser>,
 }
 
+/// `POST /api/admin/users`: an account made by an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// `POST /api/admin/users/{username}/password`: a new password set by an
+/// admin; every session of the user ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPassword {
+    pub new_password: String,
+}
+
+/// `POST /api/admin/users/{username}/role`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRole {
+    pub is_admin: bool,
+}
+
 /// `POST /api/admin/invites`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteResponse {
+    /// Its id in `GET /api/admin/invites` (for revoking).
+    #[serde(default)]
+    pub id: i64,
     pub invite_code: String,
     pub expires: Timestamp,
+}
+
+/// An invite code as an admin sees it later (the code itself is stored
+/// only as a hash, so it is never shown again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub id: i64,
+    pub created: Timestamp,
+    pub expires: Timestamp,
+    /// `unused`, `used`, `expired` or `revoked`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
+}
+
+/// `GET /api/admin/invites`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitesResponse {
+    pub invites: Vec<InviteInfo>,
+}
+
+/// `GET /api/admin/settings` and `PATCH /api/admin/settings`: settings an
+/// admin changes while the server runs (kept in the database; they win over
+/// the configuration file's value once set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSettings {
+    /// `open`, `invite` or `closed`.
+    pub registration: String,
 }
 
 /// `GET /api/admin/stats`.

@@ -12,6 +12,12 @@ pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 8..=1024;
 pub const ROOM_NAME_MAX: usize = 64;
 /// Longest room topic, in characters.
 pub const TOPIC_MAX: usize = 250;
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_MAX: usize = 64;
+/// Longest status text, in characters.
+pub const STATUS_MAX: usize = 140;
+/// Largest profile picture, in bytes.
+pub const AVATAR_MAX_BYTES: usize = 256 * 1024;
 /// Longest `client_msg_id`, in bytes.
 pub const CLIENT_MSG_ID_MAX: usize = 64;
 
@@ -34,6 +40,10 @@ pub enum ValidationError {
     RoomName,
     #[error("topic must be at most 250 characters, without control characters")]
     Topic,
+    #[error("display name must be at most 64 characters, without control or invisible characters")]
+    DisplayName,
+    #[error("status must be at most 140 characters, without control characters")]
+    Status,
 }
 
 impl ValidationError {
@@ -111,6 +121,34 @@ pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
         Ok(())
     } else {
         Err(ValidationError::Topic)
+    }
+}
+
+/// Trims a display name and checks it: at most [`DISPLAY_NAME_MAX`]
+/// characters, no control characters, and no bidirectional controls or
+/// other invisible characters (a name must look like what it is). `""`
+/// means "none".
+pub fn normalize_display_name(name: &str) -> Result<String, ValidationError> {
+    let name = name.trim();
+    if name.chars().count() <= DISPLAY_NAME_MAX
+        && !name
+            .chars()
+            .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        Ok(name.to_owned())
+    } else {
+        Err(ValidationError::DisplayName)
+    }
+}
+
+/// Trims a status text and checks it: at most [`STATUS_MAX`] characters,
+/// no control characters. `""` means "none".
+pub fn normalize_status(status: &str) -> Result<String, ValidationError> {
+    let status = status.trim();
+    if status.chars().count() <= STATUS_MAX && !status.chars().any(char::is_control) {
+        Ok(status.to_owned())
+    } else {
+        Err(ValidationError::Status)
     }
 }
 

@@ -63,6 +63,8 @@ pub enum ServerMsg {
     Pong { nonce: String },
     /// A user came online (first connection) or went offline (last one).
     Presence { user: String, online: bool },
+    /// A user's profile (display name, status, picture) changed.
+    Profile { user: crate::http::DirectoryEntry },
     /// A request failed.
     Error(ErrorMsg),
 }

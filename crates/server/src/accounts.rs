@@ -3,9 +3,11 @@
 
 use crate::auth::password::{Busy, Hasher, Priority};
 use crate::auth::token::{hash_token, new_token};
+use crate::config::RegistrationMode;
 use crate::store::sessions::{self, Session, SessionId};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Store, StoreError};
+use crate::store::{invites, settings};
 use securechat_proto::validate::{self, ValidationError};
 use securechat_proto::{Timestamp, UserId};
 use std::time::Duration;
@@ -24,6 +26,8 @@ pub enum AccountError {
     BadInvite,
     #[error("wrong password")]
     WrongPassword,
+    #[error("the last admin cannot stop being one")]
+    LastAdmin,
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -57,7 +61,7 @@ pub async fn create_user(
         .read(move |c| {
             let now = Timestamp::now().0;
             if let Some(code) = &code
-                && !users::invite_valid(c, code, now)?
+                && !invites::valid(c, code, now)?
             {
                 return Err(AccountError::BadInvite);
             }
@@ -73,7 +77,7 @@ pub async fn create_user(
             let now = Timestamp::now().0;
             let user = users::insert(tx, &username, &hash, admin, now)?;
             if let Some(code) = invite
-                && !users::use_invite(tx, &code, user.id, now)?
+                && !invites::use_up(tx, &code, user.id, now)?
             {
                 return Err(StoreError::NotFound);
             }
@@ -159,15 +163,71 @@ pub async fn set_disabled(
         .await?)
 }
 
-/// Makes a single-use invite code.
-pub async fn create_invite(store: &Store) -> Result<String, AccountError> {
+/// Makes a single-use invite code; returns its id and the code (shown
+/// once, stored hashed).
+pub async fn create_invite(
+    store: &Store,
+    created_by: Option<UserId>,
+) -> Result<(i64, String), AccountError> {
     let code = new_token();
     let hash = hash_token(&code);
-    store
+    let id = store
         .write(move |tx| {
             let now = Timestamp::now().0;
-            users::insert_invite(tx, &hash, now, now + INVITE_TTL.as_millis() as i64)
+            invites::insert(
+                tx,
+                &hash,
+                created_by,
+                now,
+                now + INVITE_TTL.as_millis() as i64,
+            )
         })
         .await?;
-    Ok(code)
+    Ok((id, code))
+}
+
+/// The registration mode in force: an admin's choice (stored), else the
+/// configuration's.
+pub async fn registration_mode(
+    store: &Store,
+    configured: RegistrationMode,
+) -> Result<RegistrationMode, StoreError> {
+    let stored = store
+        .read(|c| settings::get(c, settings::REGISTRATION))
+        .await?;
+    Ok(stored
+        .as_deref()
+        .and_then(RegistrationMode::parse)
+        .unwrap_or(configured))
+}
+
+/// Stores the registration mode an admin chose.
+pub async fn set_registration_mode(
+    store: &Store,
+    mode: RegistrationMode,
+) -> Result<(), StoreError> {
+    store
+        .write(move |tx| settings::set(tx, settings::REGISTRATION, mode.as_str()))
+        .await
+}
+
+/// Makes a user an admin or not. The last enabled admin cannot stop being
+/// one (`LastAdmin`), so an installation always has someone to run it.
+pub async fn set_admin(store: &Store, user: UserId, is_admin: bool) -> Result<(), AccountError> {
+    store
+        .write(move |tx| {
+            if !is_admin {
+                let current = users::by_id(tx, user)?.ok_or(StoreError::NotFound)?;
+                if current.is_admin && !current.disabled && users::count_admins(tx)? <= 1 {
+                    return Err(StoreError::Conflict);
+                }
+            }
+            users::set_admin(tx, user, is_admin)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => AccountError::LastAdmin,
+            StoreError::NotFound => AccountError::NoSuchUser,
+            e => e.into(),
+        })
 }

@@ -24,6 +24,24 @@ pub enum RegistrationMode {
     Closed,
 }
 
+impl RegistrationMode {
+    /// The mode's name in the configuration and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "open",
+            RegistrationMode::Invite => "invite",
+            RegistrationMode::Closed => "closed",
+        }
+    }
+
+    /// The mode called `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Open, Self::Invite, Self::Closed]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
 /// Every server option. Field docs are the reference; defaults in
 /// [`Config::default`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +66,9 @@ pub struct Config {
     /// Lifetime of the generated leaf certificate, in days (1–365). It is
     /// renewed when a third of it remains.
     pub cert_validity_days: u32,
-    /// `open`, `invite` or `closed`.
+    /// `open`, `invite` or `closed`. An admin can change it while the
+    /// server runs (web admin page, `PATCH /api/admin/settings`); from then
+    /// on the database's value wins over this one.
     pub registration: RegistrationMode,
     /// How long a session token stays valid, in hours.
     pub session_ttl_hours: u64,

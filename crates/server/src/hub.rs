@@ -227,6 +227,15 @@ impl Hub {
         self.deliver(&mut inner, &targets, make);
     }
 
+    /// Queues an ephemeral frame to every connection (the user directory is
+    /// everyone's, so a profile change is news to all).
+    pub fn broadcast(&self, msg: &ServerMsg) {
+        let json = Utf8Bytes::from(msg.to_json());
+        let mut inner = self.lock();
+        let targets: Vec<ConnId> = inner.conns.keys().copied().collect();
+        self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
+    }
+
     /// Queues an ephemeral frame to every member of `room` but `except`.
     pub fn send_to_room(&self, room: RoomId, except: UserId, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());

@@ -99,6 +99,10 @@ enum UserCmd {
     Disable { username: String },
     /// Re-enable a disabled user.
     Enable { username: String },
+    /// Make a user an administrator.
+    Promote { username: String },
+    /// Make an administrator an ordinary user (not the last one).
+    Demote { username: String },
     /// List users.
     List,
 }
@@ -158,7 +162,7 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
         Command::User(cmd) => user(cmd, &config).await,
         Command::Invite(InviteCmd::Create) => {
             let store = open_store(&config)?;
-            let code = accounts::create_invite(&store).await?;
+            let (_, code) = accounts::create_invite(&store, None).await?;
             tokio::task::block_in_place(|| store.close());
             println!("{code}");
             Ok(())
@@ -271,6 +275,18 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
             let user = find(&store, &username).await?;
             accounts::set_disabled(&store, user.id, false).await?;
             println!("enabled {}", user.username);
+            Ok(())
+        }
+        UserCmd::Promote { username } => {
+            let user = find(&store, &username).await?;
+            accounts::set_admin(&store, user.id, true).await?;
+            println!("{} is now an admin", user.username);
+            Ok(())
+        }
+        UserCmd::Demote { username } => {
+            let user = find(&store, &username).await?;
+            accounts::set_admin(&store, user.id, false).await?;
+            println!("{} is no longer an admin", user.username);
             Ok(())
         }
         UserCmd::List => {

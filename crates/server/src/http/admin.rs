@@ -1,16 +1,21 @@
 //! Admin endpoints: users, disabling, invite codes, stats.
 
-use super::api::ApiPath;
+use super::api::{ApiJson, ApiPath};
 use super::auth::Admin;
 use super::error::ApiError;
 use crate::accounts::{self, INVITE_TTL};
+use crate::auth::password::Priority;
+use crate::config::RegistrationMode;
 use crate::hub::Close;
 use crate::state::AppState;
-use crate::store::{StoreError, events, rooms, users};
+use crate::store::{StoreError, events, invites, profiles, rooms, users};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use securechat_proto::http::{AdminUser, AdminUsersResponse, InviteResponse, StatsResponse};
+use securechat_proto::http::{
+    AdminUser, AdminUsersResponse, CreateUser, InviteInfo, InviteResponse, InvitesResponse,
+    ServerSettings, SetPassword, SetRole, StatsResponse,
+};
 use securechat_proto::{ErrorCode, Timestamp};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -19,12 +24,16 @@ pub async fn list_users(
     State(state): State<AppState>,
     Admin(_): Admin,
 ) -> Result<Json<AdminUsersResponse>, ApiError> {
-    let list = state.store.read(users::list).await?;
+    let (list, profiles) = state
+        .store
+        .read(|c| Ok::<_, StoreError>((users::list(c)?, profiles::all(c)?)))
+        .await?;
     let online = state.hub.online_users();
     let users = list
         .into_iter()
         .map(|u| AdminUser {
             online: online.contains(&u.id),
+            display_name: profiles.get(&u.id).and_then(|p| p.display_name.clone()),
             id: u.id,
             username: u.username,
             is_admin: u.is_admin,
@@ -35,14 +44,85 @@ pub async fn list_users(
     Ok(Json(AdminUsersResponse { users }))
 }
 
+/// The user called `username`, or 404.
+async fn user_named(
+    state: &AppState,
+    username: &str,
+) -> Result<crate::store::users::UserRecord, ApiError> {
+    accounts::find_user(&state.store, username)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))
+}
+
+/// `POST /api/admin/users`: an account made by an admin (in `general`
+/// like every other), whatever the registration mode.
+pub async fn create_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<AdminUser>), ApiError> {
+    let user = accounts::create_user(
+        &state.store,
+        &state.hasher,
+        &req.username,
+        req.password,
+        Some(req.is_admin),
+        None,
+        Priority::Interactive,
+    )
+    .await?;
+    tracing::info!(user = %user.id, by = %admin.user.id, admin = user.is_admin, "account made by an admin");
+    Ok((
+        StatusCode::CREATED,
+        Json(AdminUser {
+            id: user.id,
+            username: user.username,
+            display_name: None,
+            is_admin: user.is_admin,
+            disabled: false,
+            online: false,
+            last_seen: None,
+        }),
+    ))
+}
+
+/// `POST /api/admin/users/{username}/password`: sets a new password and
+/// ends every session of the user (their sockets close at once).
+pub async fn set_password(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiPath(username): ApiPath<String>,
+    ApiJson(req): ApiJson<SetPassword>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_named(&state, &username).await?;
+    let ended =
+        accounts::set_password(&state.store, &state.hasher, user.id, req.new_password, None)
+            .await?;
+    state.hub.close_sessions(&ended, Close::SESSION_ENDED);
+    tracing::info!(user = %user.id, by = %admin.user.id, sessions = ended.len(), "password set by an admin");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/admin/users/{username}/role` with `{"is_admin": bool}`: the
+/// last enabled admin cannot be demoted (409).
+pub async fn set_role(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiPath(username): ApiPath<String>,
+    ApiJson(req): ApiJson<SetRole>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_named(&state, &username).await?;
+    accounts::set_admin(&state.store, user.id, req.is_admin).await?;
+    tracing::info!(user = %user.id, by = %admin.user.id, is_admin = req.is_admin, "role changed by an admin");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn set_disabled(
     state: &AppState,
     username: &str,
     disabled: bool,
 ) -> Result<StatusCode, ApiError> {
-    let user = accounts::find_user(&state.store, username)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
+    let user = user_named(state, username).await?;
     let ended = accounts::set_disabled(&state.store, user.id, disabled).await?;
     state.hub.close_sessions(&ended, Close::SESSION_ENDED);
     tracing::info!(user = %user.id, disabled, sessions = ended.len(), "account state changed by an admin");
@@ -81,17 +161,93 @@ pub async fn enable(
 /// `POST /api/admin/invites`: a single-use registration code.
 pub async fn create_invite(
     State(state): State<AppState>,
-    Admin(_): Admin,
+    Admin(admin): Admin,
 ) -> Result<(StatusCode, Json<InviteResponse>), ApiError> {
-    let code = accounts::create_invite(&state.store).await?;
+    let (id, code) = accounts::create_invite(&state.store, Some(admin.user.id)).await?;
     let expires = Timestamp(Timestamp::now().0 + INVITE_TTL.as_millis() as i64);
     Ok((
         StatusCode::CREATED,
         Json(InviteResponse {
+            id,
             invite_code: code,
             expires,
         }),
     ))
+}
+
+/// How many invites the list shows.
+const INVITES_LISTED: u32 = 200;
+
+/// `GET /api/admin/invites`: the newest 200, newest first, without codes.
+pub async fn list_invites(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+) -> Result<Json<InvitesResponse>, ApiError> {
+    let rows = state
+        .store
+        .read(|c| invites::list(c, INVITES_LISTED))
+        .await?;
+    let now = Timestamp::now().0;
+    let invites = rows
+        .into_iter()
+        .map(|r| InviteInfo {
+            id: r.id,
+            created: Timestamp(r.created_at),
+            expires: Timestamp(r.expires_at),
+            state: r.state(now).to_owned(),
+            created_by: r.created_by,
+            used_by: r.used_by,
+        })
+        .collect();
+    Ok(Json(InvitesResponse { invites }))
+}
+
+/// `DELETE /api/admin/invites/{id}`: the code stops working; 404 if there
+/// is no such invite or it was used.
+pub async fn revoke_invite(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .write(move |tx| invites::revoke(tx, id, Timestamp::now().0))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::new(ErrorCode::NotFound, "no such unused invite"),
+            e => e.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/admin/settings`.
+pub async fn settings(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+) -> Result<Json<ServerSettings>, ApiError> {
+    let mode = accounts::registration_mode(&state.store, state.config.registration).await?;
+    Ok(Json(ServerSettings {
+        registration: mode.as_str().to_owned(),
+    }))
+}
+
+/// `PATCH /api/admin/settings`: takes effect at once and is kept.
+pub async fn update_settings(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiJson(req): ApiJson<ServerSettings>,
+) -> Result<Json<ServerSettings>, ApiError> {
+    let mode = RegistrationMode::parse(&req.registration).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "registration must be open, invite or closed",
+        )
+    })?;
+    accounts::set_registration_mode(&state.store, mode).await?;
+    tracing::info!(by = %admin.user.id, registration = mode.as_str(), "registration mode changed");
+    Ok(Json(ServerSettings {
+        registration: mode.as_str().to_owned(),
+    }))
 }
 
 /// Counts from the database, shared with the `stats` CLI command.

@@ -16,9 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use securechat_proto::ErrorCode;
-use securechat_proto::http::{
-    AuthResponse, LoginRequest, MeResponse, PasswordChange, RegisterRequest,
-};
+use securechat_proto::http::{AuthResponse, LoginRequest, PasswordChange, RegisterRequest};
 use securechat_proto::validate::normalize_username;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -97,7 +95,8 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let invite = match state.config.registration {
+    let mode = accounts::registration_mode(&state.store, state.config.registration).await?;
+    let invite = match mode {
         RegistrationMode::Open => None,
         RegistrationMode::Closed => {
             return Err(ApiError::new(
@@ -247,11 +246,4 @@ pub async fn change_password(
     state.hub.close_sessions(&ended, Close::SESSION_ENDED);
     tracing::info!(user = %session.user.id, ended = ended.len(), "password changed");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `GET /api/me`.
-pub async fn me(Authed(session): Authed) -> Json<MeResponse> {
-    Json(MeResponse {
-        user: session.user.info(),
-    })
 }

@@ -111,6 +111,10 @@ impl From<AccountError> for ApiError {
             AccountError::NoSuchUser | AccountError::WrongPassword => {
                 ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
             }
+            AccountError::LastAdmin => ApiError::new(
+                ErrorCode::Conflict,
+                "the last admin cannot stop being one; make someone else an admin first",
+            ),
             AccountError::Busy(_) => ApiError::slow_down(
                 "too many accounts are being created",
                 Duration::from_secs(1),

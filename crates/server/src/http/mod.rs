@@ -7,13 +7,15 @@
 //!   room-action budget;
 //! - [`csrf`]: cross-site state-changing requests refused; whose origins
 //!   are the server's own;
-//! - [`api`]: register, login, logout, password, me; JSON/path/query
+//! - [`api`]: register, login, logout, password; JSON/path/query
 //!   extractors with JSON errors;
-//! - [`rooms`]: rooms, DMs, members, history, edits, the directory;
+//! - [`users`]: the directory, user cards, your profile and picture;
+//! - [`rooms`]: rooms, DMs, members, history, edits;
 //! - [`files`]: upload (streamed, size-limited) and download (Range);
-//! - [`admin`]: users, disabling, invites, stats (admins only);
+//! - [`admin`]: users, roles, passwords, invites, settings, stats (admins
+//!   only);
 //! - [`ops`]: `/healthz`, `/metrics`, `/ca.pem`;
-//! - [`web`]: the embedded browser app at `/` and `/app/…`.
+//! - [`web`]: the embedded browser app at `/`, `/app/…` and `/sw.js`.
 
 pub mod admin;
 pub mod api;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod files;
 pub mod ops;
 pub mod rooms;
+pub mod users;
 pub mod web;
 
 use crate::state::AppState;
@@ -32,8 +35,9 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use securechat_proto::ErrorCode;
+use securechat_proto::validate::AVATAR_MAX_BYTES;
 
 /// Largest JSON body the API accepts.
 const MAX_BODY: usize = 16 * 1024;
@@ -49,8 +53,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
         .route("/api/password", post(api::change_password))
-        .route("/api/me", get(api::me))
-        .route("/api/users", get(rooms::directory))
+        .route("/api/me", get(users::me).patch(users::update_me))
+        .route(
+            "/api/me/avatar",
+            put(users::put_avatar)
+                .delete(users::delete_avatar)
+                .layer(DefaultBodyLimit::max(AVATAR_MAX_BYTES)),
+        )
+        .route("/api/users", get(users::directory))
+        .route("/api/users/{username}", get(users::card))
+        .route("/api/users/{username}/avatar", get(users::avatar))
         .route("/api/rooms", get(rooms::list).post(rooms::create))
         .route("/api/rooms/{id}", patch(rooms::update))
         .route("/api/rooms/{id}/join", post(rooms::join))
@@ -72,13 +84,30 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/files/{id}", get(files::download))
         .route("/api/dms", post(rooms::open_dm))
-        .route("/api/admin/users", get(admin::list_users))
+        .route(
+            "/api/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/api/admin/users/{username}/password",
+            post(admin::set_password),
+        )
+        .route("/api/admin/users/{username}/role", post(admin::set_role))
         .route("/api/admin/users/{username}/disable", post(admin::disable))
         .route("/api/admin/users/{username}/enable", post(admin::enable))
-        .route("/api/admin/invites", post(admin::create_invite))
+        .route(
+            "/api/admin/invites",
+            get(admin::list_invites).post(admin::create_invite),
+        )
+        .route("/api/admin/invites/{id}", delete(admin::revoke_invite))
+        .route(
+            "/api/admin/settings",
+            get(admin::settings).patch(admin::update_settings),
+        )
         .route("/api/admin/stats", get(admin::stats))
         .route("/ws", get(crate::ws::upgrade))
         .route("/", get(web::index))
+        .route("/sw.js", get(web::service_worker))
         .route("/app/{*path}", get(web::file))
         .route("/favicon.ico", get(web::favicon))
         .route("/healthz", get(ops::healthz))

@@ -1,20 +1,18 @@
-//! Conversation endpoints: rooms, DMs, members, history, edits, the user
-//! directory. Thin: each calls [`crate::conversations`].
+//! Conversation endpoints: rooms, DMs, members, history, edits. Thin: each calls [`crate::conversations`].
 
 use super::api::{ApiJson, ApiPath, ApiQuery};
 use super::auth::{Acting, Authed};
 use super::error::ApiError;
 use crate::conversations;
 use crate::state::AppState;
-use crate::store::users;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use securechat_proto::http::{
-    CreateRoom, DirectoryEntry, EditRequest, HistoryResponse, MembersResponse, RoomResponse,
-    RoomsResponse, UpdateRoom, UsernameRequest, UsersResponse,
+    CreateRoom, EditRequest, HistoryResponse, MembersResponse, RoomResponse, RoomsResponse,
+    UpdateRoom, UsernameRequest,
 };
-use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp};
+use securechat_proto::{MessageId, RoomId, Seq, ServerMsg};
 use serde::Deserialize;
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -148,28 +146,4 @@ pub async fn open_dm(
     Ok(room(
         conversations::open_dm(&state, s.user.id, req.username).await?,
     ))
-}
-
-/// `GET /api/users`: everyone, with presence and last seen.
-pub async fn directory(State(state): State<AppState>, Authed(_): Authed) -> Answer<UsersResponse> {
-    let list = state.store.read(users::list).await?;
-    let online = state.hub.online_users();
-    let now = Timestamp::now();
-    let users = list
-        .into_iter()
-        .filter(|u| !u.disabled)
-        .map(|u| {
-            let is_online = online.contains(&u.id);
-            DirectoryEntry {
-                username: u.username,
-                online: is_online,
-                last_seen: if is_online {
-                    Some(now)
-                } else {
-                    u.last_seen.map(Timestamp)
-                },
-            }
-        })
-        .collect();
-    Ok(Json(UsersResponse { users }))
 }

@@ -16,11 +16,17 @@ struct Assets;
 /// The policy for the app's pages and files.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; \
-    manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    manifest-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// `GET /`: the app's page.
 pub async fn index() -> Response {
     asset("index.html")
+}
+
+/// `GET /sw.js`: the service worker, served from the root so that its
+/// scope is the whole app.
+pub async fn service_worker() -> Response {
+    asset("sw.js")
 }
 
 /// `GET /favicon.ico`: the app's icon, for clients that ask the old way.

@@ -9,8 +9,9 @@
 //!   blocking thread pool. Every connection compiles a cached statement once
 //!   (the query planner stability guarantee; see `tune`).
 //! - [`schema`]: the embedded migrations;
-//! - [`users`], [`sessions`], [`rooms`], [`events`], [`files`]: the queries, plain
-//!   functions over a `&Connection`, so they compose inside one transaction.
+//! - [`users`], [`profiles`], [`invites`], [`settings`], [`sessions`],
+//!   [`rooms`], [`events`], [`files`]: the queries, plain functions over a
+//!   `&Connection`, so they compose inside one transaction.
 //!
 //! The method set of [`Store`] (`write`, `write_then`, `submit_then`,
 //! `submit_unguarded_then`, `read`) is the seam a PostgreSQL backend would
@@ -18,9 +19,12 @@
 
 pub mod events;
 pub mod files;
+pub mod invites;
+pub mod profiles;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;
+pub mod settings;
 pub mod users;
 
 pub use rusqlite::Transaction;

@@ -92,6 +92,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX files_uploader ON files(uploader_id, created_at);
     ALTER TABLE events ADD COLUMN file_id INTEGER REFERENCES files(id);
     "#,
+    // 4: profiles (display name, status, a small picture kept in the
+    // database so every node of an installation can serve it), who made
+    // and who revoked an invite, and settings admins change at run time.
+    r#"
+    ALTER TABLE users ADD COLUMN display_name TEXT;
+    ALTER TABLE users ADD COLUMN status_text TEXT;
+    ALTER TABLE users ADD COLUMN avatar BLOB;
+    ALTER TABLE users ADD COLUMN avatar_type TEXT;
+    ALTER TABLE users ADD COLUMN avatar_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE invites ADD COLUMN created_by INTEGER REFERENCES users(id);
+    ALTER TABLE invites ADD COLUMN revoked_at INTEGER;
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the schema up to date.

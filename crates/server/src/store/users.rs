@@ -1,4 +1,4 @@
-//! Accounts and invite codes.
+//! Accounts: names, password hashes, the admin and disabled flags.
 
 use super::StoreError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -101,6 +101,22 @@ pub fn set_password(conn: &Connection, id: UserId, hash: &str) -> Result<(), Sto
     )?)
 }
 
+pub fn set_admin(conn: &Connection, id: UserId, is_admin: bool) -> Result<(), StoreError> {
+    expect_one(conn.execute(
+        "UPDATE users SET is_admin = ?2 WHERE id = ?1",
+        params![id.0, is_admin],
+    )?)
+}
+
+/// How many enabled admins there are.
+pub fn count_admins(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn set_disabled(conn: &Connection, id: UserId, disabled: bool) -> Result<(), StoreError> {
     expect_one(conn.execute(
         "UPDATE users SET disabled = ?2 WHERE id = ?1",
@@ -114,46 +130,6 @@ pub fn touch_last_seen(conn: &Connection, id: UserId, now: i64) -> Result<(), St
         params![id.0, now],
     )?;
     Ok(())
-}
-
-/// Stores an invite code (by hash) valid until `expires_at`.
-pub fn insert_invite(
-    conn: &Connection,
-    code_hash: &[u8],
-    now: i64,
-    expires_at: i64,
-) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO invites (code_hash, created_at, expires_at) VALUES (?1, ?2, ?3)",
-        params![code_hash, now, expires_at],
-    )?;
-    Ok(())
-}
-
-/// Whether an unused, unexpired invite with this hash exists.
-pub fn invite_valid(conn: &Connection, code_hash: &[u8], now: i64) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM invites
-             WHERE code_hash = ?1 AND used_by IS NULL AND expires_at > ?2)",
-        )?
-        .query_row(params![code_hash, now], |r| r.get(0))?)
-}
-
-/// Marks an unused, unexpired invite as used by `user`; false if there is
-/// no such invite.
-pub fn use_invite(
-    conn: &Connection,
-    code_hash: &[u8],
-    user: UserId,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let n = conn.execute(
-        "UPDATE invites SET used_by = ?2
-         WHERE code_hash = ?1 AND used_by IS NULL AND expires_at > ?3",
-        params![code_hash, user.0, now],
-    )?;
-    Ok(n == 1)
 }
 
 fn expect_one(changed: usize) -> Result<(), StoreError> {

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 async fn admins_list_disable_enable_invite_and_see_stats() {
     let app = spawn_with(|c| c.registration = RegistrationMode::Invite).await;
     // The first user of an invite-only server is made by the operator.
-    let code = securechat_server::accounts::create_invite(&app.state.store)
+    let code = securechat_server::accounts::create_invite(&app.state.store, None)
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     let res = app
         .post(
             "/api/register",

@@ -193,9 +193,10 @@ async fn registration_modes() {
     let res = invite.register("henry", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_of(res).await.0, "registration_closed");
-    let code = securechat_server::accounts::create_invite(&invite.state.store)
+    let code = securechat_server::accounts::create_invite(&invite.state.store, None)
         .await
-        .unwrap();
+        .unwrap()
+        .1;
     let with_code =
         |name: &str| json!({"username": name, "password": PASSWORD, "invite_code": code.clone()});
     let res = invite.post("/api/register", with_code("henry"), None).await;

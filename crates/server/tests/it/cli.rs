@@ -61,7 +61,9 @@ fn help_lists_every_subcommand() {
         assert!(help.contains(word), "--help lacks {word}: {help}");
     }
     let help = run_ok(Command::new(BIN).args(["user", "--help"]), None);
-    for word in ["add", "passwd", "disable", "enable", "list"] {
+    for word in [
+        "add", "passwd", "disable", "enable", "promote", "demote", "list",
+    ] {
         assert!(help.contains(word), "user --help lacks {word}");
     }
 }
@@ -100,6 +102,27 @@ fn operators_manage_users_from_the_cli() {
     assert!(out.contains("password changed"), "{out}");
     let code = run_ok(server(dir.path()).args(["invite", "create"]), None);
     assert_eq!(code.trim().len(), 43);
+
+    // Roles: the last admin cannot be demoted; after a promotion they can.
+    let out = server(dir.path())
+        .args(["user", "demote", "olivia"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("last admin"),
+        "{out:?}"
+    );
+    let out = run_ok(server(dir.path()).args(["user", "promote", "pat"]), None);
+    assert_eq!(out.trim(), "pat is now an admin");
+    let out = run_ok(server(dir.path()).args(["user", "demote", "olivia"]), None);
+    assert_eq!(out.trim(), "olivia is no longer an admin");
+    let list = run_ok(server(dir.path()).args(["user", "list"]), None);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("pat") && l.split_whitespace().nth(1) == Some("yes")),
+        "{list}"
+    );
 
     // Errors are plain words and a failing exit code.
     let out = server(dir.path())

@@ -2,6 +2,7 @@
 //! real TLS sockets (see `helpers.rs`).
 
 mod admin;
+mod admin_users;
 mod auth;
 mod chat;
 mod cli;
@@ -11,6 +12,7 @@ mod hostile;
 mod inbox;
 mod limits;
 mod ops;
+mod profiles;
 mod resume;
 mod rooms;
 mod security;

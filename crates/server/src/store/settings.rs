@@ -1,0 +1,25 @@
+//! Settings an admin changes while the server runs (key → text). A setting
+//! that was never set is absent, and the configuration file's value holds.
+
+use super::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The registration mode (`open`, `invite`, `closed`).
+pub const REGISTRATION: &str = "registration";
+
+pub fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
