@@ -21,7 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-if [ ! -d tests/web/node_modules/playwright-core ]; then
+if [ ! -d tests/web/node_modules/playwright-core ] || [ ! -d tests/web/node_modules/axe-core ]; then
   echo "installing the browser-test packages (npm ci)…" >&2
   (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
 fi

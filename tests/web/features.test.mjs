@@ -35,11 +35,6 @@ after(async () => {
 test('rooms, invites, edits, history and the session lifecycle', async () => {
   const dana = await newUser(browser, server.url, 'dana');
   const eli = await newUser(browser, server.url, 'eli');
-  // Confirmations are real browser dialogs; accept them in this test.
-  for (const p of [dana, eli]) {
-    p.removeAllListeners('dialog');
-    p.on('dialog', (d) => d.accept(d.type() === 'prompt' ? 'edited by dana' : undefined));
-  }
 
   // The session survives a reload.
   await dana.reload();
@@ -59,16 +54,33 @@ test('rooms, invites, edits, history and the session lifecycle', async () => {
   // Edit and delete her own message; Eli sees both at once.
   await say(dana, 'first draft');
   await waitForBody(eli, 'first draft');
-  await dana.locator('#messages li.message', { hasText: 'first draft' }).getByRole('button', { name: 'Edit message' }).click();
+  // Edited in place: Enter saves, Esc cancels.
+  const draft = dana.locator('#messages li.message', { hasText: 'first draft' });
+  await draft.hover();
+  await draft.getByRole('button', { name: 'Edit message' }).click();
+  const editor = dana.getByRole('textbox', { name: 'Edit message' });
+  await editor.fill('not this');
+  await editor.press('Escape');
+  await editor.waitFor({ state: 'detached' });
+  assert.equal(await draft.locator('.body').textContent(), 'first draft');
+  await draft.hover();
+  await draft.getByRole('button', { name: 'Edit message' }).click();
+  await editor.fill('edited by dana');
+  await editor.press('Enter');
   await waitForBody(eli, 'edited by dana');
   assert.equal(await eli.locator('#messages li.message', { hasText: 'edited by dana' }).locator('.state', { hasText: '(edited)' }).count(), 1);
+  await dana.locator('#messages li.message', { hasText: 'edited by dana' }).hover();
   await dana.locator('#messages li.message', { hasText: 'edited by dana' }).getByRole('button', { name: 'Delete message' }).click();
+  // An in-page dialog asks first.
+  await dana.locator('#ask-dialog[open]').waitFor();
+  await dana.locator('#ask-ok', { hasText: 'Delete' }).click();
   await eli.locator('#messages li.deleted', { hasText: 'message deleted' }).waitFor();
   // Eli cannot edit Dana's messages: no such button.
   assert.equal(await eli.locator('#messages li.message').getByRole('button', { name: 'Edit message' }).count(), 0);
 
   // Eli leaves; Dana sees the notice; the room disappears from his list.
   await eli.getByRole('button', { name: 'Leave' }).click();
+  await eli.locator('#ask-ok', { hasText: 'Leave' }).click();
   await dana.locator('#messages .notice', { hasText: 'eli left' }).waitFor();
   await eli.locator('#room-list button', { hasText: 'ops' }).waitFor({ state: 'detached' });
 
@@ -332,9 +344,8 @@ test('small breakages: leaving lands in general, drafts stay per room, login for
 
   // Leaving a room lands in general, with a working composer.
   await nora.locator('#room-list button', { hasText: 'drafts' }).click();
-  nora.removeAllListeners('dialog');
-  nora.on('dialog', (d) => d.accept());
   await nora.getByRole('button', { name: 'Leave' }).click();
+  await nora.locator('#ask-ok', { hasText: 'Leave' }).click();
   await nora.locator('#room-name', { hasText: '#general' }).waitFor();
   await say(nora, 'back in general');
   await waitForBody(omar, 'back in general');

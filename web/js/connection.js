@@ -15,7 +15,7 @@ const MAX_BACKOFF_MS = 30000;
 export class Connection {
   constructor(state, hooks) {
     this.state = state;
-    this.hooks = hooks;          // {onFresh(room, ev), onLoggedOut()}
+    this.hooks = hooks;          // {onFresh, onLoggedOut, onPresence, onSynced, onRoomGone, onOutbox}
     this.ws = null;
     this.live = false;
     this.attempt = 0;
@@ -57,6 +57,7 @@ export class Connection {
     // Nothing is known about others until the next welcome.
     this.state.online.clear();
     for (const r of this.state.rooms.values()) r.typing.clear();
+    this.markQueued();
     if (this.stopped) return;
     if (e.code === 4001) { this.hooks.onLoggedOut(); return; }
     const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
@@ -88,14 +89,31 @@ export class Connection {
     return false;
   }
 
-  send(room, body) {
-    const id = crypto.randomUUID();
+  // Queues a message; `id` is given when a message kept on this device
+  // (sent while offline, then reloaded) is queued again.
+  send(room, body, id = crypto.randomUUID()) {
     const r = this.state.room(room);
-    r.pending.set(id, { body, status: 'sending', ts: Date.now() });
+    if (!r) return null;
+    r.pending.set(id, { body, status: this.live ? 'sending' : 'queued', ts: Date.now() });
     this.outbox.set(id, { room, body });
+    this.saved();
     this.state.changed();
     this.pump();
     return id;
+  }
+
+  // What waits in the outbox is kept on this device (see offline.js).
+  saved() {
+    if (this.hooks.onOutbox) this.hooks.onOutbox([...this.outbox].map(([id, m]) => ({ id, room: m.room, body: m.body })));
+  }
+
+  // Without a connection, every unsent message waits for it.
+  markQueued() {
+    for (const [id, item] of this.outbox) {
+      const p = this.state.room(item.room)?.pending.get(id);
+      if (p && p.status !== 'failed') p.status = 'queued';
+    }
+    this.state.changed();
   }
 
   // Sends the head of the outbox if nothing is in flight.
@@ -109,7 +127,11 @@ export class Connection {
     }
     const [id, item] = this.outbox.entries().next().value;
     const p = this.state.room(item.room)?.pending.get(id);
-    if (p && p.status === 'waiting') { p.status = 'sending'; this.state.changed(); }
+    if (p && p.status !== 'sending') { p.status = 'sending'; this.state.changed(); }
+    for (const [other, o] of this.outbox) {
+      const q = this.state.room(o.room)?.pending.get(other);
+      if (other !== id && q && q.status === 'queued') { q.status = 'sending'; this.state.changed(); }
+    }
     if (this.raw({ type: 'send', room: item.room, client_msg_id: id, body: item.body })) this.inflight = id;
   }
 
@@ -136,6 +158,7 @@ export class Connection {
         break;
       case 'ack': {
         this.outbox.delete(msg.client_msg_id);
+        this.saved();
         if (this.inflight === msg.client_msg_id) this.inflight = null;
         const r = s.room(msg.room);
         if (r) {
@@ -178,6 +201,9 @@ export class Connection {
         }
         break;
       }
+      case 'profile':
+        s.setPerson(msg.user);
+        break;
       case 'presence':
         if (msg.online) s.online.add(msg.user); else s.online.delete(msg.user);
         this.hooks.onPresence();
@@ -208,6 +234,7 @@ export class Connection {
       if (p) { p.status = 'waiting'; p.until = this.pausedUntil; }
     } else {
       this.outbox.delete(id);
+      this.saved();
       if (p) { p.status = 'failed'; p.error = err.message; }
     }
     this.state.changed();

@@ -1,25 +1,42 @@
 // Start-up and wiring: the login screen, then the app. Modules:
 // api.js (HTTPS), connection.js (WebSocket, reconnect, outbox),
-// state.js (model), views.js (rendering), format.js (safe text),
-// uploads.js (files: upload with progress, previews, links).
+// state.js (model), views.js + sidebar.js + messages.js + intro.js
+// (rendering, keyed by keyed.js), people.js (names, avatars, user card),
+// composer.js (the message box, drafts), uploads.js (files),
+// dialogs.js (in-page dialogs), profile.js, admin.js, theme.js,
+// offline.js (what this device keeps), format.js (safe text).
 
 import { api, explain } from './api.js';
 import { Connection } from './connection.js';
 import { State } from './state.js';
 import { render, renderPublicRooms } from './views.js';
+import { WINDOW, showOlder, showNewer, jumpToLatest, nearTop, nearBottom, updateJump } from './messages.js';
 import { wireUploads } from './uploads.js';
+import { Composer } from './composer.js';
+import { confirmDialog, alertDialog } from './dialogs.js';
+import { displayName, showUserCard } from './people.js';
+import { wireProfile } from './profile.js';
+import { AdminPage } from './admin.js';
+import { loadTheme, wireTheme } from './theme.js';
+import { saveSession, loadSession, saveOutbox, loadOutbox, forget } from './offline.js';
 
 const $ = (id) => document.getElementById(id);
 const state = new State();
 let conn = null;
 let readTimer = null;
+let restored = false;
 
 async function boot() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => { /* no offline start */ });
+  const kept = loadSession();
+  loadTheme(kept ? kept.me.id : 0);
   try {
     const me = await api('GET', '/api/me');
     startApp(me.user);
-  } catch {
-    showLogin();
+  } catch (e) {
+    // Without the server, open what this device kept, with its outbox.
+    if (e.status === 0 && kept) startApp(kept.me, kept.rooms);
+    else showLogin();
   }
 }
 
@@ -51,81 +68,127 @@ async function authenticate(path) {
   }
 }
 
-function startApp(user) {
+function restoreOutbox() {
+  if (restored) return;
+  restored = true;
+  for (const item of loadOutbox(state.me.id)) {
+    if (state.room(item.room)) conn.send(item.room, item.body, item.id);
+  }
+}
+
+function startApp(user, keptRooms = null) {
   state.me = user;
+  loadTheme(user.id);
   $('login-view').hidden = true;
   $('app-view').hidden = false;
   conn = new Connection(state, {
     onFresh: notifyFresh,
     onLoggedOut: () => location.reload(),
     onPresence: refreshUsers,
-    onSynced: () => openRoom(state.current),
+    onSynced: () => {
+      saveSession(state.me, [...state.rooms.values()].map((r) => r.info));
+      restoreOutbox();
+      refreshPublic();
+      openRoom(state.current);
+    },
     // The open room went away (left, removed): land in general.
     onRoomGone: () => openRoom(state.general()),
+    onOutbox: (items) => saveOutbox(state.me.id, items),
   });
+  if (keptRooms) {
+    for (const info of keptRooms) state.upsertRoom(info);
+    state.current = state.general();
+    state.setStatus('offline');
+    restoreOutbox();
+    openRoom(state.current);
+  }
   conn.start();
   refreshUsers();
+  refreshPublic();
+  checkSetup();
   if ('Notification' in window && Notification.permission === 'default') $('notify-button').hidden = false;
   $('message-input').focus();
 }
 
 async function refreshUsers() {
   try {
-    state.users = (await api('GET', '/api/users')).users;
-    state.changed();
+    state.setPeople((await api('GET', '/api/users')).users);
+    // Someone else is here: the new server's setup steps are done.
+    if (state.setup && state.people.size > 1) state.setup = null;
   } catch { /* shown by the connection status */ }
 }
 
-// Drafts: what is typed in a room stays with that room, also across
-// reloads (in this browser's storage, per user).
-const draftKey = (room) => `securechat.draft.${state.me ? state.me.id : 0}.${room}`;
-let draftRoom = null; // the room whose draft is in the box
-function saveDraft() {
-  if (!draftRoom) return;
-  const text = $('message-input').value;
+async function refreshPublic() {
   try {
-    if (text) localStorage.setItem(draftKey(draftRoom), text);
-    else localStorage.removeItem(draftKey(draftRoom));
-  } catch { /* storage full or off: the draft just is not kept */ }
+    state.publicRooms = (await api('GET', '/api/rooms')).public;
+    state.changed();
+  } catch { /* later */ }
 }
-function restoreDraft(room) {
-  let text = '';
-  try { text = localStorage.getItem(draftKey(room)) || ''; } catch { /* off */ }
-  $('message-input').value = text;
-  draftRoom = room;
-  fitComposer();
+
+// A brand-new server: its first (admin) user is shown how to let the team in.
+async function checkSetup() {
+  if (!state.me.is_admin) return;
+  try {
+    const [stats, settings] = await Promise.all([api('GET', '/api/admin/stats'), api('GET', '/api/admin/settings')]);
+    state.setup = stats.users <= 1 ? { users: stats.users, registration: settings.registration } : null;
+    state.changed();
+  } catch { /* not now */ }
 }
+
+const composer = new Composer(state, {
+  send(room, body) {
+    const r = state.room(room);
+    if (r) { r.marker = null; if (r.view.end !== null) jumpToLatest(state, r); }
+    conn.send(room, body);
+  },
+  typing: (room) => conn && conn.typing(room),
+  editLast() {
+    const r = state.room(state.current);
+    if (!r || !state.me) return false;
+    const mine = state.sorted(r).findLast((e) => e.type === 'message' && e.from === state.me.username && !e.deleted);
+    if (!mine) return false;
+    actions.edit(mine);
+    return true;
+  },
+});
 
 async function openRoom(id) {
   if (id === null || id === undefined) return;
+  const changedRoom = state.current !== Number(id) || state.view !== 'chat';
+  state.view = 'chat';
   state.current = Number(id);
-  if (draftRoom !== state.current) {
-    saveDraft();
-    restoreDraft(state.current);
-  }
+  composer.switchTo(state.current);
   $('sidebar').classList.remove('open');
+  $('menu-toggle').setAttribute('aria-expanded', 'false');
   const r = state.room(id);
+  if (r && changedRoom) {
+    // The "new messages" line: after what was read when the room opened.
+    r.marker = (r.info.unread || 0) > 0 ? (r.info.read_seq || 0) : null;
+    r.view = { end: null, size: WINDOW };
+    r.unseen = 0;
+    $('messages').dataset.room = '';
+  }
   if (r && !r.historyLoaded) await loadOlder(r);
   markRead();
   state.changed();
 }
 
 async function loadOlder(r) {
-  if (!r.more) return;
-  const seqs = [...r.events.keys()];
-  const before = seqs.length ? Math.min(...seqs) : r.info.last_seq + 1;
+  if (!r.more || r.loading) return;
+  r.loading = true;
+  const first = state.sorted(r)[0];
+  const before = first ? first.seq : r.info.last_seq + 1;
   try {
-    const page = await api('GET', `/api/rooms/${r.info.id}/events?before=${before}&limit=50`);
-    $('messages').dataset.prepend = '1';
+    const page = await api('GET', `/api/rooms/${r.info.id}/events?before=${before}&limit=100`);
     state.addHistory(r.info.id, page.events, page.more);
-  } catch { /* retried on the next scroll */ }
+  } catch { /* retried on the next scroll */ } finally { r.loading = false; }
 }
 
 function markRead() {
   clearTimeout(readTimer);
   readTimer = setTimeout(() => {
     const r = state.room(state.current);
-    if (!r || document.hidden || !conn) return;
+    if (!r || document.hidden || !conn || state.view !== 'chat') return;
     if ((r.info.read_seq || 0) < r.info.last_seq) conn.read(r.info.id, r.info.last_seq);
     r.info.unread = 0;
     state.changed();
@@ -133,13 +196,22 @@ function markRead() {
 }
 
 function notifyFresh(room, ev) {
-  if (room.info.id === state.current && !document.hidden) { markRead(); return; }
+  const here = room.info.id === state.current && state.view === 'chat';
+  if (here && document.hidden && room.marker === null) room.marker = ev.seq - 1;
+  if (here && !document.hidden) {
+    if ($('messages').dataset.stick !== '1') room.unseen += 1;
+    markRead();
+    return;
+  }
   room.info.unread = (room.info.unread || 0) + 1;
   if (document.hidden && 'Notification' in window && Notification.permission === 'granted' && ev.type === 'message') {
-    new Notification(`${ev.from} in ${room.info.kind === 'dm' ? 'a direct message' : '#' + room.info.name}`, { body: ev.body.slice(0, 140) });
+    const where = room.info.kind === 'dm' ? 'a direct message' : '#' + room.info.name;
+    new Notification(`${displayName(state, ev.from)} in ${where}`, { body: ev.body.slice(0, 140) });
   }
   state.changed();
 }
+
+const admin = new AdminPage(state, () => openRoom(state.current ?? state.general()));
 
 const actions = {
   openRoom,
@@ -148,20 +220,34 @@ const actions = {
       const { room } = await api('POST', '/api/dms', { username });
       state.upsertRoom(room);
       openRoom(room.id);
-    } catch (e) { alert(explain(e)); }
+    } catch (e) { alertDialog(explain(e)); }
   },
   async joinRoom(id) {
     try {
       const { room } = await api('POST', `/api/rooms/${id}/join`);
       state.upsertRoom(room);
-      $('browse-dialog').close();
+      if ($('browse-dialog').open) $('browse-dialog').close();
+      refreshPublic();
       openRoom(room.id);
-    } catch (e) { alert(explain(e)); }
+    } catch (e) { alertDialog(explain(e)); }
   },
-  async edit(ev) {
-    const body = prompt('Edit message', ev.body);
-    if (body === null || body === ev.body) return;
-    try { await api('PATCH', `/api/rooms/${ev.room}/messages/${ev.id}`, { body }); } catch (e) { alert(explain(e)); }
+  edit(ev) {
+    state.editing = { room: ev.room, id: ev.id };
+    state.changed();
+  },
+  async saveEdit(ev, body) {
+    if (!body.trim() || body === ev.body) { actions.cancelEdit(); return; }
+    try {
+      await api('PATCH', `/api/rooms/${ev.room}/messages/${ev.id}`, { body });
+      ev.body = body;
+      ev.edited = true;
+      actions.cancelEdit();
+    } catch (e) { alertDialog(explain(e)); }
+  },
+  cancelEdit() {
+    state.editing = null;
+    state.changed();
+    queueMicrotask(() => $('message-input').focus());
   },
   // A refused message: again as it is, back into the box, or away.
   retryPending(room, id) {
@@ -176,10 +262,7 @@ const actions = {
     const p = r && r.pending.get(id);
     if (!p) return;
     r.pending.delete(id);
-    input.value = p.body;
-    fitComposer();
-    saveDraft();
-    input.focus();
+    composer.fill(p.body);
     state.changed();
   },
   discardPending(room, id) {
@@ -188,9 +271,27 @@ const actions = {
     state.changed();
   },
   async remove(ev) {
-    if (!confirm('Delete this message?')) return;
-    try { await api('DELETE', `/api/rooms/${ev.room}/messages/${ev.id}`); } catch (e) { alert(explain(e)); }
+    if (!(await confirmDialog('Delete this message? Everyone in the room sees that it was deleted.', { ok: 'Delete', danger: true }))) return;
+    try { await api('DELETE', `/api/rooms/${ev.room}/messages/${ev.id}`); } catch (e) { alertDialog(explain(e)); }
   },
+  showUser: (username) => showUserCard(state, username, actions),
+  openImage(file) {
+    const href = `/api/files/${file.id}`;
+    $('viewer-name').textContent = file.name;
+    $('viewer-image').src = `${href}?inline=true`;
+    $('viewer-image').alt = file.name;
+    $('viewer-download').href = href;
+    $('viewer-download').setAttribute('download', file.name);
+    $('viewer').showModal();
+  },
+  openAdmin(section) {
+    state.view = 'admin';
+    $('sidebar').classList.remove('open');
+    state.changed();
+    admin.open(section);
+  },
+  createRoom: () => openRoomDialog(),
+  editProfile: () => $('profile-button').click(),
 };
 
 state.onChange((s) => render(s, actions));
@@ -199,48 +300,37 @@ state.onChange((s) => render(s, actions));
 $('login-form').addEventListener('submit', (e) => { e.preventDefault(); authenticate('/api/login'); });
 $('register-button').addEventListener('click', () => authenticate('/api/register'));
 
-// Composer: Enter sends, Shift+Enter is a new line; the box grows with
-// its lines (up to a third of the screen, then it scrolls).
-const input = $('message-input');
-function fitComposer() {
-  input.style.height = 'auto';
-  input.style.height = `${input.scrollHeight + 2}px`;
-}
-let lastTyping = 0;
-function sendCurrent() {
-  const body = input.value;
-  if (!body.trim() || !state.current) return;
-  conn.send(state.current, body);
-  input.value = '';
-  fitComposer();
-  saveDraft();
-}
-input.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendCurrent(); }
-});
-input.addEventListener('input', () => {
-  fitComposer();
-  saveDraft();
-  if (conn && state.current && Date.now() - lastTyping > 2000) { lastTyping = Date.now(); conn.typing(state.current); }
-});
-$('composer').addEventListener('submit', (e) => { e.preventDefault(); sendCurrent(); });
-
 // Files: Attach button, drag-and-drop, paste.
 wireUploads(() => state.current);
+wireProfile(state);
+wireTheme(() => (state.me ? state.me.id : 0));
 
 // An image preview that loads makes the list taller, and upload bars make
 // it shorter: either way, stay at the bottom if that is where the reader was.
-const stick = () => {
-  const list = $('messages');
-  if (list.dataset.stick === '1') list.scrollTop = list.scrollHeight;
-};
-$('messages').addEventListener('load', stick, true);
-new ResizeObserver(stick).observe($('messages'));
+const list = $('messages');
+const stick = () => { if (list.dataset.stick === '1') list.scrollTop = list.scrollHeight; };
+list.addEventListener('load', stick, true);
+new ResizeObserver(stick).observe(list);
 
-// Older history when scrolled to the top.
-$('messages').addEventListener('scroll', () => {
+// Scrolling: older events near the top (from memory, else from the
+// server), newer ones near the bottom of a window that is not at the end.
+list.addEventListener('scroll', async () => {
   const r = state.room(state.current);
-  if (r && $('messages').scrollTop < 30) loadOlder(r);
+  if (!r) return;
+  if (nearTop(list) && !showOlder(state, r) && r.more && !r.loading) {
+    await loadOlder(r);
+    showOlder(state, r);
+  } else if (nearBottom(list)) {
+    showNewer(state, r);
+  }
+  list.dataset.stick = r.view.end === null && nearBottom(list, 40) ? '1' : '';
+  if (list.dataset.stick === '1' && r.unseen) { r.unseen = 0; }
+  updateJump(r, list);
+});
+$('jump-button').addEventListener('click', () => {
+  const r = state.room(state.current);
+  if (r) jumpToLatest(state, r);
+  $('message-input').focus();
 });
 
 // Header and sidebar controls.
@@ -249,21 +339,24 @@ $('menu-toggle').addEventListener('click', () => {
   $('menu-toggle').setAttribute('aria-expanded', String(open));
 });
 $('logout-button').addEventListener('click', async () => {
-  // Drafts stay on this device only while you are logged in.
-  try {
-    const mine = `securechat.draft.${state.me ? state.me.id : 0}.`;
-    for (const key of Object.keys(localStorage)) if (key.startsWith(mine)) localStorage.removeItem(key);
-  } catch { /* storage off */ }
-  try { await api('POST', '/api/logout'); } finally { conn && conn.stop(); location.reload(); }
+  // Drafts, kept rooms and unsent messages stay on this device only while
+  // you are logged in.
+  if (state.me) forget(state.me.id);
+  try { await api('POST', '/api/logout'); } catch { /* gone anyway */ } finally { if (conn) conn.stop(); location.reload(); }
 });
 $('notify-button').addEventListener('click', async () => {
   await Notification.requestPermission();
   $('notify-button').hidden = true;
 });
 document.addEventListener('visibilitychange', () => { if (!document.hidden) markRead(); state.changed(); });
+$('admin-button').addEventListener('click', () => actions.openAdmin());
 
 // Dialogs.
-$('new-room-button').addEventListener('click', () => { $('room-error').textContent = ''; $('room-dialog').showModal(); });
+function openRoomDialog() {
+  $('room-error').textContent = '';
+  $('room-dialog').showModal();
+}
+$('new-room-button').addEventListener('click', openRoomDialog);
 $('room-form').addEventListener('submit', async (e) => {
   if (e.submitter && e.submitter.value !== 'create') return;
   e.preventDefault();
@@ -278,14 +371,17 @@ $('room-form').addEventListener('submit', async (e) => {
     state.upsertRoom(room);
     $('room-dialog').close();
     $('room-form').reset();
+    refreshPublic();
     openRoom(room.id);
   } catch (err) { $('room-error').textContent = explain(err); }
 });
 $('browse-button').addEventListener('click', async () => {
   try {
-    renderPublicRooms((await api('GET', '/api/rooms')).public, actions);
+    const rooms = (await api('GET', '/api/rooms')).public;
+    state.publicRooms = rooms;
+    renderPublicRooms(rooms, actions);
     $('browse-dialog').showModal();
-  } catch (e) { alert(explain(e)); }
+  } catch (e) { alertDialog(explain(e)); }
 });
 $('invite-button').addEventListener('click', () => { $('invite-error').textContent = ''; $('invite-dialog').showModal(); });
 $('invite-form').addEventListener('submit', async (e) => {
@@ -298,12 +394,15 @@ $('invite-form').addEventListener('submit', async (e) => {
   } catch (err) { $('invite-error').textContent = explain(err); }
 });
 $('leave-button').addEventListener('click', async () => {
-  if (!confirm('Leave this room?')) return;
-  try { await api('POST', `/api/rooms/${state.current}/leave`); } catch (e) { alert(explain(e)); }
+  const r = state.room(state.current);
+  if (!r || !(await confirmDialog(`Leave #${r.info.name}?${r.info.kind === 'private' ? ' You need an invite to come back.' : ''}`, { ok: 'Leave' }))) return;
+  try { await api('POST', `/api/rooms/${r.info.id}/leave`); } catch (e) { alertDialog(explain(e)); }
 });
 $('password-button').addEventListener('click', () => { $('password-error').textContent = ''; $('password-dialog').showModal(); });
-// A chosen menu item closes the menu.
-document.querySelector('.user-menu .menu').addEventListener('click', () => { document.querySelector('.user-menu').open = false; });
+// A chosen menu item closes the menu (the theme choice keeps it open).
+document.querySelector('.user-menu .menu').addEventListener('click', (e) => {
+  if (e.target.closest('button')) document.querySelector('.user-menu').open = false;
+});
 $('password-form').addEventListener('submit', async (e) => {
   if (e.submitter && e.submitter.value !== 'save') return;
   e.preventDefault();

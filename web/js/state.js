@@ -1,16 +1,21 @@
-// What the app knows: rooms with their events and pending sends, who is
-// online, and which room is open. Views subscribe with onChange().
+// What the app knows: rooms with their events and pending sends, people
+// and who is online, and what is open. Views subscribe with onChange().
 
 export class State {
   constructor() {
     this.me = null;            // {id, username, is_admin}
     this.rooms = new Map();    // id -> Room
     this.online = new Set();   // usernames
-    this.users = [];           // directory entries
+    this.people = new Map();   // username -> directory entry (profile)
+    this.publicRooms = [];     // every public room, from GET /api/rooms
     this.current = null;       // open room id
+    this.view = 'chat';        // 'chat' or 'admin'
+    this.editing = null;       // {room, id} of the message being edited
+    this.setup = null;         // for a new server's admin: {users, registration}
     this.status = { state: 'connecting', detail: '' };
     this.listeners = [];
     this.scheduled = false;
+    this.clashes = new Map();  // display name -> how many people have it
   }
 
   onChange(fn) { this.listeners.push(fn); }
@@ -29,13 +34,73 @@ export class State {
   upsertRoom(info) {
     let r = this.rooms.get(info.id);
     if (!r) {
-      r = { info, events: new Map(), pending: new Map(), synced: info.last_seq, historyLoaded: false, more: true, typing: new Map() };
+      r = {
+        info,
+        events: new Map(),
+        order: [],             // the events, by seq (rebuilt when dirty)
+        dirty: false,
+        pending: new Map(),
+        synced: info.last_seq,
+        historyLoaded: false,
+        more: true,
+        typing: new Map(),
+        view: { end: null, size: 0 }, // which events are rendered (see messages.js)
+        marker: null,          // the "new messages" line goes after this seq
+        unseen: 0,             // arrived while the reader was scrolled up
+      };
       this.rooms.set(info.id, r);
     } else {
       r.info = { ...r.info, ...info };
     }
     return r;
   }
+
+  // The room's events in seq order.
+  sorted(r) {
+    if (r.dirty) {
+      r.order = [...r.events.values()].sort((a, b) => a.seq - b.seq);
+      r.dirty = false;
+    }
+    return r.order;
+  }
+
+  putEvent(r, ev) {
+    const last = r.order[r.order.length - 1];
+    r.events.set(ev.seq, ev);
+    // Live events come in order: append without a sort.
+    if (!r.dirty && (!last || last.seq < ev.seq)) r.order.push(ev);
+    else r.dirty = true;
+  }
+
+  // The directory, or one entry of it (a profile event).
+  setPeople(list) {
+    this.people = new Map(list.map((u) => [u.username, u]));
+    this.countNames();
+    this.changed();
+  }
+
+  setPerson(entry) {
+    this.people.set(entry.username, { ...this.people.get(entry.username), ...entry });
+    if (!entry.display_name) delete this.people.get(entry.username).display_name;
+    if (!entry.status) delete this.people.get(entry.username).status;
+    if (!entry.avatar) delete this.people.get(entry.username).avatar;
+    this.countNames();
+    this.changed();
+  }
+
+  countNames() {
+    this.clashes = new Map();
+    for (const p of this.people.values()) {
+      const n = (p.display_name || '').toLowerCase();
+      if (n) this.clashes.set(n, (this.clashes.get(n) || 0) + 1);
+    }
+    // A display name equal to someone's username is a clash too.
+    for (const name of this.people.keys()) {
+      if (this.clashes.has(name)) this.clashes.set(name, this.clashes.get(name) + 1);
+    }
+  }
+
+  nameClash(displayName) { return (this.clashes.get(displayName.toLowerCase()) || 0) > 1; }
 
   // A (re)connect: returns the `since` map for sync.
   applyWelcome(w) {
@@ -51,10 +116,7 @@ export class State {
       if (known) r.info.unread = info.unread;
     }
     for (const id of [...this.rooms.keys()]) if (!fresh.has(id)) this.rooms.delete(id);
-    if (!this.current || !this.rooms.has(this.current)) {
-      const general = w.rooms.find((r) => r.name === 'general') || w.rooms[0];
-      this.current = general ? general.id : null;
-    }
+    if (!this.current || !this.rooms.has(this.current)) this.current = this.general();
     this.changed();
     return since;
   }
@@ -70,7 +132,7 @@ export class State {
     let fresh = null;
     switch (ev.type) {
       case 'message':
-        r.events.set(ev.seq, ev);
+        this.putEvent(r, ev);
         // Whoever sent a message has stopped typing.
         r.typing.delete(ev.from);
         if (ev.from !== this.me.username) fresh = r;
@@ -80,7 +142,7 @@ export class State {
         for (const m of r.events.values()) {
           if (m.type === 'message' && m.id === ev.target) {
             if (ev.type === 'edited') { m.body = ev.body; m.edited = true; }
-            else { m.body = ''; m.deleted = true; }
+            else { m.body = ''; m.deleted = true; m.file = null; }
           }
         }
         break;
@@ -88,10 +150,10 @@ export class State {
       case 'room_updated':
         r.info.name = ev.name;
         r.info.topic = ev.topic;
-        r.events.set(ev.seq, ev);
+        this.putEvent(r, ev);
         break;
       default:
-        r.events.set(ev.seq, ev);
+        this.putEvent(r, ev);
     }
     this.changed();
     return fresh;
@@ -101,7 +163,7 @@ export class State {
   addHistory(roomId, events, more) {
     const r = this.room(roomId);
     if (!r) return;
-    for (const ev of events) if (!r.events.has(ev.seq)) r.events.set(ev.seq, ev);
+    for (const ev of events) if (!r.events.has(ev.seq)) { r.events.set(ev.seq, ev); r.dirty = true; }
     r.historyLoaded = true;
     r.more = more;
     this.changed();

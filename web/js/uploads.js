@@ -82,17 +82,36 @@ export function upload(room, file) {
   });
 }
 
-// The attachment of a message: a preview for checked images, a download
-// link with name and size for everything.
-export function attachment(file) {
+// What kind of file, in a word, and a short label for its icon.
+function kindOf(file) {
+  const t = file.media_type || '';
+  const ext = (file.name.match(/\.([A-Za-z0-9]{1,4})$/) || [])[1];
+  const label = ext ? ext.toUpperCase() : 'FILE';
+  if (file.image || t.startsWith('image/')) return ['Image', label];
+  if (t === 'application/pdf') return ['PDF document', label];
+  if (t.startsWith('text/')) return ['Text', label];
+  if (t.startsWith('audio/')) return ['Audio', label];
+  if (t.startsWith('video/')) return ['Video', label];
+  if (/zip|tar|gzip|compressed|7z|rar/.test(t)) return ['Archive', label];
+  return ['File', label];
+}
+
+// The attachment of a message: for checked images a preview that opens
+// the viewer; for every file a card with name, kind and size that
+// downloads it. Nothing uploaded is ever shown inline but checked images.
+export function attachment(file, openImage) {
   const box = el('div', { class: 'attachment' });
   const href = `/api/files/${file.id}`;
   if (file.image) {
-    box.append(el('a', { href, download: file.name, 'aria-label': `Download ${file.name}` },
+    box.append(el('button', { type: 'button', class: 'preview', 'aria-label': `Open image ${file.name}`, onclick: () => openImage(file) },
       el('img', { src: `${href}?inline=true`, alt: file.name, loading: 'lazy' })));
   }
-  box.append(el('a', { href, download: file.name, class: 'file-link', text: file.name }),
-    el('span', { class: 'size', text: humanSize(file.size) }));
+  const [kind, label] = kindOf(file);
+  box.append(el('div', { class: 'file-card' },
+    el('span', { class: 'file-kind', 'aria-hidden': 'true', text: label }),
+    el('div', { class: 'file-text' },
+      el('a', { href, download: file.name, class: 'file-link', text: file.name }),
+      el('span', { class: 'size', text: `${kind} · ${humanSize(file.size)}` }))));
   return box;
 }
 
