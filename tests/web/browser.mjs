@@ -4,11 +4,15 @@ import { chromium } from 'playwright-core';
 
 export const PASSWORD = 'correct horse battery';
 
-export function launch() {
+// `trust`: servers whose CA the browser trusts like an installed one
+// (needed where a page must count as secure, e.g. for a service worker).
+export function launch(trust = []) {
+  const spki = trust.map((s) => s.caSpki());
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...(spki.length ? [`--ignore-certificate-errors-spki-list=${spki.join(',')}`] : [])],
   });
 }
 
@@ -51,3 +55,40 @@ export function bodies(page) {
 export async function waitForBody(page, text) {
   await page.locator('#messages li.message:not(.pending) .body', { hasText: text }).first().waitFor();
 }
+
+// axe-core, injected into the page (through the debugging protocol, so
+// the app's CSP stays as it is). Returns the serious and critical
+// violations of WCAG 2.1 A/AA and best practice.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export async function axeViolations(page) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) }));
+  });
+  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+// Clicks a control that shows on hover or focus (a message's actions).
+export async function hoverClick(item, name) {
+  await item.hover();
+  await item.getByRole('button', { name, exact: true }).click();
+}
+
+// Screenshots go to docs/screenshots with UPDATE_SCREENSHOTS=1 (they are
+// committed and shown in the README), to a temp folder otherwise.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const shotsDir = process.env.UPDATE_SCREENSHOTS
+  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots')
+  : mkdtempSync(path.join(tmpdir(), 'securechat-shots-'));
+export const shot = (name) => path.join(shotsDir, name);

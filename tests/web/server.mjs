@@ -2,7 +2,8 @@
 // directory, and kills or restarts it like an operator (or a crash) would.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,16 @@ export class Server {
   }
 
   get url() { return `https://127.0.0.1:${this.port}`; }
+
+  // The base64 SHA-256 of the public key of the server's own CA, for
+  // Chromium's --ignore-certificate-errors-spki-list: pages from this server
+  // are then treated as secure, as a browser that trusts the CA would (a
+  // service worker needs that).
+  caSpki() {
+    const pem = readFileSync(path.join(this.dataDir, 'tls', 'ca.pem'), 'utf8');
+    const der = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+    return createHash('sha256').update(der).digest('base64');
+  }
 
   async start() {
     const args = ['--data-dir', this.dataDir, '--bind', `127.0.0.1:${this.port}`, '--log', 'warn', ...this.args];

@@ -47,7 +47,8 @@ export class AdminPage {
     this.invitesBody = el('tbody');
     this.codeBox = el('div', { id: 'invite-code-box', 'aria-live': 'polite' });
     root.replaceChildren(
-      el('header', {}, el('h2', { id: 'admin-heading', text: 'Administration' }), back),
+      el('header', {}, el('h2', { id: 'admin-heading', text: 'Administration' }),
+        el('button', { type: 'button', class: 'secondary', id: 'admin-refresh', text: 'Refresh', onclick: () => this.refresh() }), back),
       this.error,
       el('section', { id: 'admin-stats', 'aria-labelledby': 'stats-h' }, el('h3', { id: 'stats-h', text: 'Server' }), this.statsBox),
       el('section', { id: 'admin-settings', 'aria-labelledby': 'reg-h' },
@@ -84,7 +85,6 @@ export class AdminPage {
       const [stats, settings, users, invites] = await Promise.all([
         api('GET', '/api/admin/stats'), api('GET', '/api/admin/settings'),
         api('GET', '/api/admin/users'), api('GET', '/api/admin/invites')]);
-      this.error.textContent = '';
       this.renderStats(stats);
       this.modeSelect.value = settings.registration;
       this.users = users.users;
@@ -139,7 +139,8 @@ export class AdminPage {
   }
 
   async run(fn) {
-    try { await fn(); this.error.textContent = ''; } catch (e) { this.error.textContent = explain(e); }
+    this.error.textContent = '';
+    try { await fn(); } catch (e) { this.error.textContent = explain(e); }
     await this.refresh();
   }
 

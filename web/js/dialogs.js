@@ -27,6 +27,8 @@ function ask(text, { ok = 'OK', cancel = 'Cancel', danger = false, input = null 
       resolve(input ? (yes ? field.value : null) : yes);
     }, { once: true });
     dialog.returnValue = '';
+    // Counts the questions asked, so a caller can tell one from the next.
+    dialog.dataset.asked = String(Number(dialog.dataset.asked || 0) + 1);
     dialog.showModal();
     (input ? field : $('ask-ok')).focus();
   });
