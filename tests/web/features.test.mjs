@@ -419,13 +419,13 @@ test('a refused message can be retried, taken back to edit, or discarded', async
   // Edit puts the text back into the box; shortened, it goes out.
   await sam.locator('#messages li.pending.failed').getByRole('button', { name: 'Edit unsent message' }).click();
   assert.equal(await composer(sam).inputValue(), big);
-  assert.equal(await sam.locator('#messages li.pending').count(), 0);
+  await sam.locator('#messages li.pending').waitFor({ state: 'detached' });
   await composer(sam).fill('x'.repeat(100));
   await composer(sam).press('Enter');
   await waitForBody(sam, 'x'.repeat(100));
   // Discard lets another refused one go.
   await say(sam, big);
   await sam.locator('#messages li.pending.failed').getByRole('button', { name: 'Discard' }).click();
-  assert.equal(await sam.locator('#messages li.pending').count(), 0);
+  await sam.locator('#messages li.pending').waitFor({ state: 'detached' });
   await sam.context().close();
 });

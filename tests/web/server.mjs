@@ -2,7 +2,7 @@
 // directory, and kills or restarts it like an operator (or a crash) would.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { X509Certificate, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,11 +12,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const BIN = process.env.WEBTEST_SERVER_BIN || path.join(root, 'target/debug/securechat-server');
 
 export class Server {
-  // `env`: extra SECURECHAT_* settings; `args`: extra flags.
-  constructor({ env = {}, args = [] } = {}) {
+  // `env`: extra SECURECHAT_* settings; `args`: extra flags; `memory`: the
+  // data directory in RAM (/dev/shm), for tests that write much and are
+  // not about the disk (fsync there costs nothing).
+  constructor({ env = {}, args = [], memory = false } = {}) {
     this.env = env;
     this.args = args;
-    this.dataDir = mkdtempSync(path.join(tmpdir(), 'securechat-web-'));
+    const base = memory && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+    this.dataDir = mkdtempSync(path.join(base, 'securechat-web-'));
     this.port = 0;
     this.child = null;
   }

@@ -44,6 +44,16 @@ export function fullTime(ts) {
   return new Date(ts).toLocaleString();
 }
 
+// Day labels, formatted once per day (formatting is the costly part).
+const days = new Map();
+
 export function dayOf(ts) {
-  return new Date(ts).toLocaleDateString([], { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+  const d = new Date(ts);
+  const key = d.getFullYear() * 10000 + d.getMonth() * 100 + d.getDate();
+  let label = days.get(key);
+  if (!label) {
+    label = d.toLocaleDateString([], { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+    days.set(key, label);
+  }
+  return label;
 }

@@ -239,8 +239,7 @@ const actions = {
     if (!body.trim() || body === ev.body) { actions.cancelEdit(); return; }
     try {
       await api('PATCH', `/api/rooms/${ev.room}/messages/${ev.id}`, { body });
-      ev.body = body;
-      ev.edited = true;
+      if (ev.body !== body) { ev.body = body; ev.edited = true; ev.version = (ev.version || 0) + 1; }
       actions.cancelEdit();
     } catch (e) { alertDialog(explain(e)); }
   },

@@ -182,7 +182,9 @@ function wantedItems(state, r, actions) {
   let prev = null;
   for (let i = start; i < end; i++) {
     const ev = all[i];
-    const d = dayOf(ev.ts);
+    // Worked out once per event: its day and time in milliseconds.
+    if (ev.day === undefined) { ev.day = dayOf(ev.ts); ev.ms = Date.parse(ev.ts); }
+    const d = ev.day;
     if (d !== day) {
       items.push({ key: `d:${d}`, sig: d, make: () => el('li', { class: 'day', text: d }) });
       day = d;
@@ -195,13 +197,13 @@ function wantedItems(state, r, actions) {
     const parts = notice(state, ev);
     if (parts) {
       const sig = JSON.stringify([ev.type, ev.seq, looks(state, ev.user || ev.by || '')]);
-      items.push({ key: `s:${ev.seq}`, sig, make: () => el('li', { class: 'notice' }, ...notice(state, ev)) });
+      items.push({ key: `s:${ev.seq}`, sig, make: () => el('li', { class: 'notice', 'data-seq': String(ev.seq) }, ...notice(state, ev)) });
       prev = null;
     } else if (ev.type === 'message') {
-      const cont = Boolean(prev && prev.from === ev.from && Date.parse(ev.ts) - Date.parse(prev.ts) < GROUP_MS);
+      const cont = Boolean(prev && prev.from === ev.from && ev.ms - prev.ms < GROUP_MS);
       const editing = Boolean(state.editing && state.editing.id === ev.id && !ev.deleted);
-      const sig = JSON.stringify([ev.id, ev.body, ev.edited, ev.deleted, ev.file ? ev.file.id : null,
-        ev.from === me, isAdmin, cont, editing, looks(state, ev.from)]);
+      // `version` counts the edits and the deletion (see state.js).
+      const sig = `${ev.version || 0}|${isAdmin}|${cont}|${editing}|${looks(state, ev.from)}`;
       items.push({ key: `s:${ev.seq}`, sig, make: () => messageItem(state, ev, cont, editing, actions) });
       prev = ev;
     }
@@ -215,11 +217,12 @@ function wantedItems(state, r, actions) {
   return items;
 }
 
-// The first item at least partly on screen, and how far below the top.
+// The first event at least partly on screen, and how far below the top.
+// (Not a day separator: it stays first while older events come in above.)
 function anchorOf(list) {
   const top = list.scrollTop;
   for (const node of list.children) {
-    if (node.offsetTop + node.offsetHeight > top) return { node, delta: node.offsetTop - top };
+    if (node.dataset.seq && node.offsetTop + node.offsetHeight > top) return { key: `s:${node.dataset.seq}`, delta: node.offsetTop - top };
   }
   return null;
 }
@@ -243,8 +246,9 @@ export function renderMessages(state, actions) {
     list.scrollTop = line ? Math.max(0, line.offsetTop - list.clientHeight / 3) : list.scrollHeight;
   } else if (list.dataset.toBottom === '1' || atBottom) {
     list.scrollTop = list.scrollHeight;
-  } else if (anchor && anchor.node.isConnected) {
-    list.scrollTop = anchor.node.offsetTop - anchor.delta;
+  } else if (anchor && keyed.node(anchor.key)) {
+    // By key: the element may have been remade (its grouping changed).
+    list.scrollTop = keyed.node(anchor.key).offsetTop - anchor.delta;
   }
   list.dataset.toBottom = '';
   list.dataset.room = String(r.info.id);

@@ -9,6 +9,9 @@ const $ = (id) => document.getElementById(id);
 const lists = {};
 const keyedOf = (id) => (lists[id] ||= new Keyed($(id)));
 
+// Words for screen readers only.
+const hidden = (text) => el('span', { class: 'visually-hidden', text });
+
 function presence(state, username) {
   const online = state.online.has(username);
   return el('span', { class: 'person' }, avatar(state, username, 'small'),
@@ -29,13 +32,15 @@ function roomItem(state, r, actions) {
       class: unread ? 'unread' : undefined,
       'aria-current': current ? 'true' : 'false',
       'data-room': String(r.info.id),
-      'aria-label': `${label}${dm ? (online ? ' (online)' : ' (offline)') : ''}${unread ? `, ${n} unread` : ''}`,
       onclick: () => actions.openRoom(r.info.id),
     });
+    // The accessible name is the visible text plus, for screen readers,
+    // presence and the unread count.
     if (dm) btn.append(presence(state, r.info.name));
     btn.append(el('span', { class: 'name', text: label }));
+    if (dm) btn.append(hidden(online ? ' (online)' : ' (offline)'));
     if (r.info.kind === 'private') btn.append(el('span', { class: 'tag', text: 'private' }));
-    if (unread) btn.append(el('span', { class: 'badge', 'aria-hidden': 'true', text: String(n) }));
+    if (unread) btn.append(hidden(`, ${n} unread`), el('span', { class: 'badge', 'aria-hidden': 'true', text: String(n) }));
     return el('li', {}, btn);
   };
   return { key: `r:${r.info.id}`, sig, make };
@@ -50,11 +55,11 @@ function personItem(state, u, actions) {
   const make = () => el('li', {}, el('button', {
     type: 'button',
     'data-user': u.username,
-    'aria-label': `Message ${name} (${online ? 'online' : 'offline'})`,
     title: `@${u.username} — ${seen}`,
     onclick: () => actions.openDm(u.username),
-  }, presence(state, u.username),
+  }, presence(state, u.username), hidden('Message '),
   el('span', { class: 'name' }, el('span', { text: name }),
+    hidden(` (${online ? 'online' : 'offline'})`),
     p.status ? el('span', { class: 'sub', text: ` — ${p.status}` }) : null)));
   return { key: `u:${u.username}`, sig, make };
 }

@@ -20,13 +20,23 @@ export class State {
 
   onChange(fn) { this.listeners.push(fn); }
 
+  // Views render at most once a frame, however many messages arrive in it
+  // (a burst of hundreds costs a few renders, not hundreds of layouts). A
+  // hidden page gets no frames, so it renders at once (the title's count).
   changed() {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    const run = () => {
+      if (!this.scheduled) return;
       this.scheduled = false;
       for (const fn of this.listeners) fn(this);
-    });
+    };
+    if (document.hidden) queueMicrotask(run);
+    else {
+      requestAnimationFrame(run);
+      // In case frames stop (the page was hidden meanwhile).
+      setTimeout(run, 100);
+    }
   }
 
   room(id) { return this.rooms.get(Number(id)); }
@@ -143,6 +153,7 @@ export class State {
           if (m.type === 'message' && m.id === ev.target) {
             if (ev.type === 'edited') { m.body = ev.body; m.edited = true; }
             else { m.body = ''; m.deleted = true; m.file = null; }
+            m.version = (m.version || 0) + 1;
           }
         }
         break;
