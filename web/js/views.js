@@ -35,7 +35,8 @@ function renderHeader(state) {
   if ($('room-topic').textContent !== topic) $('room-topic').textContent = topic;
   const st = $('conn-status');
   const { state: s, detail } = state.status;
-  const text = s === 'connected' ? 'connected' : `${s}${detail ? ' ' + detail : ''}`;
+  const text = s === 'connected' ? 'connected'
+    : s === 'offline' && detail ? `offline — retrying ${detail}` : `${s}${detail ? ' ' + detail : ''}`;
   if (st.textContent !== text) st.textContent = text;
   st.className = `status ${s}`;
   if (state.me) {
