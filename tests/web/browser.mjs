@@ -48,6 +48,18 @@ export async function say(page, text) {
   await composer(page).press('Enter');
 }
 
+// Sends `prefix 1` … `prefix n` from the page's message box, as fast as
+// the app takes them.
+export async function sendMany(page, prefix, n) {
+  await page.evaluate(([p, count]) => {
+    const input = document.getElementById('message-input');
+    for (let i = 1; i <= count; i++) {
+      input.value = `${p} ${i}`;
+      input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    }
+  }, [prefix, n]);
+}
+
 export function bodies(page) {
   return page.locator('#messages li.message:not(.pending) .body').allTextContents();
 }

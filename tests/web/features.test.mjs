@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, signIn, newUser, composer, say, bodies, waitForBody, PASSWORD } from './browser.mjs';
+import { launch, openPage, signIn, newUser, composer, say, sendMany, bodies, waitForBody, PASSWORD } from './browser.mjs';
 import { Server } from './server.mjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,13 +100,7 @@ test('rooms, invites, edits, history and the session lifecycle', async () => {
 
   // History: 120 messages; the newest 50 load first, older ones on scroll.
   await dana.locator('#room-list button', { hasText: 'general' }).click();
-  await dana.evaluate(() => {
-    const input = document.getElementById('message-input');
-    for (let i = 1; i <= 120; i++) {
-      input.value = `history ${i}`;
-      input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
-    }
-  });
+  await sendMany(dana, 'history', 120);
   await waitForBody(dana, 'history 120');
   const late = await newUser(browser, server.url, 'fay');
   await waitForBody(late, 'history 120');

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launch, openPage, signIn, newUser, composer, say, waitForBody, hoverClick, shot, PASSWORD,
+  launch, openPage, signIn, newUser, composer, say, sendMany, waitForBody, hoverClick, shot, PASSWORD,
 } from './browser.mjs';
 import { Server } from './server.mjs';
 
@@ -135,13 +135,7 @@ test('the "new messages" line, jump to latest, and unread rooms in bold', async 
   await dov.getByRole('button', { name: 'Create', exact: true }).click();
   await dov.locator('#room-name', { hasText: '#side' }).waitFor();
 
-  await cleo.evaluate(() => {
-    const input = document.getElementById('message-input');
-    for (let i = 1; i <= 40; i++) {
-      input.value = `news ${i}`;
-      input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
-    }
-  });
+  await sendMany(cleo, 'news', 40);
   const general = dov.locator('#room-list button', { hasText: 'general' });
   await general.locator('.badge', { hasText: '40' }).waitFor();
   assert.equal(await general.evaluate((b) => getComputedStyle(b).fontWeight), '700');

@@ -24,16 +24,13 @@ pub async fn list_users(
     State(state): State<AppState>,
     Admin(_): Admin,
 ) -> Result<Json<AdminUsersResponse>, ApiError> {
-    let (list, profiles) = state
-        .store
-        .read(|c| Ok::<_, StoreError>((users::list(c)?, profiles::all(c)?)))
-        .await?;
+    let list = state.store.read(profiles::everyone).await?;
     let online = state.hub.online_users();
     let users = list
         .into_iter()
-        .map(|u| AdminUser {
+        .map(|(u, profile)| AdminUser {
             online: online.contains(&u.id),
-            display_name: profiles.get(&u.id).and_then(|p| p.display_name.clone()),
+            display_name: profile.display_name,
             id: u.id,
             username: u.username,
             is_admin: u.is_admin,

@@ -199,6 +199,16 @@ fn disposition(kind: &str, name: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
+/// Headers of user-uploaded bytes (files, profile pictures): a policy
+/// under which nothing in them can run, and how long they may be kept.
+pub fn sandboxed(h: &mut HeaderMap, cache: &'static str) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox; frame-ancestors 'none'"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+}
+
 /// The byte range asked for, within `len`: `Ok(None)` for all of it.
 fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, RangeError> {
     match headers.get(header::RANGE) {
@@ -290,14 +300,7 @@ pub async fn download(
         header::CONTENT_DISPOSITION,
         disposition(if inline { "inline" } else { "attachment" }, &row.info.name),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox; frame-ancestors 'none'"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
+    sandboxed(h, "private, max-age=3600");
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", row.info.sha256)) {
         h.insert(header::ETAG, v);
     }

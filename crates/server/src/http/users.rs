@@ -7,9 +7,8 @@ use super::error::ApiError;
 use crate::accounts;
 use crate::files::sniff_image;
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::profiles::{self, ProfileRow};
-use crate::store::users::{self, UserRecord};
+use crate::store::users::UserRecord;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -39,18 +38,12 @@ fn entry(user: &UserRecord, profile: &ProfileRow, online: bool) -> DirectoryEntr
 
 /// `GET /api/users`: every enabled user, by name.
 pub async fn directory(State(state): State<AppState>, Authed(_): Authed) -> Answer<UsersResponse> {
-    let (list, profiles) = state
-        .store
-        .read(|c| Ok::<_, StoreError>((users::list(c)?, profiles::all(c)?)))
-        .await?;
+    let list = state.store.read(profiles::everyone).await?;
     let online = state.hub.online_users();
     let users = list
         .iter()
-        .filter(|u| !u.disabled)
-        .map(|u| {
-            let profile = profiles.get(&u.id).cloned().unwrap_or_default();
-            entry(u, &profile, online.contains(&u.id))
-        })
+        .filter(|(u, _)| !u.disabled)
+        .map(|(u, profile)| entry(u, profile, online.contains(&u.id)))
         .collect();
     Ok(Json(UsersResponse { users }))
 }
@@ -196,14 +189,7 @@ pub async fn avatar(
         HeaderValue::from_str(&media_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox; frame-ancestors 'none'"),
-    );
     // The URL carries the picture's version, so it may be kept.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400"),
-    );
+    super::files::sandboxed(h, "private, max-age=86400");
     Ok(res)
 }

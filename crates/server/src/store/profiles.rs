@@ -3,6 +3,7 @@
 //! serve it and a backup of the database holds it).
 
 use super::StoreError;
+use super::users::{self, UserRecord};
 use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::UserId;
 use securechat_proto::http::Profile;
@@ -54,10 +55,22 @@ pub fn get(conn: &Connection, user: UserId) -> Result<ProfileRow, StoreError> {
 }
 
 /// Every user's profile.
-pub fn all(conn: &Connection) -> Result<HashMap<UserId, ProfileRow>, StoreError> {
+fn all(conn: &Connection) -> Result<HashMap<UserId, ProfileRow>, StoreError> {
     let mut stmt = conn.prepare(&format!("SELECT id, {COLUMNS} FROM users"))?;
     let rows = stmt.query_map([], |r| Ok((UserId(r.get(0)?), from_row(r, 1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every user (by name) with their profile.
+pub fn everyone(conn: &Connection) -> Result<Vec<(UserRecord, ProfileRow)>, StoreError> {
+    let mut profiles = all(conn)?;
+    Ok(users::list(conn)?
+        .into_iter()
+        .map(|u| {
+            let p = profiles.remove(&u.id).unwrap_or_default();
+            (u, p)
+        })
+        .collect())
 }
 
 /// Sets what is `Some` (an empty string clears it).
