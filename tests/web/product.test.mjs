@@ -104,6 +104,12 @@ test('profiles, grouped messages with avatars, user cards, actions on hover and 
   await ben.locator('#messages .intro', { hasText: 'No messages yet' }).waitFor();
   await ben.locator('#room-list button', { hasText: 'general' }).click();
 
+  // An impostor's display name: both are shown with their usernames.
+  await ben.evaluate(() => fetch('/api/me', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: 'ana lima' }) }));
+  await mine('one').locator('.from', { hasText: 'Ana Lima (@ana)' }).waitFor();
+  await ben.evaluate(() => fetch('/api/me', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: '' }) }));
+  await mine('one').locator('.from', { hasText: /^Ana Lima$/ }).waitFor();
+
   // ↑ in the empty box edits the last message in place; Shift+Enter is a
   // new line, Enter saves.
   await composer(ana).focus();

@@ -15,7 +15,7 @@ export class State {
     this.status = { state: 'connecting', detail: '' };
     this.listeners = [];
     this.scheduled = false;
-    this.clashes = new Map();  // display name -> how many people have it
+    this.clashes = new Map();  // name -> usernames going by it
   }
 
   onChange(fn) { this.listeners.push(fn); }
@@ -98,19 +98,21 @@ export class State {
     this.changed();
   }
 
+  // Who goes by each name (lowercased): display names, and usernames.
   countNames() {
     this.clashes = new Map();
+    const claim = (name, username) => {
+      if (!this.clashes.has(name)) this.clashes.set(name, new Set());
+      this.clashes.get(name).add(username);
+    };
     for (const p of this.people.values()) {
-      const n = (p.display_name || '').toLowerCase();
-      if (n) this.clashes.set(n, (this.clashes.get(n) || 0) + 1);
-    }
-    // A display name equal to someone's username is a clash too.
-    for (const name of this.people.keys()) {
-      if (this.clashes.has(name)) this.clashes.set(name, this.clashes.get(name) + 1);
+      claim(p.username, p.username);
+      if (p.display_name) claim(p.display_name.toLowerCase(), p.username);
     }
   }
 
-  nameClash(displayName) { return (this.clashes.get(displayName.toLowerCase()) || 0) > 1; }
+  // Whether someone else also goes by `displayName`.
+  nameClash(displayName) { return (this.clashes.get(displayName.toLowerCase()) || new Set()).size > 1; }
 
   // A (re)connect: returns the `since` map for sync.
   applyWelcome(w) {
