@@ -375,6 +375,12 @@ test('the app opens offline from its service worker and sends what was queued, o
     const reg = await navigator.serviceWorker.ready;
     return Boolean(reg.active && navigator.serviceWorker.controller);
   }, null, { timeout: 10000 });
+  // Installable: Chromium finds nothing missing (but that a test browser's
+  // profile is a private one), and the manifest parses without errors.
+  const cdp = await lea.context().newCDPSession(lea);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  assert.deepEqual(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito'), []);
+  assert.deepEqual((await cdp.send('Page.getAppManifest')).errors, []);
   await lea.context().setOffline(true);
   await lea.reload();
   await lea.locator('#app-view').waitFor();

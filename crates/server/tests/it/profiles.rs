@@ -159,6 +159,16 @@ async fn profile_pictures_are_checked_images_served_safely() {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert!(error_of(res).await.1.contains("PNG"));
     }
+    // Up to 256 KiB is fine (far above the API's 16 KiB JSON limit)…
+    let mut large = PNG.to_vec();
+    large.resize(256 * 1024, 0);
+    assert_eq!(put_avatar(&app, &alice, large).await.status(), StatusCode::OK);
+    put_avatar(&app, &alice, PNG.to_vec()).await;
+    let url = app.get_json("/api/me", &alice).await["profile"]["avatar"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // … beyond it, 413.
     let mut big = PNG.to_vec();
     big.resize(300 * 1024, 0);
     let res = put_avatar(&app, &alice, big).await;
