@@ -291,3 +291,31 @@ pub struct StatsResponse {
     pub connections: u64,
     pub uptime_secs: u64,
 }
+
+/// One message found by `GET /api/search`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The message's id and place.
+    pub id: crate::MessageId,
+    pub room: RoomId,
+    pub room_kind: RoomKind,
+    /// The room's name; for a DM, the other member's username.
+    pub room_name: String,
+    pub seq: crate::Seq,
+    pub ts: Timestamp,
+    pub from: String,
+    /// Text around the match; each matched word is between U+0002 and
+    /// U+0003 (characters no message contains), for the client to
+    /// highlight as text.
+    pub snippet: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::FileId>,
+}
+
+/// `GET /api/search?q=…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    pub results: Vec<SearchHit>,
+    /// Whether another page exists (ask with `offset` + the page's length).
+    pub more: bool,
+}

@@ -129,6 +129,10 @@ pub struct Config {
     /// File uploads allowed per user per minute (a token bucket holding
     /// this many, taken before the body is read).
     pub uploads_per_minute: u32,
+    /// Sustained searches per second per user (`GET /api/search`).
+    pub search_rate_per_sec: f64,
+    /// Searches a user may make in a burst.
+    pub search_burst: u32,
     /// A bearer token that lets a client from any address read `/metrics`.
     /// Without it (the default), `/metrics` answers loopback clients only.
     pub metrics_token: Option<String>,
@@ -175,6 +179,8 @@ impl Default for Config {
             max_sockets_per_ip: 1024,
             max_upload_bytes: 100 * 1024 * 1024,
             uploads_per_minute: 30,
+            search_rate_per_sec: 2.0,
+            search_burst: 20,
             metrics_token: None,
             handshake_timeout_ms: 10_000,
             max_pending_per_ip: 256,
@@ -279,6 +285,7 @@ impl Config {
         }
         for (name, rate, burst) in [
             ("action", self.action_rate_per_sec, self.action_burst),
+            ("search", self.search_rate_per_sec, self.search_burst),
             ("mark", self.mark_rate_per_sec, self.mark_burst),
         ] {
             if !(rate.is_finite() && rate > 0.0) || burst == 0 {

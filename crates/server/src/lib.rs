@@ -18,6 +18,7 @@
 //! - [`files`]: file bytes on disk by SHA-256, streamed uploads, the sweep;
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
 //! - [`ratelimit`]: token buckets: per-user budgets, registrations;
+//! - [`search`]: search queries parsed into FTS5 terms and filters;
 //! - [`store`]: SQLite with group commit, migrations, queries;
 //! - [`config`]: the one validated configuration struct;
 //! - [`datadir`]: the data directory's modes (0700/0600) and its lock;
@@ -39,6 +40,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod peers;
 pub mod ratelimit;
+pub mod search;
 pub mod server;
 pub mod sockets;
 pub mod state;

@@ -82,6 +82,8 @@ pub struct Budgets {
     pub marks: RateLimiter,
     /// File uploads, taken before the body is read.
     pub uploads: RateLimiter,
+    /// Searches.
+    pub searches: RateLimiter,
 }
 
 impl Budgets {
@@ -91,6 +93,7 @@ impl Budgets {
             actions: RateLimiter::new(config.action_rate_per_sec, config.action_burst),
             marks: RateLimiter::new(config.mark_rate_per_sec, config.mark_burst),
             uploads: RateLimiter::per_minute(config.uploads_per_minute),
+            searches: RateLimiter::new(config.search_rate_per_sec, config.search_burst),
         }
     }
 }

@@ -11,6 +11,7 @@
 //!   extractors with JSON errors;
 //! - [`users`]: the directory, user cards, your profile and picture;
 //! - [`rooms`]: rooms, DMs, members, history, edits;
+//! - [`search`]: message search;
 //! - [`files`]: upload (streamed, size-limited) and download (Range);
 //! - [`admin`]: users, roles, passwords, invites, settings, stats (admins
 //!   only);
@@ -25,6 +26,7 @@ pub mod error;
 pub mod files;
 pub mod ops;
 pub mod rooms;
+pub mod search;
 pub mod users;
 pub mod web;
 
@@ -60,6 +62,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(users::delete_avatar)
                 .layer(DefaultBodyLimit::max(AVATAR_MAX_BYTES)),
         )
+        .route("/api/search", get(search::search))
         .route("/api/users", get(users::directory))
         .route("/api/users/{username}", get(users::card))
         .route("/api/users/{username}/avatar", get(users::avatar))

@@ -10,7 +10,7 @@
 //!   (the query planner stability guarantee; see `tune`).
 //! - [`schema`]: the embedded migrations;
 //! - [`users`], [`profiles`], [`invites`], [`settings`], [`sessions`],
-//!   [`rooms`], [`events`], [`files`]: the queries, plain functions over a
+//!   [`rooms`], [`events`], [`files`], [`search`]: the queries, plain functions over a
 //!   `&Connection`, so they compose inside one transaction.
 //!
 //! The method set of [`Store`] (`write`, `write_then`, `submit_then`,
@@ -23,6 +23,7 @@ pub mod invites;
 pub mod profiles;
 pub mod rooms;
 pub mod schema;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod users;

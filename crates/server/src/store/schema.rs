@@ -108,6 +108,39 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 5: full-text search over messages: an FTS5 index whose content is the
+    // events table, kept by triggers, so a message, its edit and its
+    // deletion change the index in their own transaction. Only live
+    // messages are indexed: an edit replaces the text, a deletion removes it.
+    r#"
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        body, content = 'events', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER events_fts_insert AFTER INSERT ON events
+    WHEN new.kind = 'message' AND new.deleted = 0 AND new.body IS NOT NULL AND new.body != ''
+    BEGIN
+        INSERT INTO events_fts (rowid, body) VALUES (new.id, new.body);
+    END;
+    CREATE TRIGGER events_fts_update AFTER UPDATE OF body, deleted ON events
+    WHEN old.kind = 'message'
+    BEGIN
+        INSERT INTO events_fts (events_fts, rowid, body)
+        SELECT 'delete', old.id, old.body
+        WHERE old.deleted = 0 AND old.body IS NOT NULL AND old.body != '';
+        INSERT INTO events_fts (rowid, body)
+        SELECT new.id, new.body
+        WHERE new.deleted = 0 AND new.body IS NOT NULL AND new.body != '';
+    END;
+    CREATE TRIGGER events_fts_delete AFTER DELETE ON events
+    WHEN old.kind = 'message' AND old.deleted = 0 AND old.body IS NOT NULL AND old.body != ''
+    BEGIN
+        INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    END;
+    INSERT INTO events_fts (rowid, body)
+    SELECT id, body FROM events
+    WHERE kind = 'message' AND deleted = 0 AND body IS NOT NULL AND body != '';
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -25,7 +25,7 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: &str,
     room: impl std::fmt::Display,

@@ -15,5 +15,6 @@ mod ops;
 mod profiles;
 mod resume;
 mod rooms;
+mod search;
 mod security;
 mod tls;

@@ -162,7 +162,10 @@ async fn profile_pictures_are_checked_images_served_safely() {
     // Up to 256 KiB is fine (far above the API's 16 KiB JSON limit)…
     let mut large = PNG.to_vec();
     large.resize(256 * 1024, 0);
-    assert_eq!(put_avatar(&app, &alice, large).await.status(), StatusCode::OK);
+    assert_eq!(
+        put_avatar(&app, &alice, large).await.status(),
+        StatusCode::OK
+    );
     put_avatar(&app, &alice, PNG.to_vec()).await;
     let url = app.get_json("/api/me", &alice).await["profile"]["avatar"]
         .as_str()
