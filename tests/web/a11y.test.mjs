@@ -82,6 +82,12 @@ test('axe finds no serious or critical violation on any view, light and dark, de
         await check(page, `rooms open, ${tag}`, found);
         await page.getByRole('button', { name: 'Show rooms' }).click();
       }
+      await page.getByRole('searchbox', { name: 'Search messages' }).fill('onboarding');
+      await page.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
+      await page.locator('#search-results mark').first().waitFor();
+      await check(page, `search, ${tag}`, found);
+      await page.locator('#search-results button').first().click();
+      await page.locator('#messages li.found').waitFor();
       await page.locator('#messages .from', { hasText: 'yan' }).first().click();
       await page.locator('#user-card[open]').waitFor();
       await check(page, `user card, ${tag}`, found);

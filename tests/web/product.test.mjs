@@ -405,3 +405,43 @@ test('the app opens offline from its service worker and sends what was queued, o
   assert.equal(count, 1);
   for (const p of [lea, max]) await p.context().close();
 });
+
+test('search finds messages in your rooms and opens the room at the one clicked', async () => {
+  const sol = await newUser(browser, server.url, 'sol');
+  const tim = await newUser(browser, server.url, 'tim');
+  await say(sol, 'the needle is in the haystack');
+  await waitForBody(tim, 'the needle is in the haystack');
+  await sendMany(sol, 'filler', 250);
+  await waitForBody(tim, 'filler 250');
+
+  await tim.getByRole('searchbox', { name: 'Search messages' }).fill('needle from:sol');
+  await tim.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
+  const hit = tim.locator('#search-results button').first();
+  await hit.waitFor();
+  assert.equal(await tim.locator('#search-results mark').first().textContent(), 'needle');
+  assert.match(await hit.textContent(), /sol#general/);
+  assert.equal(await tim.locator('#search-status').textContent(), '1 message found');
+  // The message is 250 back: the room opens there, with it marked.
+  await hit.click();
+  await tim.locator('#room-name', { hasText: '#general' }).waitFor();
+  const found = tim.locator('#messages li.message.found');
+  await found.waitFor();
+  assert.match(await found.textContent(), /the needle is in the haystack/);
+  const [box, list] = [await found.boundingBox(), await tim.locator('#messages').boundingBox()];
+  assert.ok(box.y >= list.y && box.y + box.height <= list.y + list.height, 'on screen');
+
+  // Nothing found, a bad filter, and markup in a query: all said as text.
+  for (const [q, said] of [
+    ['zzzzqqq', /^Nothing found/],
+    ['before:someday', /needs a date/],
+    ['<b>bold</b>', /^Nothing found/],
+  ]) {
+    await tim.getByRole('searchbox', { name: 'Search messages' }).fill(q);
+    await tim.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
+    await tim.locator('#search-status', { hasText: said }).waitFor();
+  }
+  assert.equal(await tim.locator('#search-view b').count(), 0);
+  await tim.getByRole('button', { name: 'Back to chat' }).click();
+  await tim.locator('#room-name', { hasText: '#general' }).waitFor();
+  for (const p of [sol, tim]) await p.context().close();
+});

@@ -10,7 +10,8 @@ import { api, explain } from './api.js';
 import { Connection } from './connection.js';
 import { State } from './state.js';
 import { render, renderPublicRooms } from './views.js';
-import { WINDOW, showOlder, showNewer, jumpToLatest, nearTop, nearBottom, updateJump } from './messages.js';
+import { WINDOW, showOlder, showNewer, showAt, jumpToLatest, nearTop, nearBottom, updateJump } from './messages.js';
+import { SearchPage } from './search.js';
 import { wireUploads } from './uploads.js';
 import { Composer } from './composer.js';
 import { confirmDialog, alertDialog } from './dialogs.js';
@@ -166,6 +167,7 @@ async function openRoom(id) {
     r.marker = (r.info.unread || 0) > 0 ? (r.info.read_seq || 0) : null;
     r.view = { end: null, size: WINDOW };
     r.unseen = 0;
+    r.found = null;
     $('messages').dataset.room = '';
   }
   if (r && !r.historyLoaded) await loadOlder(r);
@@ -173,13 +175,13 @@ async function openRoom(id) {
   state.changed();
 }
 
-async function loadOlder(r) {
+async function loadOlder(r, limit = 100) {
   if (!r.more || r.loading) return;
   r.loading = true;
   const first = state.sorted(r)[0];
   const before = first ? first.seq : r.info.last_seq + 1;
   try {
-    const page = await api('GET', `/api/rooms/${r.info.id}/events?before=${before}&limit=100`);
+    const page = await api('GET', `/api/rooms/${r.info.id}/events?before=${before}&limit=${limit}`);
     state.addHistory(r.info.id, page.events, page.more);
   } catch { /* retried on the next scroll */ } finally { r.loading = false; }
 }
@@ -212,6 +214,22 @@ function notifyFresh(room, ev) {
 }
 
 const admin = new AdminPage(state, () => openRoom(state.current ?? state.general()));
+
+// A search result: the room opened at that message, with the history
+// between it and the newest loaded (so the room stays one unbroken run).
+async function openAt(roomId, seq) {
+  const r = state.room(roomId);
+  if (!r) return;
+  await openRoom(roomId);
+  for (let i = 0; i < 500 && r.more && (state.sorted(r)[0]?.seq ?? Infinity) > seq; i++) await loadOlder(r, 200);
+  showAt(state, r, seq);
+}
+
+new SearchPage(state, {
+  show: () => { state.view = 'search'; state.changed(); },
+  openAt,
+  close: () => openRoom(state.current ?? state.general()),
+});
 
 const actions = {
   openRoom,

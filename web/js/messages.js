@@ -53,6 +53,17 @@ export function showOlder(state, r) {
   return true;
 }
 
+// Shows the message at `seq` (loaded already): the window ends a little
+// after it, and the list scrolls to it.
+export function showAt(state, r, seq) {
+  const all = state.sorted(r);
+  const after = Math.min(all.length, upperBound(all, seq) + 20);
+  r.view = { end: after >= all.length ? null : all[after - 1].seq, size: WINDOW };
+  r.found = seq;
+  $('messages').dataset.scrollTo = String(seq);
+  state.changed();
+}
+
 // Near the bottom of a window that is not at the newest: slide down.
 export function showNewer(state, r) {
   if (r.view.end === null) return false;
@@ -121,7 +132,7 @@ function header(state, from, ts, actions) {
     ts ? el('time', { datetime: ts, title: fullTime(ts), text: timeOf(ts) }) : null);
 }
 
-function messageItem(state, ev, cont, editing, actions) {
+function messageItem(state, ev, cont, editing, found, actions) {
   const mine = state.me && ev.from === state.me.username;
   const content = el('div', { class: 'content' });
   if (!cont) content.append(header(state, ev.from, ev.ts, actions));
@@ -135,7 +146,7 @@ function messageItem(state, ev, cont, editing, actions) {
   }
   if (!ev.deleted && ev.file) content.append(attachment(ev.file, actions.openImage));
   const li = el('li', {
-    class: `message${cont ? ' cont' : ''}${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}`,
+    class: `message${cont ? ' cont' : ''}${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}${found ? ' found' : ''}`,
     'data-seq': String(ev.seq), 'data-id': String(ev.id),
   }, gutter(state, ev.from, cont, ev.ts, actions), content);
   if (!ev.deleted && !editing && (mine || (state.me && state.me.is_admin))) {
@@ -203,8 +214,9 @@ function wantedItems(state, r, actions) {
       const cont = Boolean(prev && prev.from === ev.from && ev.ms - prev.ms < GROUP_MS);
       const editing = Boolean(state.editing && state.editing.id === ev.id && !ev.deleted);
       // `version` counts the edits and the deletion (see state.js).
-      const sig = `${ev.version || 0}|${isAdmin}|${cont}|${editing}|${looks(state, ev.from)}`;
-      items.push({ key: `s:${ev.seq}`, sig, make: () => messageItem(state, ev, cont, editing, actions) });
+      const found = r.found === ev.seq;
+      const sig = `${ev.version || 0}|${isAdmin}|${cont}|${editing}|${found}|${looks(state, ev.from)}`;
+      items.push({ key: `s:${ev.seq}`, sig, make: () => messageItem(state, ev, cont, editing, found, actions) });
       prev = ev;
     }
   }
@@ -239,7 +251,12 @@ export function renderMessages(state, actions) {
   const atBottom = same && following && nearBottom(list, 40);
   const anchor = same && !atBottom ? anchorOf(list) : null;
   keyed.update(wantedItems(state, r, actions));
-  if (!same) {
+  const target = list.dataset.scrollTo && keyed.node(`s:${list.dataset.scrollTo}`);
+  if (target) {
+    // A search result: the message a third of the way down the screen.
+    list.scrollTop = Math.max(0, target.offsetTop - list.clientHeight / 3);
+    list.dataset.scrollTo = '';
+  } else if (!same) {
     // A room opened: at the "new messages" line if there is one, else at
     // the newest.
     const line = keyed.node('unread');

@@ -14,7 +14,8 @@ export function render(state, actions) {
   renderSidebar(state, actions);
   const chat = state.view === 'chat';
   $('chat').hidden = !chat;
-  $('admin-view').hidden = chat;
+  $('admin-view').hidden = state.view !== 'admin';
+  $('search-view').hidden = state.view !== 'search';
   if (chat) {
     renderMessages(state, actions);
     renderTyping(state);
@@ -27,8 +28,8 @@ let meLooks = '';
 
 function renderHeader(state) {
   const r = state.room(state.current);
-  const title = state.view === 'admin'
-    ? 'Administration'
+  const title = state.view === 'admin' ? 'Administration'
+    : state.view === 'search' ? 'Search'
     : r ? (r.info.kind === 'dm' ? `@${displayName(state, r.info.name)}` : `#${r.info.name}`) : 'SecureChat';
   if ($('room-name').textContent !== title) $('room-name').textContent = title;
   const topic = state.view === 'chat' && r && r.info.topic ? r.info.topic : '';
