@@ -5,8 +5,8 @@ use crate::trust::Tls;
 use reqwest::{Method, StatusCode};
 use securechat_proto::http::{
     ApiErrorBody, AuthResponse, CreateRoom, EditRequest, HistoryResponse, LoginRequest, MeResponse,
-    PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, UploadResponse, UsernameRequest,
-    UsersResponse,
+    PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, SearchResponse, UploadResponse,
+    UsernameRequest, UsersResponse,
 };
 use securechat_proto::ws::{RoomInfo, RoomKind};
 use securechat_proto::{ErrorCode, FileId, MessageId, RoomId, Seq};
@@ -238,6 +238,22 @@ impl Api {
             path.push_str(&format!("&before={b}"));
         }
         self.get(&path).await
+    }
+
+    /// `GET /api/search`: messages in your rooms matching `query`.
+    pub async fn search(
+        &self,
+        query: &str,
+        best: bool,
+        limit: usize,
+    ) -> Result<SearchResponse, ClientError> {
+        let mut url = reqwest::Url::parse("https://x/api/search").expect("static URL");
+        url.query_pairs_mut()
+            .append_pair("q", query)
+            .append_pair("order", if best { "best" } else { "newest" })
+            .append_pair("limit", &limit.to_string());
+        self.get(&format!("{}?{}", url.path(), url.query().unwrap_or("")))
+            .await
     }
 
     pub async fn open_dm(&self, username: &str) -> Result<RoomInfo, ClientError> {

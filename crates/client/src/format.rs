@@ -128,6 +128,33 @@ pub fn line(said: &Said) -> String {
     }
 }
 
+/// One search result as a line: `[2026-12-03 17:43Z] #ops bob: the
+/// «release» is out`, the matched words between `«` and `»` (or, with
+/// `bold`, in bold), bidi controls dropped.
+pub fn hit_line(hit: &securechat_proto::http::SearchHit, bold: bool) -> String {
+    let (start, end) = if bold {
+        ("\x1b[1m", "\x1b[22m")
+    } else {
+        ("«", "»")
+    };
+    let text = without_bidi_controls(&hit.snippet)
+        .replace('\u{2}', start)
+        .replace('\u{3}', end)
+        .replace('\n', " ");
+    let stamp = hit.ts.to_string();
+    let place = match hit.room_kind {
+        securechat_proto::ws::RoomKind::Dm => format!("@{}", hit.room_name),
+        _ => format!("#{}", hit.room_name),
+    };
+    let file = if hit.file.is_some() { " [file]" } else { "" };
+    format!(
+        "[{} {}Z] {place} {}: {text}{file}",
+        &stamp[..10],
+        &stamp[11..16],
+        hit.from
+    )
+}
+
 /// "just now", "5 min ago", "3 h ago", "2 days ago", from `then` to `now`.
 pub fn ago(then: &Timestamp, now: &Timestamp) -> String {
     let secs = (now.0 - then.0).max(0) / 1000;

@@ -97,6 +97,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search messages in your rooms: words, "phrases", prefix*, and
+    /// from:USER in:#ROOM before:YYYY-MM-DD after:YYYY-MM-DD has:file.
+    Search {
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Best match first (default: newest first).
+        #[arg(long)]
+        best: bool,
+        /// How many results (at most 100).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// One JSON object per result.
+        #[arg(long)]
+        json: bool,
+    },
     /// List your rooms and the public ones.
     Rooms,
     /// List users with presence.
@@ -256,6 +271,30 @@ async fn command(
                     })
                 };
                 println!("{:<32} {state}", u.username);
+            }
+        }
+        Command::Search {
+            query,
+            best,
+            limit,
+            json,
+        } => {
+            let found = api
+                .search(&query.join(" "), best, limit.clamp(1, 100))
+                .await?;
+            let bold = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let mut out = std::io::stdout().lock();
+            for hit in &found.results {
+                let line = if json {
+                    serde_json::to_string(hit).expect("serializable")
+                } else {
+                    format::hit_line(hit, bold)
+                };
+                let _ = writeln!(out, "{line}");
+            }
+            if !json && found.results.is_empty() {
+                eprintln!("nothing found");
             }
         }
         Command::History { room, limit, json } => {

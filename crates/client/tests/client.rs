@@ -227,6 +227,23 @@ async fn the_binary_registers_sends_tails_and_explains_errors() {
     assert!(out.contains("carol: hello from the cli"), "{out}");
     let (code, out, _) = cli(home.path(), &["rooms"], None).await;
     assert!(code == 0 && out.contains("general"), "{out}");
+
+    // search: lines with the match marked, or JSON; a bad filter explained.
+    let (code, out, err) = cli(home.path(), &["search", "cli", "from:carol"], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines().count() == 1 && out.contains("#general carol: hello from the «cli»"),
+        "{out}"
+    );
+    let (code, out, _) = cli(home.path(), &["search", "second", "--json"], None).await;
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((code, v["room_name"].as_str()), (0, Some("general")));
+    let (code, out, err) = cli(home.path(), &["search", "zzzqqq"], None).await;
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert!(err.contains("nothing found"), "{err}");
+    let (code, _, err) = cli(home.path(), &["search", "before:someday"], None).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("needs a date"), "{err}");
     let (code, _, err) = cli(home.path(), &["send", "nowhere", "hi"], None).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("no room named"), "{err}");

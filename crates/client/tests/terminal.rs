@@ -152,6 +152,18 @@ async fn commands_switch_rooms_so_the_next_line_lands_there() {
     type_line(&socket, "in dev").await;
     lands_in(&frank, dev, "in dev").await;
     assert!(!bodies(&frank, ops).await.contains(&"in dev".to_string()));
+
+    // `/search` opens the results in the panel; Esc closes it, and the
+    // next line still lands in the room.
+    type_line(&socket, "/search lunch").await;
+    let screen = pane_shows(&socket, "Search: lunch").await;
+    assert!(
+        screen.contains("@grace erin: hey grace, «lunch»?"),
+        "{screen}"
+    );
+    tmux(&socket, &["send-keys", "-t", "chat", "Escape"]).await;
+    type_line(&socket, "after the search").await;
+    lands_in(&frank, dev, "after the search").await;
     let _ = tmux(&socket, &["kill-server"]).await;
     running.stop().await;
 }

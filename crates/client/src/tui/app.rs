@@ -39,6 +39,8 @@ pub enum Action {
     },
     /// Open the DM with a user, then show it.
     OpenDm(String),
+    /// Search messages; the results open in the panel.
+    Search(String),
     Invite {
         room: RoomId,
         user: String,
@@ -199,8 +201,11 @@ pub struct App {
     pub sent: Vec<String>,
     /// Where Ctrl-↑/↓ is in `sent`, while browsing it.
     pub sent_pos: Option<usize>,
-    /// The help panel is open, scrolled this many lines down.
+    /// The panel over the messages is open, scrolled this many lines down:
+    /// help, or search results when `found` holds them.
     pub help: Option<u16>,
+    /// Search results shown in the panel: its title and lines.
+    pub found: Option<(String, Vec<String>)>,
     pub quit: bool,
 }
 
@@ -221,6 +226,7 @@ impl App {
             sent: Vec::new(),
             sent_pos: None,
             help: None,
+            found: None,
             quit: false,
         }
     }

@@ -28,6 +28,8 @@ pub const HELP: &[&str] = &[
     "  /dm USER         talk to USER privately",
     "  /invite USER     add USER to this room",
     "  /leave           leave this room",
+    "  /search QUERY    search your rooms: words, \"phrases\", prefix*,",
+    "                   from:USER in:#ROOM before:/after:YYYY-MM-DD has:file",
     "  /edit TEXT       change your last message here",
     "  /delete          delete your last message here",
     "  /help            this panel",
@@ -114,9 +116,17 @@ impl App {
         Vec::new()
     }
 
-    /// Keys while the help panel is open.
+    /// The panel's lines: search results, or the help.
+    pub fn panel_lines(&self) -> Vec<&str> {
+        match &self.found {
+            Some((_, lines)) => lines.iter().map(String::as_str).collect(),
+            None => HELP.to_vec(),
+        }
+    }
+
+    /// Keys while the panel (help or search results) is open.
     fn help_key(&mut self, key: KeyEvent, scroll: u16) -> Vec<Action> {
-        let max = HELP.len() as u16;
+        let max = self.panel_lines().len() as u16;
         self.help = match key.code {
             KeyCode::Down => Some((scroll + 1).min(max)),
             KeyCode::Up => Some(scroll.saturating_sub(1)),
@@ -128,6 +138,9 @@ impl App {
             }
             _ => None,
         };
+        if self.help.is_none() {
+            self.found = None;
+        }
         Vec::new()
     }
 
@@ -186,8 +199,13 @@ impl App {
                 vec![Action::Quit]
             }
             (Some("help"), _) => {
+                self.found = None;
                 self.help = Some(0);
                 Vec::new()
+            }
+            (Some("search"), Some(_)) => {
+                let query = cmd.trim_start_matches("search").trim().to_owned();
+                vec![Action::Search(query)]
             }
             // A room of yours already: just go there.
             (Some("join"), Some(name)) => match self.room_named(name) {

@@ -143,6 +143,21 @@ async fn perform(
             let info = api.open_dm(&user).await?;
             follow(app, api, conn, info).await?;
         }
+        Action::Search(query) => {
+            let found = api.search(&query, false, 50).await?;
+            let mut lines: Vec<String> = found
+                .results
+                .iter()
+                .map(|hit| crate::format::hit_line(hit, false))
+                .collect();
+            if lines.is_empty() {
+                lines.push(format!("nothing found for {query}"));
+            } else if found.more {
+                lines.push("… more: narrow the search, or `securechat search --limit 100`".into());
+            }
+            app.found = Some((format!("Search: {query}"), lines));
+            app.help = Some(0);
+        }
         Action::Invite { room, user } => {
             api.invite(room, &user).await?;
             app.notice = Some(format!("invited {user}"));

@@ -11,7 +11,6 @@
 //! used.
 
 use super::app::App;
-use super::keys::HELP;
 use super::wrap::{for_screen, width, wrap};
 use crate::conn::Status;
 use crate::format::truncate;
@@ -76,7 +75,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
     draw_sidebar(f, app, side);
     draw_messages(f, app, messages);
     if let Some(scroll) = app.help {
-        draw_help(f, messages, scroll);
+        draw_help(f, app, messages, scroll);
     }
     // The input line, scrolled sideways so the cursor is in view.
     let (shown, col) = app.input.view(input.width.saturating_sub(2) as usize);
@@ -254,16 +253,19 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(visible), inner);
 }
 
-/// The help panel, over the messages, scrolled `scroll` lines down.
-fn draw_help(f: &mut Frame<'_>, area: Rect, scroll: u16) {
+/// The panel (help, or search results), over the messages, scrolled
+/// `scroll` lines down.
+fn draw_help(f: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
     f.render_widget(Clear, area);
+    let title = app.found.as_ref().map_or("Help", |(t, _)| t.as_str());
     let block = Block::default()
-        .title(" Help — ↑/↓ PgUp/PgDn scroll, Esc closes ")
+        .title(format!(" {title} — ↑/↓ PgUp/PgDn scroll, Esc closes "))
         .borders(Borders::ALL);
     let inner = block.inner(area);
     let cols = inner.width as usize;
-    let lines: Vec<Line<'_>> = HELP
-        .iter()
+    let lines: Vec<Line<'_>> = app
+        .panel_lines()
+        .into_iter()
         .flat_map(|l| wrap(l, cols, cols))
         .skip(scroll as usize)
         .map(Line::raw)
