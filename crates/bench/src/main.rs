@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use securechat_bench::scenarios::{connect, durable, fanout, idle, slow, storm};
+use securechat_bench::scenarios::{connect, durable, fanout, idle, search, slow, storm};
 use securechat_bench::target::{Proto, Target};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -56,6 +56,9 @@ enum Scenario {
     /// at least 1), in alternating rounds: the others' p99 and the
     /// server's peak memory.
     Slow(slow::Opts),
+    /// Search latency on a seeded database (`securechat-server seed`):
+    /// common words, rare words, prefixes, filters.
+    Search(search::Opts),
 }
 
 fn emit(json: bool, report: &(impl Serialize + std::fmt::Display)) -> Result<()> {
@@ -115,6 +118,9 @@ async fn main() -> Result<()> {
                 bail!("idle needs --server-pid to read the server's memory");
             };
             emit(cli.json, &idle::run(&target, o, pid).await?)?;
+        }
+        Scenario::Search(o) => {
+            emit(cli.json, &search::run(&target, o).await?)?;
         }
         Scenario::Connect(o) => {
             let r = connect::run(&target, o).await?;

@@ -91,6 +91,31 @@ impl Target {
         Ok(body)
     }
 
+    /// Logs in an existing user; returns the session token.
+    pub async fn login(&self, username: &str, password: &str) -> Result<String> {
+        let res = self
+            .post(
+                "/api/login",
+                json!({"username": username, "password": password}),
+                None,
+            )
+            .await?;
+        Ok(res["token"].as_str().context("a token")?.to_owned())
+    }
+
+    /// `GET path` with `query`, as `token`'s user; the JSON answer.
+    pub async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Result<Value> {
+        let mut url = reqwest::Url::parse(&self.url(path))?;
+        url.query_pairs_mut().extend_pairs(query);
+        let res = self.http.get(url).bearer_auth(token).send().await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("GET {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
     /// Registers `n` fresh users (names unique to this run) and returns
     /// their session tokens.
     pub async fn users(&self, n: usize) -> Result<Vec<String>> {

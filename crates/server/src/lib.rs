@@ -19,6 +19,7 @@
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
 //! - [`ratelimit`]: token buckets: per-user budgets, registrations;
 //! - [`search`]: search queries parsed into FTS5 terms and filters;
+//! - [`seed`]: a large made-up history, for benchmarks;
 //! - [`store`]: SQLite with group commit, migrations, queries;
 //! - [`config`]: the one validated configuration struct;
 //! - [`datadir`]: the data directory's modes (0700/0600) and its lock;
@@ -41,6 +42,7 @@ pub mod outbox;
 pub mod peers;
 pub mod ratelimit;
 pub mod search;
+pub mod seed;
 pub mod server;
 pub mod sockets;
 pub mod state;

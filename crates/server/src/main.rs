@@ -71,6 +71,17 @@ enum Command {
     Cert(CertCmd),
     /// Print counts of users, rooms and messages.
     Stats,
+    /// Fill the database with a made-up history, for benchmarks: rooms
+    /// `seed-room-N`, users `seed-user-N` and `searcher` (in every room),
+    /// all with the password `seed password`.
+    Seed {
+        #[arg(long, default_value_t = 2000)]
+        rooms: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+    },
     /// Check the configuration and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -165,6 +176,39 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
             let (_, code) = accounts::create_invite(&store, None).await?;
             tokio::task::block_in_place(|| store.close());
             println!("{code}");
+            Ok(())
+        }
+        Command::Seed {
+            rooms,
+            messages,
+            users,
+        } => {
+            if rooms == 0 {
+                anyhow::bail!("--rooms must be at least 1");
+            }
+            let store = open_store(&config)?;
+            let hasher = Hasher::new(1);
+            let password_hash = hasher.hash("seed password".to_owned()).await;
+            let started = std::time::Instant::now();
+            let (u, r, m) = securechat_server::seed::seed(
+                &store,
+                securechat_server::seed::SeedOpts {
+                    rooms,
+                    messages,
+                    users,
+                    password_hash,
+                },
+            )
+            .await?;
+            let secs = started.elapsed().as_secs_f64();
+            let (total, index) = store.read(securechat_server::seed::sizes).await?;
+            tokio::task::block_in_place(|| store.close());
+            println!(
+                "seeded {m} messages in {r} rooms for {u} users in {secs:.1} s; \
+                 {total} messages in the database; the search index {:.1} MiB, {:.0} bytes a message",
+                index as f64 / 1048576.0,
+                index as f64 / total.max(1) as f64
+            );
             Ok(())
         }
         Command::Stats => {

@@ -97,8 +97,11 @@ pub fn search(
     if q.has_file {
         sql.push_str(" AND e.file_id IS NOT NULL");
     }
+    // Newest first walks the index in rowid (= event id) order and stops
+    // at the page's end, so a common word costs a page, not every match.
     sql.push_str(match (order, q.fts.is_some()) {
         (Order::Best, true) => " ORDER BY bm25(events_fts), e.id DESC",
+        (Order::Newest, true) => " ORDER BY events_fts.rowid DESC",
         _ => " ORDER BY e.id DESC",
     });
     arg(&mut sql, " LIMIT ?", Box::new(limit as i64 + 1));

@@ -140,6 +140,29 @@ fn operators_manage_users_from_the_cli() {
 }
 
 #[test]
+fn seed_makes_a_searchable_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        server(dir.path()).args(["seed", "--rooms", "3", "--messages", "500", "--users", "5"]),
+        None,
+    );
+    assert!(
+        out.starts_with("seeded 500 messages in 3 rooms for 6 users"),
+        "{out}"
+    );
+    assert!(out.contains("bytes a message"), "{out}");
+    let stats = run_ok(server(dir.path()).arg("stats"), None);
+    assert!(stats.contains("messages: 500"), "{stats}");
+    // Again: the same users and rooms, 500 more messages.
+    run_ok(
+        server(dir.path()).args(["seed", "--rooms", "3", "--messages", "500", "--users", "5"]),
+        None,
+    );
+    let stats = run_ok(server(dir.path()).arg("stats"), None);
+    assert!(stats.contains("messages: 1000"), "{stats}");
+}
+
+#[test]
 fn config_layers_and_validation() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("securechat.toml");
