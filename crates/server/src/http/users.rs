@@ -8,6 +8,7 @@ use crate::accounts;
 use crate::files::sniff_image;
 use crate::state::AppState;
 use crate::store::profiles::{self, ProfileRow};
+use crate::store::sessions::Session;
 use crate::store::users::UserRecord;
 use axum::Json;
 use axum::body::Bytes;
@@ -80,11 +81,12 @@ pub async fn me(State(state): State<AppState>, Authed(session): Authed) -> Answe
     }))
 }
 
-/// Tells everyone connected that `username`'s profile changed.
-async fn announce(state: &AppState, username: &str) -> Result<(), ApiError> {
-    let user = card_of(state, username).await?;
+/// After a change to `session`'s profile: tells everyone connected, and
+/// answers like `GET /api/me`.
+async fn changed(state: AppState, session: Session) -> Answer<MeResponse> {
+    let user = card_of(&state, &session.user.username).await?;
     state.hub.broadcast(&ServerMsg::Profile { user });
-    Ok(())
+    me(State(state), Authed(session)).await
 }
 
 /// `PATCH /api/me`: sets the display name and/or status (`""` clears);
@@ -113,8 +115,7 @@ pub async fn update_me(
         .store
         .write(move |tx| profiles::update(tx, id, display_name.as_deref(), status.as_deref()))
         .await?;
-    announce(&state, &session.user.username).await?;
-    me(State(state), Authed(session)).await
+    changed(state, session).await
 }
 
 /// `PUT /api/me/avatar` with a PNG, JPEG, GIF or WebP image (at most
@@ -149,8 +150,7 @@ pub async fn put_avatar(
         .store
         .write(move |tx| profiles::set_avatar(tx, id, Some((&body, media_type))))
         .await?;
-    announce(&state, &session.user.username).await?;
-    me(State(state), Authed(session)).await
+    changed(state, session).await
 }
 
 /// `DELETE /api/me/avatar`.
@@ -163,8 +163,7 @@ pub async fn delete_avatar(
         .store
         .write(move |tx| profiles::set_avatar(tx, id, None))
         .await?;
-    announce(&state, &session.user.username).await?;
-    me(State(state), Authed(session)).await
+    changed(state, session).await
 }
 
 /// `GET /api/users/{username}/avatar`: the picture, with its checked image

@@ -107,6 +107,29 @@ async fn words_phrases_prefixes_filters_and_permissions() {
         ["release notes are ready"]
     );
     assert_eq!(bodies_of(&find(&app, &bob, "cafe").await), ["Café au lait"]);
+    // Best match first: the message with the word twice ranks first.
+    send_all(
+        &app,
+        &alice,
+        general,
+        &["review review the plan", "one review today"],
+    )
+    .await;
+    let res = app
+        .http
+        .get(app.url("/api/search"))
+        .query(&[("q", "review"), ("order", "best")])
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(bodies_of(&v)[0], "review review the plan");
+    assert_eq!(
+        bodies_of(&find(&app, &bob, "review").await)[0],
+        "one review today",
+        "newest first by default"
+    );
     // Filters.
     assert_eq!(
         bodies_of(&find(&app, &bob, "deploy* from:bob").await),
