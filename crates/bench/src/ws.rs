@@ -258,6 +258,7 @@ mod tests {
             edited: false,
             deleted: false,
             file: None,
+            ..Default::default()
         };
         let frame = ServerMsg::Message(event).to_json();
         assert_eq!(

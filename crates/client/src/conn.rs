@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use securechat_proto::ws::{Ack, ErrorMsg, Welcome};
-use securechat_proto::{ClientMsg, ErrorCode, RoomId, Seq, ServerMsg};
+use securechat_proto::{ClientMsg, ErrorCode, MessageId, RoomId, Seq, ServerMsg};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +65,7 @@ enum Cmd {
         id: String,
         room: RoomId,
         body: String,
+        thread: Option<MessageId>,
     },
     Read {
         room: RoomId,
@@ -115,11 +116,23 @@ impl Connection {
 
     /// Queues a message; returns its `client_msg_id`.
     pub fn send(&self, room: RoomId, body: impl Into<String>) -> String {
+        self.reply(room, None, body)
+    }
+
+    /// Queues a message, in the thread of `thread` when given; returns its
+    /// `client_msg_id`.
+    pub fn reply(
+        &self,
+        room: RoomId,
+        thread: Option<MessageId>,
+        body: impl Into<String>,
+    ) -> String {
         let id = new_client_msg_id();
         let _ = self.cmds.send(Cmd::Send {
             id: id.clone(),
             room,
             body: body.into(),
+            thread,
         });
         id
     }
@@ -149,7 +162,7 @@ struct Task {
     token: String,
     /// Last seq seen per room.
     cursors: BTreeMap<RoomId, Seq>,
-    outbox: VecDeque<(String, RoomId, String)>,
+    outbox: VecDeque<(String, RoomId, String, Option<MessageId>)>,
     inflight: bool,
     paused_until: Option<Instant>,
     events: mpsc::UnboundedSender<Event>,
@@ -196,8 +209,14 @@ impl Task {
     }
 
     fn queue(&mut self, cmd: Cmd) {
-        if let Cmd::Send { id, room, body } = cmd {
-            self.outbox.push_back((id, room, body));
+        if let Cmd::Send {
+            id,
+            room,
+            body,
+            thread,
+        } = cmd
+        {
+            self.outbox.push_back((id, room, body, thread));
         }
     }
 
@@ -244,13 +263,15 @@ impl Task {
             }
             self.paused_until = None;
         }
-        if let Some((id, room, body)) = self.outbox.front().cloned() {
+        if let Some((id, room, body, thread)) = self.outbox.front().cloned() {
             Self::send(
                 ws,
                 &ClientMsg::Send {
                     room,
                     client_msg_id: id,
                     body,
+                    thread,
+                    also_room: false,
                 },
             )
             .await?;

@@ -199,6 +199,7 @@ mod tests {
             edited: false,
             deleted: false,
             file: None,
+            ..Default::default()
         }
     }
 

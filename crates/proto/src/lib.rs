@@ -10,14 +10,18 @@
 //! - [`error`]: the stable error codes shared by both;
 //! - [`range`]: the HTTP `Range` header of downloads;
 //! - [`validate`]: the rules for usernames, passwords and message bodies;
-//! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them.
+//! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them;
+//! - [`collab`]: threads, reactions, pins, mentions, notification levels;
+//! - [`markup`]: the formatting grammar (a Markdown subset) as a tree.
 //!
 //! `docs/protocol.md` at the repository root is the human-readable contract.
 
+pub mod collab;
 pub mod digest;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod markup;
 pub mod range;
 pub mod time;
 pub mod validate;

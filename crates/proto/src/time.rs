@@ -6,7 +6,7 @@ use std::fmt;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
 
 /// A point in time with millisecond precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {

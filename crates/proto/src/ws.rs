@@ -16,6 +16,13 @@ pub enum ClientMsg {
         room: RoomId,
         client_msg_id: String,
         body: String,
+        /// Reply in the thread of this message (a reply to a reply joins
+        /// the same thread).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<MessageId>,
+        /// With `thread`: also show the reply in the room.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        also_room: bool,
     },
     /// Replay every event after the given seq, per room, then `synced`.
     Sync {
@@ -49,6 +56,19 @@ pub enum ServerMsg {
     Edited(Edited),
     /// A message was deleted (stored; the original is now empty).
     Deleted(Deleted),
+    /// A reaction was added to or removed from a message (stored).
+    Reaction(crate::collab::ReactionEvent),
+    /// A message was pinned or unpinned (stored).
+    Pin(crate::collab::PinEvent),
+    /// Your follow state or read mark in a thread changed (from any of
+    /// your sessions, or because you replied or were mentioned).
+    Thread(crate::collab::ThreadState),
+    /// Your notification settings for a room changed.
+    Notifications {
+        room: RoomId,
+        level: crate::collab::NotifyLevel,
+        muted: bool,
+    },
     /// You are now a member of this room (joined, invited, DM opened).
     RoomAdded { room: RoomInfo },
     /// You are no longer a member of this room (left or removed).
@@ -90,16 +110,17 @@ pub struct UserInfo {
 }
 
 /// What kind of conversation a room is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
+    #[default]
     Public,
     Private,
     Dm,
 }
 
 /// A room the user belongs to, as listed in `welcome`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomInfo {
     pub id: RoomId,
     pub kind: RoomKind,
@@ -114,6 +135,16 @@ pub struct RoomInfo {
     /// The user's read mark.
     #[serde(default)]
     pub read_seq: Seq,
+    /// Unread messages that mention the user (or `@room`).
+    #[serde(default)]
+    pub mentions: u64,
+    /// When this room notifies the user.
+    #[serde(default)]
+    pub notify: crate::collab::NotifyLevel,
+    /// Muted: no notifications, and the room's unread does not count in
+    /// the title badge.
+    #[serde(default)]
+    pub muted: bool,
 }
 
 /// Limits the client should respect (the server enforces them anyway).
@@ -142,7 +173,7 @@ pub struct Ack {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageEvent {
     pub id: MessageId,
     pub room: RoomId,
@@ -161,6 +192,28 @@ pub struct MessageEvent {
     /// An attached file (download at `/api/files/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileInfo>,
+    /// A thread reply: the root message's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<MessageId>,
+    /// A thread reply also shown in the room.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub also_room: bool,
+    /// A thread root: its replies so far (as stored when the event was read;
+    /// later replies arrive as messages with `thread` set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<crate::collab::ThreadSummary>,
+    /// Users mentioned (who are members of the room).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// `@room` or `@here` by someone allowed to notify the whole room.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mentions_room: bool,
+    /// Reactions, as stored when the event was read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::collab::ReactionCount>,
+    /// Pinned in the room.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 /// A file attached to a message.
@@ -287,6 +340,8 @@ impl ServerMsg {
             ServerMsg::RoomUpdated(e) => Some((e.room, e.seq)),
             ServerMsg::Edited(e) => Some((e.room, e.seq)),
             ServerMsg::Deleted(e) => Some((e.room, e.seq)),
+            ServerMsg::Reaction(e) => Some((e.room, e.seq)),
+            ServerMsg::Pin(e) => Some((e.room, e.seq)),
             _ => None,
         }
     }
@@ -315,7 +370,9 @@ mod tests {
             ClientMsg::Send {
                 room: RoomId(1),
                 client_msg_id: "c1".into(),
-                body: "hi".into()
+                body: "hi".into(),
+                thread: None,
+                also_room: false,
             }
         );
     }

@@ -32,13 +32,22 @@ fn any_kind() -> impl Strategy<Value = RoomKind> {
 
 fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
     prop_oneof![
-        (any_room(), any_text(), any_text()).prop_map(|(room, client_msg_id, body)| {
-            ClientMsg::Send {
-                room,
-                client_msg_id,
-                body,
-            }
-        }),
+        (
+            any_room(),
+            any_text(),
+            any_text(),
+            proptest::option::of(any::<i64>()),
+            any::<bool>()
+        )
+            .prop_map(|(room, client_msg_id, body, thread, also_room)| {
+                ClientMsg::Send {
+                    room,
+                    client_msg_id,
+                    body,
+                    thread: thread.map(MessageId),
+                    also_room,
+                }
+            }),
         prop::collection::btree_map(any_room(), any::<u64>(), 0..8)
             .prop_map(|since: BTreeMap<_, _>| ClientMsg::Sync { since }),
         any_text().prop_map(|nonce| ClientMsg::Ping { nonce }),
@@ -53,12 +62,11 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
         any_kind(),
         any_text(),
         proptest::option::of(any_text()),
-        any::<u64>(),
-        any::<u64>(),
-        any::<u64>(),
+        (any::<u64>(), any::<u64>(), any::<u64>()),
+        (any::<u64>(), any::<bool>()),
     )
         .prop_map(
-            |(id, kind, name, topic, last_seq, unread, read_seq)| RoomInfo {
+            |(id, kind, name, topic, (last_seq, unread, read_seq), (mentions, muted))| RoomInfo {
                 id,
                 kind,
                 name,
@@ -66,6 +74,9 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
                 last_seq,
                 unread,
                 read_seq,
+                mentions,
+                muted,
+                notify: Default::default(),
             },
         )
 }
@@ -205,6 +216,7 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
                     edited,
                     deleted,
                     file: None,
+                    ..Default::default()
                 })
             }),
         any_room_event(),

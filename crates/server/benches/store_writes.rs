@@ -72,13 +72,13 @@ async fn main() -> anyhow::Result<()> {
                             in_flight.pop_front().expect("window is full");
                         done.await?;
                     }
-                    let body = format!("message {n} from sender {i}, about as long as a chat line");
-                    let cmid = format!("{i}-{n}");
+                    let post = chat::Post {
+                        client_msg_id: format!("{i}-{n}"),
+                        body: format!("message {n} from sender {i}, about as long as a chat line"),
+                        ..Default::default()
+                    };
                     let durable = store
-                        .submit_unguarded_then(
-                            move |tx| chat::store(tx, user, room, &cmid, &body, None),
-                            |_| {},
-                        )
+                        .submit_unguarded_then(move |tx| chat::store(tx, user, room, &post), |_| {})
                         .await?;
                     in_flight.push_back(Box::pin(durable));
                 }

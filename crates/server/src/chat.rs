@@ -1,26 +1,54 @@
 //! Posting a message: authorize, store with the room's next seq, and fan
-//! out in commit order.
+//! out in commit order. A message may reply in a thread and mention people;
+//! a plain message (no thread, no `@`) takes the shortest path.
 
 use crate::action::{ActionError, require_member};
+use crate::collab::resolve_mentions;
+use crate::conversations::NO_MESSAGE;
 use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
-use crate::store::events::{self, Appended};
-use crate::store::{StoreError, Transaction, rooms};
-use securechat_proto::{FileId, RoomId, ServerMsg, Timestamp, UserId};
+use crate::store::events::{self, Appended, NewMessage};
+use crate::store::{StoreError, Transaction, collab, rooms};
+use securechat_proto::collab::ThreadState;
+use securechat_proto::{FileId, MessageId, RoomId, ServerMsg, UserId};
+
+/// What to post.
+#[derive(Debug, Clone, Default)]
+pub struct Post {
+    pub client_msg_id: String,
+    pub body: String,
+    pub file: Option<FileId>,
+    /// Reply in the thread of this message.
+    pub thread: Option<MessageId>,
+    /// With `thread`: also show it in the room.
+    pub also_room: bool,
+}
+
+/// A stored (or retried) message, and the users who now follow a thread
+/// because of it.
+#[derive(Debug)]
+pub struct Posted {
+    pub appended: Appended,
+    pub follows: Vec<(UserId, ThreadState)>,
+}
 
 /// After a commit: counts a newly stored message and queues it to the room
-/// (a retried duplicate was delivered the first time).
-pub fn announce(hub: &Hub, metrics: &Metrics, appended: &Appended) {
-    if let Appended::New(event) = appended {
+/// (a retried duplicate was delivered the first time), then tells new
+/// followers of a thread.
+pub fn announce(hub: &Hub, metrics: &Metrics, posted: &Posted) {
+    if let Appended::New(event) = &posted.appended {
         metrics::inc(&metrics.messages_total);
         hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
+    }
+    for (user, st) in &posted.follows {
+        hub.send_to_user(*user, &ServerMsg::Thread(st.clone()));
     }
 }
 
 /// The write job of a message: stores it as the room's next event if
 /// `user` may post there, once per `client_msg_id` (a retry gets the
-/// message stored the first time). Its checks come before its one write,
+/// message stored the first time). Its checks come before its writes,
 /// so it runs without a savepoint (see [`Store::submit_unguarded_then`]):
 /// the outer error is a storage failure, the inner one the answer.
 ///
@@ -29,23 +57,77 @@ pub fn store(
     tx: &Transaction<'_>,
     user: UserId,
     room: RoomId,
-    client_msg_id: &str,
-    body: &str,
-    file: Option<FileId>,
-) -> Result<Result<Appended, ActionError>, StoreError> {
-    let ts = Timestamp::now();
-    if let Some(m) = events::insert_message(tx, room, user, client_msg_id, body, file, ts)? {
-        return Ok(Ok(Appended::New(m)));
+    post: &Post,
+) -> Result<Result<Posted, ActionError>, StoreError> {
+    let plain = |appended| {
+        Ok(Ok(Posted {
+            appended,
+            follows: Vec::new(),
+        }))
+    };
+    let mut new = NewMessage::new(room, user, &post.client_msg_id, &post.body);
+    new.file = post.file;
+    if post.thread.is_none() && !post.body.contains('@') {
+        if let Some(m) = events::insert_message(tx, &new)? {
+            return plain(Appended::New(m));
+        }
+        // Nothing stored: not a member, or a retry.
     }
-    // Nothing stored: not a member, or a retry.
     if let Err(denied) = require_member(rooms::access(tx, room, user)?) {
         return Ok(Err(denied));
     }
-    let first = events::by_client_msg_id(tx, user, client_msg_id)?;
-    Ok(Ok(Appended::Duplicate(first.ok_or(StoreError::NotFound)?)))
+    if let Some(first) = events::by_client_msg_id(tx, user, &post.client_msg_id)? {
+        return plain(Appended::Duplicate(first));
+    }
+    // A reply or a mention: check the root, resolve the names, then write.
+    let root = match post.thread {
+        None => None,
+        Some(t) => match events::message_row(tx, room, t)? {
+            Some(row) if !row.deleted => Some(match row.thread {
+                Some(root) => (root, events::message_row(tx, room, root)?.map(|r| r.sender)),
+                None => (t, Some(row.sender)),
+            }),
+            _ => return Ok(Err(NO_MESSAGE)),
+        },
+    };
+    let mentions = resolve_mentions(tx, room, user, &post.body)?;
+    new.thread = root.map(|(r, _)| r);
+    new.also_room = post.also_room;
+    new.mentions = mentions.data.as_deref();
+    let m = events::insert_message(tx, &new)?.ok_or(StoreError::NotFound)?;
+    if mentions.room {
+        collab::insert_room_mention(tx, room, m.seq, m.id, user)?;
+    } else {
+        collab::insert_mentions(tx, room, m.seq, m.id, &mentions.users)?;
+    }
+    let mut follows = Vec::new();
+    if let Some((root, starter)) = root {
+        collab::bump_thread(tx, root, m.ts)?;
+        // Who replies or is mentioned follows; who started it follows
+        // unless they chose not to.
+        let mut candidates = vec![(user, true)];
+        candidates.extend(starter.map(|s| (s, false)));
+        candidates.extend(mentions.users.iter().map(|&u| (u, true)));
+        for (u, force) in candidates {
+            if collab::follow(tx, u, room, root, force)? {
+                let (following, read_seq) = collab::thread_state(tx, u, root)?;
+                let st = ThreadState {
+                    room,
+                    root,
+                    following,
+                    read_seq,
+                };
+                follows.push((u, st));
+            }
+        }
+    }
+    Ok(Ok(Posted {
+        appended: Appended::New(m),
+        follows,
+    }))
 }
 
-/// Stores `body` from `user` in `room` (once per `client_msg_id`) and
+/// Stores `post` from `user` in `room` (once per `client_msg_id`) and
 /// queues it to every member. Returns once the write is queued, with a
 /// future that resolves when the message is durable; writes commit in the
 /// order they were queued.
@@ -53,16 +135,15 @@ pub async fn post(
     state: &AppState,
     user: UserId,
     room: RoomId,
-    client_msg_id: String,
-    body: String,
-) -> Result<impl Future<Output = Result<Appended, ActionError>> + Send + 'static, ActionError> {
+    post: Post,
+) -> Result<impl Future<Output = Result<Posted, ActionError>> + Send + 'static, ActionError> {
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
     state
         .store
         .submit_unguarded_then(
-            move |tx| store(tx, user, room, &client_msg_id, &body, None),
-            move |appended| announce(&hub, &metrics, appended),
+            move |tx| store(tx, user, room, &post),
+            move |posted| announce(&hub, &metrics, posted),
         )
         .await
 }

@@ -35,6 +35,8 @@ pub enum Effect {
     Publish(Stored),
     /// `user` is no longer in `room`: uncache it and send `room_removed`.
     Left(UserId, RoomId),
+    /// A frame for every session of one user.
+    ToUser(UserId, ServerMsg),
 }
 
 fn apply(hub: &Hub, effects: &[Effect]) {
@@ -43,12 +45,13 @@ fn apply(hub: &Hub, effects: &[Effect]) {
             Effect::Joined(user, info) => hub.joined(*user, info),
             Effect::Publish(ev) => hub.publish(ev.room, ev.seq, &ev.msg),
             Effect::Left(user, room) => hub.left(*user, *room),
+            Effect::ToUser(user, msg) => hub.send_to_user(*user, msg),
         }
     }
 }
 
 /// Runs `f` as one transaction and applies its effects after the commit.
-async fn act<T, F>(state: &AppState, f: F) -> Result<T, ActionError>
+pub(crate) async fn act<T, F>(state: &AppState, f: F) -> Result<T, ActionError>
 where
     T: Send + 'static,
     F: FnOnce(&Transaction<'_>, &mut Vec<Effect>) -> Result<T, ActionError> + Send + 'static,
@@ -143,6 +146,9 @@ fn view(tx: &Transaction<'_>, r: &RoomRow, user: UserId) -> Result<RoomInfo, Act
             last_seq: r.last_seq,
             unread: 0,
             read_seq: 0,
+            mentions: 0,
+            notify: Default::default(),
+            muted: false,
         }),
     }
 }
@@ -453,7 +459,8 @@ pub async fn edit(
         }
         if row.body != body {
             let ts = Timestamp::now();
-            events::set_body(tx, msg, &body, ts)?;
+            let mentions = crate::collab::resolve_mentions(tx, id, user, &body)?;
+            events::set_body(tx, msg, &body, mentions.data.as_deref(), ts)?;
             let ev = NewEvent {
                 target: Some(msg),
                 body: Some(&body),
@@ -466,7 +473,7 @@ pub async fn edit(
     .await
 }
 
-const NO_MESSAGE: ActionError = ActionError::NotFound("no such message");
+pub(crate) const NO_MESSAGE: ActionError = ActionError::NotFound("no such message");
 
 /// `DELETE /api/rooms/{id}/messages/{msg}`: the sender, or any admin.
 /// Deleting twice is fine.

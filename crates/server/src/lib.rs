@@ -31,6 +31,7 @@ pub mod accounts;
 pub mod action;
 pub mod auth;
 pub mod chat;
+pub mod collab;
 pub mod config;
 pub mod conversations;
 pub mod datadir;

@@ -500,6 +500,7 @@ pub(super) mod tests {
             last_seq: 0,
             unread: 0,
             read_seq: 0,
+            ..Default::default()
         }
     }
 
@@ -514,6 +515,7 @@ pub(super) mod tests {
             edited: false,
             deleted: false,
             file: None,
+            ..Default::default()
         }))
     }
 

@@ -331,6 +331,7 @@ mod tests {
             last_seq,
             unread,
             read_seq: 0,
+            ..Default::default()
         }
     }
 
@@ -373,6 +374,7 @@ mod tests {
                 edited: false,
                 deleted: false,
                 file: None,
+                ..Default::default()
             })));
         }
         app
@@ -434,6 +436,7 @@ mod tests {
             edited: false,
             deleted: false,
             file: None,
+            ..Default::default()
         })));
         app.pending.push((RoomId(1), "on its way".into()));
         let s = screen(&app);

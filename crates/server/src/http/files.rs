@@ -118,7 +118,7 @@ pub async fn upload(
         .map_or_else(|| clean_media_type(&headers), str::to_owned);
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
-    let (file, appended) = state
+    let (file, posted) = state
         .store
         .write_then(
             move |tx| {
@@ -135,23 +135,28 @@ pub async fn upload(
                     user,
                     now.0,
                 )?;
-                let appended =
-                    crate::chat::store(tx, user, room, &client_msg_id, &caption, Some(file.id))??;
+                let post = crate::chat::Post {
+                    client_msg_id,
+                    body: caption,
+                    file: Some(file.id),
+                    ..Default::default()
+                };
+                let posted = crate::chat::store(tx, user, room, &post)??;
                 // A retry of an upload already stored: its first file stands,
                 // and this row would belong to no message.
-                let file = match &appended {
+                let file = match &posted.appended {
                     Appended::Duplicate(first) => {
                         files::delete(tx, file.id)?;
                         first.file.clone().unwrap_or(file)
                     }
                     Appended::New(_) => file,
                 };
-                Ok::<_, ActionError>((file, appended))
+                Ok::<_, ActionError>((file, posted))
             },
-            move |(_, appended)| crate::chat::announce(&hub, &metrics, appended),
+            move |(_, posted)| crate::chat::announce(&hub, &metrics, posted),
         )
         .await?;
-    let (Appended::New(message) | Appended::Duplicate(message)) = appended;
+    let (Appended::New(message) | Appended::Duplicate(message)) = posted.appended;
     tracing::info!(user = %user, room = %room, size = file.size, "file uploaded");
     Ok((StatusCode::CREATED, Json(UploadResponse { file, message })))
 }

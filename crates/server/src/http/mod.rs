@@ -11,6 +11,7 @@
 //!   extractors with JSON errors;
 //! - [`users`]: the directory, user cards, your profile and picture;
 //! - [`rooms`]: rooms, DMs, members, history, edits;
+//! - [`collab`]: reactions, pins, threads, mentions, notification settings;
 //! - [`search`]: message search;
 //! - [`files`]: upload (streamed, size-limited) and download (Range);
 //! - [`admin`]: users, roles, passwords, invites, settings, stats (admins
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod collab;
 pub mod csrf;
 pub mod error;
 pub mod files;
@@ -81,6 +83,27 @@ pub fn router(state: AppState) -> Router {
             "/api/rooms/{id}/messages/{msg}",
             patch(rooms::edit).delete(rooms::delete),
         )
+        .route(
+            "/api/rooms/{id}/messages/{msg}/reactions/{emoji}",
+            put(collab::add_reaction).delete(collab::remove_reaction),
+        )
+        .route(
+            "/api/rooms/{id}/messages/{msg}/pin",
+            put(collab::pin).delete(collab::unpin),
+        )
+        .route("/api/rooms/{id}/pins", get(collab::pins))
+        .route("/api/rooms/{id}/threads/{root}", get(collab::thread))
+        .route(
+            "/api/rooms/{id}/threads/{root}/follow",
+            put(collab::follow).delete(collab::unfollow),
+        )
+        .route(
+            "/api/rooms/{id}/threads/{root}/read",
+            post(collab::thread_read),
+        )
+        .route("/api/threads", get(collab::threads))
+        .route("/api/mentions", get(collab::mentions))
+        .route("/api/rooms/{id}/notifications", put(collab::notifications))
         .route(
             "/api/rooms/{id}/files",
             post(files::upload).layer(DefaultBodyLimit::disable()),

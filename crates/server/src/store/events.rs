@@ -3,13 +3,16 @@
 //! Messages, membership changes, room updates, edits and deletions are all
 //! rows of `events` with the room's next seq, so a replay is one ordered
 //! query. Editing or deleting also updates the original message row, so
-//! history shows messages as they are now.
+//! history shows messages as they are now. A message row also carries its
+//! thread (root id, or reply count on a root), whom it mentions (`data`)
+//! and whether it is pinned; its reactions are read with it.
 
+pub use super::event_rows::mentions_data;
+use super::event_rows::select;
+use super::event_rows::{from_row, mentioned};
 use super::{StoreError, sql_seq};
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use securechat_proto::ws::{
-    Deleted, Edited, FileInfo, MemberAction, MemberEvent, MessageEvent, RoomUpdated,
-};
+use rusqlite::{Connection, OptionalExtension, params};
+use securechat_proto::ws::{MemberAction, MessageEvent};
 use securechat_proto::{FileId, MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
 
 /// What kind of row an event is, besides a message (messages are stored
@@ -20,6 +23,10 @@ pub enum Kind {
     Update,
     Edit,
     Delete,
+    /// A reaction added (`data` = `+`) or removed (`-`); `body` is the emoji.
+    React,
+    Pin,
+    Unpin,
 }
 
 impl Kind {
@@ -32,6 +39,9 @@ impl Kind {
             Kind::Update => "update",
             Kind::Edit => "edit",
             Kind::Delete => "delete",
+            Kind::React => "react",
+            Kind::Pin => "pin",
+            Kind::Unpin => "unpin",
         }
     }
 }
@@ -83,100 +93,6 @@ pub enum Appended {
     Duplicate(MessageEvent),
 }
 
-/// The query of stored events, followed by its `WHERE …` tail (a literal,
-/// so the SQL is one static string: no formatting per call).
-macro_rules! select {
-    ($tail:literal) => {
-        concat!(
-            "SELECT e.id, e.room_id, e.seq, e.ts, e.kind, a.username, s.username,
-                             e.target_id, e.body, e.data, e.edited_at, e.deleted,
-                             f.id, f.name, f.size, f.media_type, f.sha256, f.image
-                      FROM events e JOIN users a ON a.id = e.user_id
-                      LEFT JOIN users s ON s.id = e.subject_id
-                      LEFT JOIN files f ON f.id = e.file_id AND f.removed = 0 ",
-            $tail
-        )
-    };
-}
-
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
-    let id = MessageId(r.get(0)?);
-    let room = RoomId(r.get(1)?);
-    let seq: Seq = r.get(2)?;
-    let ts = Timestamp(r.get(3)?);
-    let kind: String = r.get(4)?;
-    let by: String = r.get(5)?;
-    let subject: Option<String> = r.get(6)?;
-    let target = MessageId(r.get::<_, Option<i64>>(7)?.unwrap_or_default());
-    let body: Option<String> = r.get(8)?;
-    let data: Option<String> = r.get(9)?;
-    let member = |action| {
-        ServerMsg::Member(MemberEvent {
-            id,
-            room,
-            seq,
-            ts,
-            user: subject.clone().unwrap_or_else(|| by.clone()),
-            action,
-            by: by.clone(),
-        })
-    };
-    let msg = match kind.as_str() {
-        "join" => member(MemberAction::Join),
-        "leave" => member(MemberAction::Leave),
-        "invite" => member(MemberAction::Invite),
-        "remove" => member(MemberAction::Remove),
-        "update" => ServerMsg::RoomUpdated(RoomUpdated {
-            id,
-            room,
-            seq,
-            ts,
-            by,
-            name: body.unwrap_or_default(),
-            topic: data,
-        }),
-        "edit" => ServerMsg::Edited(Edited {
-            id,
-            room,
-            seq,
-            ts,
-            target,
-            body: body.unwrap_or_default(),
-            by,
-        }),
-        "delete" => ServerMsg::Deleted(Deleted {
-            id,
-            room,
-            seq,
-            ts,
-            target,
-            by,
-        }),
-        _ => ServerMsg::Message(MessageEvent {
-            id,
-            room,
-            seq,
-            ts,
-            from: by,
-            body: body.unwrap_or_default(),
-            edited: r.get::<_, Option<i64>>(10)?.is_some(),
-            deleted: r.get(11)?,
-            file: match r.get::<_, Option<i64>>(12)? {
-                Some(id) => Some(FileInfo {
-                    id: FileId(id),
-                    name: r.get(13)?,
-                    size: r.get(14)?,
-                    media_type: r.get(15)?,
-                    sha256: r.get(16)?,
-                    image: r.get(17)?,
-                }),
-                None => None,
-            },
-        }),
-    };
-    Ok(Stored { room, seq, msg })
-}
-
 /// Appends an event to `room` with the room's next seq.
 pub fn append(
     conn: &Connection,
@@ -224,6 +140,40 @@ fn message_of(stored: Stored) -> Result<MessageEvent, StoreError> {
     }
 }
 
+/// A message to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub room: RoomId,
+    pub user: UserId,
+    pub client_msg_id: &'a str,
+    pub body: &'a str,
+    pub file: Option<FileId>,
+    /// The thread root it replies in.
+    pub thread: Option<MessageId>,
+    /// A reply that also shows in the room.
+    pub also_room: bool,
+    /// Whom it mentions (see [`mentions_data`]).
+    pub mentions: Option<&'a str>,
+    pub ts: Timestamp,
+}
+
+impl<'a> NewMessage<'a> {
+    /// A plain message in the room.
+    pub fn new(room: RoomId, user: UserId, client_msg_id: &'a str, body: &'a str) -> Self {
+        NewMessage {
+            room,
+            user,
+            client_msg_id,
+            body,
+            file: None,
+            thread: None,
+            also_room: false,
+            mentions: None,
+            ts: Timestamp::now(),
+        }
+    }
+}
+
 /// Stores a message from `user` as the next event of `room`, if `user` is
 /// a member and has not stored `client_msg_id` before; `None` (and nothing
 /// written) otherwise. This is the hot path of every `send`: three point
@@ -231,12 +181,7 @@ fn message_of(stored: Stored) -> Result<MessageEvent, StoreError> {
 /// temporary b-tree, which cost more than the insert itself).
 pub fn insert_message(
     conn: &Connection,
-    room: RoomId,
-    user: UserId,
-    client_msg_id: &str,
-    body: &str,
-    file: Option<FileId>,
-    ts: Timestamp,
+    m: &NewMessage<'_>,
 ) -> Result<Option<MessageEvent>, StoreError> {
     let member = conn
         .prepare_cached(
@@ -245,7 +190,7 @@ pub fn insert_message(
              JOIN users u ON u.id = m.user_id
              WHERE r.id = ?1",
         )?
-        .query_row(params![room.0, user.0], |r| {
+        .query_row(params![m.room.0, m.user.0], |r| {
             Ok((r.get::<_, Seq>(0)?, r.get::<_, String>(1)?))
         })
         .optional()?;
@@ -253,41 +198,49 @@ pub fn insert_message(
         return Ok(None);
     };
     let seq = last_seq + 1;
+    let in_room = m.thread.is_none() || m.also_room;
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id, file_id)
-             VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7)
+            "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id, file_id,
+                                 thread_id, in_room, data)
+             VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
         )?
         .execute(params![
-            room.0,
+            m.room.0,
             seq,
-            ts.0,
-            user.0,
-            body,
-            client_msg_id,
-            file.map(|f| f.0)
+            m.ts.0,
+            m.user.0,
+            m.body,
+            m.client_msg_id,
+            m.file.map(|f| f.0),
+            m.thread.map(|t| t.0),
+            in_room,
+            m.mentions,
         ])?;
     if inserted == 0 {
         return Ok(None); // a retry
     }
     let id = MessageId(conn.last_insert_rowid());
     conn.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?
-        .execute(params![room.0, seq])?;
-    if file.is_some() {
+        .execute(params![m.room.0, seq])?;
+    if m.file.is_some() {
         // The file's details come from its row.
         return by_id(conn, id)?.map(message_of).transpose();
     }
+    let (mentions, mentions_room) = mentioned(m.mentions);
     Ok(Some(MessageEvent {
         id,
-        room,
+        room: m.room,
         seq,
-        ts,
+        ts: m.ts,
         from,
-        body: body.to_owned(),
-        edited: false,
-        deleted: false,
-        file: None,
+        body: m.body.to_owned(),
+        thread: m.thread,
+        also_room: m.thread.is_some() && m.also_room,
+        mentions,
+        mentions_room,
+        ..Default::default()
     }))
 }
 
@@ -310,6 +263,9 @@ pub struct MessageRow {
     pub sender: UserId,
     pub deleted: bool,
     pub body: String,
+    /// The thread root, for a reply.
+    pub thread: Option<MessageId>,
+    pub seq: Seq,
 }
 
 /// The message `id` in `room`, if there is one (not other event kinds).
@@ -320,7 +276,7 @@ pub fn message_row(
 ) -> Result<Option<MessageRow>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT user_id, deleted, body FROM events
+            "SELECT user_id, deleted, body, thread_id, seq FROM events
              WHERE id = ?1 AND room_id = ?2 AND kind = 'message'",
         )?
         .query_row(params![id.0, room.0], |r| {
@@ -328,21 +284,24 @@ pub fn message_row(
                 sender: UserId(r.get(0)?),
                 deleted: r.get(1)?,
                 body: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                thread: r.get::<_, Option<i64>>(3)?.map(MessageId),
+                seq: r.get(4)?,
             })
         })
         .optional()?)
 }
 
-/// Replaces a message's body and marks it edited.
+/// Replaces a message's body (and whom it mentions) and marks it edited.
 pub fn set_body(
     conn: &Connection,
     id: MessageId,
     body: &str,
+    mentions: Option<&str>,
     ts: Timestamp,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE events SET body = ?2, edited_at = ?3 WHERE id = ?1",
-        params![id.0, body, ts.0],
+        "UPDATE events SET body = ?2, data = ?3, edited_at = ?4 WHERE id = ?1",
+        params![id.0, body, mentions, ts.0],
     )?;
     Ok(())
 }
@@ -355,7 +314,17 @@ pub fn mark_deleted(conn: &Connection, id: MessageId) -> Result<(), StoreError> 
         [id.0],
     )?;
     conn.execute(
-        "UPDATE events SET body = NULL, deleted = 1 WHERE id = ?1",
+        "UPDATE events SET body = NULL, data = NULL, deleted = 1, pinned_at = NULL WHERE id = ?1",
+        [id.0],
+    )?;
+    conn.execute("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;
+    conn.execute("DELETE FROM mentions WHERE event_id = ?1", [id.0])?;
+    // A deleted reply no longer counts on its root.
+    conn.execute(
+        "UPDATE events SET
+             reply_count = (SELECT COUNT(*) FROM events r WHERE r.thread_id = events.id AND r.deleted = 0),
+             last_reply_at = (SELECT MAX(r.ts) FROM events r WHERE r.thread_id = events.id AND r.deleted = 0)
+         WHERE id = (SELECT thread_id FROM events WHERE id = ?1)",
         [id.0],
     )?;
     Ok(())
@@ -426,12 +395,13 @@ mod tests {
         for i in 0..20 {
             let ts = Timestamp(i);
             let cmid = format!("c{i}");
-            let m = insert_message(&conn, room, ann, &cmid, "hi", None, ts).unwrap();
+            let new = |body| NewMessage {
+                ts,
+                ..NewMessage::new(room, ann, &cmid, body)
+            };
+            let m = insert_message(&conn, &new("hi")).unwrap();
             assert_eq!(m.map(|m| m.seq), Some(i as Seq + 1));
-            assert_eq!(
-                insert_message(&conn, room, ann, &cmid, "again", None, ts).unwrap(),
-                None
-            );
+            assert_eq!(insert_message(&conn, &new("again")).unwrap(), None);
             assert_eq!(
                 by_client_msg_id(&conn, ann, &cmid).unwrap().unwrap().body,
                 "hi"

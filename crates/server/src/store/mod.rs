@@ -10,13 +10,17 @@
 //!   (the query planner stability guarantee; see `tune`).
 //! - [`schema`]: the embedded migrations;
 //! - [`users`], [`profiles`], [`invites`], [`settings`], [`sessions`],
-//!   [`rooms`], [`events`], [`files`], [`search`]: the queries, plain functions over a
+//!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
+//!   pins, threads, mentions, notification settings), [`files`], [`search`]:
+//!   the queries, plain functions over a
 //!   `&Connection`, so they compose inside one transaction.
 //!
 //! The method set of [`Store`] (`write`, `write_then`, `submit_then`,
 //! `submit_unguarded_then`, `read`) is the seam a PostgreSQL backend would
 //! implement for scale-out.
 
+pub mod collab;
+pub mod event_rows;
 pub mod events;
 pub mod files;
 pub mod invites;

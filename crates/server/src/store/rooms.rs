@@ -2,6 +2,7 @@
 
 use super::{StoreError, sql_seq};
 use rusqlite::{Connection, OptionalExtension, params};
+use securechat_proto::collab::NotifyLevel;
 use securechat_proto::http::PublicRoom;
 use securechat_proto::ws::{RoomInfo, RoomKind};
 use securechat_proto::{GENERAL_ROOM, RoomId, Seq, UserId};
@@ -59,7 +60,8 @@ pub fn by_id(conn: &Connection, room: RoomId) -> Result<Option<RoomRow>, StoreEr
 }
 
 /// The room info users see: a DM is named after the other member; unread
-/// counts messages from others after the read mark.
+/// counts messages from others after the read mark that show in the room
+/// (not thread-only replies); mentions counts those that mention the user.
 const INFO: &str = "SELECT r.id, r.kind,
         CASE WHEN r.kind = 'dm' THEN COALESCE(
             (SELECT u.username FROM members o JOIN users u ON u.id = o.user_id
@@ -67,9 +69,12 @@ const INFO: &str = "SELECT r.id, r.kind,
         ELSE r.name END,
         r.topic, r.last_seq,
         (SELECT COUNT(*) FROM events e
-          WHERE e.room_id = r.id AND e.kind = 'message' AND e.deleted = 0
+          WHERE e.room_id = r.id AND e.kind = 'message' AND e.deleted = 0 AND e.in_room = 1
             AND e.seq > m.read_seq AND e.user_id != m.user_id),
-        m.read_seq
+        m.read_seq,
+        (SELECT COUNT(*) FROM mentions x
+          WHERE x.user_id = m.user_id AND x.room_id = r.id AND x.seq > m.read_seq),
+        m.notify, m.muted
     FROM members m JOIN rooms r ON r.id = m.room_id";
 
 fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomInfo> {
@@ -81,6 +86,9 @@ fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomInfo> {
         last_seq: r.get(4)?,
         unread: r.get(5)?,
         read_seq: r.get(6)?,
+        mentions: r.get(7)?,
+        notify: NotifyLevel::parse(&r.get::<_, String>(8)?).unwrap_or_default(),
+        muted: r.get(9)?,
     })
 }
 

@@ -141,6 +141,47 @@ const MIGRATIONS: &[&str] = &[
     SELECT id, body FROM events
     WHERE kind = 'message' AND deleted = 0 AND body IS NOT NULL AND body != '';
     "#,
+    // 6: collaboration. A thread reply names its root (`thread_id`) and
+    // says whether it also shows in the room (`in_room`; room unread counts
+    // only those); a root keeps its reply count and last reply time. A
+    // message's `data` holds who it mentions. Reactions, mentions (for
+    // counts and the Mentions view), thread follows and per-room
+    // notification settings are tables of their own.
+    r#"
+    ALTER TABLE events ADD COLUMN thread_id INTEGER;
+    ALTER TABLE events ADD COLUMN in_room INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE events ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN last_reply_at INTEGER;
+    ALTER TABLE events ADD COLUMN pinned_at INTEGER;
+    CREATE INDEX events_thread ON events(thread_id, id) WHERE thread_id IS NOT NULL;
+    CREATE INDEX events_pinned ON events(room_id, pinned_at) WHERE pinned_at IS NOT NULL;
+    CREATE TABLE reactions (
+        message_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        emoji      TEXT NOT NULL,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, emoji, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE mentions (
+        user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        room_id  INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        seq      INTEGER NOT NULL,
+        event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, room_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX mentions_event ON mentions(event_id);
+    CREATE TABLE thread_follows (
+        user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        root_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        room_id  INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        following INTEGER NOT NULL DEFAULT 1,
+        read_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, root_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE members ADD COLUMN notify TEXT NOT NULL DEFAULT 'all'
+        CHECK (notify IN ('all', 'mentions', 'none'));
+    ALTER TABLE members ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -242,7 +242,18 @@ impl Reader<'_> {
                 room,
                 client_msg_id,
                 body,
-            } => return self.on_send(room, client_msg_id, body).await,
+                thread,
+                also_room,
+            } => {
+                let post = chat::Post {
+                    client_msg_id,
+                    body,
+                    thread,
+                    also_room,
+                    file: None,
+                };
+                return self.on_send(room, post).await;
+            }
             ClientMsg::Sync { since } => self.on_sync(since).await,
             ClientMsg::Ping { nonce } => {
                 self.frame(&ServerMsg::Pong { nonce }).await;
@@ -262,13 +273,9 @@ impl Reader<'_> {
         None
     }
 
-    async fn on_send(
-        &mut self,
-        room: RoomId,
-        client_msg_id: String,
-        body: String,
-    ) -> Option<Close> {
+    async fn on_send(&mut self, room: RoomId, post: chat::Post) -> Option<Close> {
         let state = self.state;
+        let client_msg_id = post.client_msg_id.clone();
         if let Err(e) = validate_client_msg_id(&client_msg_id) {
             metrics::inc(&state.metrics.bad_frames_total);
             self.answer(ErrorMsg::new(e.code(), e.to_string()));
@@ -278,7 +285,7 @@ impl Reader<'_> {
             client_msg_id: Some(client_msg_id.clone()),
             ..ErrorMsg::new(code, message)
         };
-        if let Err(e) = validate_body(&body, state.config.max_message_bytes) {
+        if let Err(e) = validate_body(&post.body, state.config.max_message_bytes) {
             metrics::inc(&state.metrics.bad_frames_total);
             self.answer(refusal(e.code(), e.to_string()));
             return None;
@@ -292,7 +299,7 @@ impl Reader<'_> {
             return self.over_budget(wait, Some(client_msg_id));
         }
         let user = self.session.user.id;
-        let durable = match chat::post(state, user, room, client_msg_id.clone(), body).await {
+        let durable = match chat::post(state, user, room, post).await {
             Ok(durable) => durable,
             Err(e) => {
                 self.answer(refusal(e.code(), e.public_message()));
@@ -301,7 +308,10 @@ impl Reader<'_> {
         };
         self.answers.push_back(Box::pin(async move {
             match durable.await {
-                Ok(Appended::New(e) | Appended::Duplicate(e)) => ServerMsg::Ack(Ack {
+                Ok(chat::Posted {
+                    appended: Appended::New(e) | Appended::Duplicate(e),
+                    ..
+                }) => ServerMsg::Ack(Ack {
                     client_msg_id,
                     id: e.id,
                     room: e.room,

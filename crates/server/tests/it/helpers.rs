@@ -159,6 +159,16 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn put(&self, path: &str, body: Value, token: &str) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .json(&body)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
         self.http
             .delete(self.url(path))

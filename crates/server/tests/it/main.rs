@@ -6,6 +6,7 @@ mod admin_users;
 mod auth;
 mod chat;
 mod cli;
+mod collab;
 mod files;
 mod helpers;
 mod hostile;
