@@ -205,8 +205,8 @@ mod tests {
         let (users, room) = mentions("hi @Dave and @ann.b, mail ann@example.com @dave.");
         assert_eq!(users, ["dave", "ann.b"]);
         assert!(!room);
-        assert_eq!(mentions("@here look").1, true);
-        assert_eq!(mentions("ping @room.").1, true);
+        assert!(mentions("@here look").1);
+        assert!(mentions("ping @room.").1);
         assert_eq!(mentions("@ab @@ann").0, Vec::<String>::new());
         assert_eq!(mentions("`@ann` and\n```\n@bob\n```\n@cat").0, ["cat"]);
         assert_eq!(mentions("(@ann)").0, ["ann"]);

@@ -67,11 +67,12 @@ pub fn store(
     };
     let mut new = NewMessage::new(room, user, &post.client_msg_id, &post.body);
     new.file = post.file;
-    if post.thread.is_none() && !post.body.contains('@') {
-        if let Some(m) = events::insert_message(tx, &new)? {
-            return plain(Appended::New(m));
-        }
-        // Nothing stored: not a member, or a retry.
+    // (If nothing is stored here, it is not a member, or a retry.)
+    if post.thread.is_none()
+        && !post.body.contains('@')
+        && let Some(m) = events::insert_message(tx, &new)?
+    {
+        return plain(Appended::New(m));
     }
     if let Err(denied) = require_member(rooms::access(tx, room, user)?) {
         return Ok(Err(denied));
