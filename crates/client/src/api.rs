@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 /// `/api/rooms/{room}/messages/{msg}`.
-fn message_path(room: RoomId, msg: MessageId) -> String {
+pub(crate) fn message_path(room: RoomId, msg: MessageId) -> String {
     format!("/api/rooms/{room}/messages/{msg}")
 }
 
@@ -112,7 +112,7 @@ impl Api {
         })
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

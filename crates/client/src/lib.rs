@@ -5,7 +5,8 @@
 //! - [`trust`]: TLS trust: public CAs, a `--ca-file`, or a pinned
 //!   certificate authority (trust on first use, as ssh does);
 //! - [`store`]: the client's files (session token, known servers), 0600;
-//! - [`api`]: the HTTPS API (register, login, rooms, history, …);
+//! - [`api`]: the HTTPS API (register, login, rooms, history, …), and
+//!   [`collab`] its reactions, pins, threads and notification settings;
 //! - [`conn`]: the WebSocket connection: reconnects with backoff and jitter,
 //!   resumes with `sync`, and keeps an outbox so every message is sent
 //!   exactly once, in order;
@@ -16,6 +17,7 @@
 //! - [`error`]: [`ClientError`] and the exit codes it maps to.
 
 pub mod api;
+pub mod collab;
 pub mod conn;
 pub mod error;
 pub mod format;

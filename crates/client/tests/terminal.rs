@@ -4,55 +4,6 @@
 
 mod common;
 use common::*;
-use securechat_proto::ws::RoomKind;
-
-/// Signs `name` up with the CLI in a fresh config dir.
-async fn cli_user(running: &Running, name: &str) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let url = format!("https://127.0.0.1:{}", running.port);
-    let (code, _, err) = sign_in(
-        home.path(),
-        "register",
-        &url,
-        name,
-        &running.fingerprint,
-        PASSWORD,
-    )
-    .await;
-    assert_eq!(code, 0, "{err}");
-    home
-}
-
-/// A second user through the library: its API and live connection.
-async fn library_user(running: &Running, name: &str) -> (Api, Connection) {
-    let other = tempfile::tempdir().unwrap();
-    let store = Store::new(Some(other.path().to_owned())).unwrap();
-    let server = running.server();
-    let tls = pinned(&store, &server).await;
-    let token = register(&server, &tls, name).await;
-    let api = Api::new(&server, &tls, Some(token.clone())).unwrap();
-    let mut conn = Connection::spawn(server.clone(), tls.config.clone(), token, BTreeMap::new());
-    wait_connected(&mut conn.events, WAIT)
-        .await
-        .expect("connects");
-    (api, conn)
-}
-
-/// Starts `securechat chat` for `home` in tmux session `chat`, 80×24; the
-/// shell then prints the exit code and waits.
-async fn start_chat(socket: &str, home: &Path) {
-    start_chat_with(socket, home, "").await;
-}
-
-/// [`start_chat`] with environment settings (`NAME=value `) in front.
-async fn start_chat_with(socket: &str, home: &Path, env: &str) {
-    let command = format!(
-        "{env}{} --config-dir {} chat; echo EXIT=$?; sleep 60",
-        bin().display(),
-        home.display()
-    );
-    tmux_80x24(socket, &command).await;
-}
 
 /// Whether a screen captured with escapes (`capture-pane -e`) sets a
 /// foreground or background colour anywhere.
@@ -67,45 +18,6 @@ fn has_colour(escaped: &str) -> bool {
             })
         })
     })
-}
-
-/// A room `api`'s user creates, with `members` in it.
-async fn new_room(api: &Api, name: &str, kind: RoomKind, members: &[&str]) -> RoomId {
-    api.create_room(&securechat_proto::http::CreateRoom {
-        name: Some(name.into()),
-        kind,
-        topic: None,
-        members: members.iter().map(|m| m.to_string()).collect(),
-    })
-    .await
-    .unwrap()
-    .id
-}
-
-/// The bodies of `room`'s latest messages, as the server has them.
-async fn bodies(api: &Api, room: RoomId) -> Vec<String> {
-    api.history(room, None, 50)
-        .await
-        .unwrap()
-        .events
-        .into_iter()
-        .filter_map(|e| match e {
-            ServerMsg::Message(m) => Some(m.body),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Waits until the server has `body` in `room`.
-async fn lands_in(api: &Api, room: RoomId, body: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !bodies(api, room).await.iter().any(|b| b == body) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{body:?} never landed in room {room}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

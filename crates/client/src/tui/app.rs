@@ -4,10 +4,11 @@
 //! a server.
 
 use super::input::Input;
+pub use super::room::{Line, RoomView, line_of, mentions};
 use crate::conn::{Event, Status};
-use crate::format;
+use securechat_proto::collab::NotifyLevel;
 use securechat_proto::ws::{RoomInfo, RoomKind};
-use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp};
+use securechat_proto::{MessageId, RoomId, Seq, ServerMsg};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,31 @@ pub enum Action {
     Send {
         room: RoomId,
         body: String,
+        /// A reply in this message's thread.
+        thread: Option<MessageId>,
+    },
+    /// Add (or remove) your reaction to a message.
+    React {
+        room: RoomId,
+        msg: MessageId,
+        emoji: String,
+        add: bool,
+    },
+    Pin {
+        room: RoomId,
+        msg: MessageId,
+        pinned: bool,
+    },
+    /// Fetch a whole thread (its replies may be older than what is loaded).
+    LoadThread {
+        room: RoomId,
+        root: MessageId,
+    },
+    /// Set this room's notification level and mute.
+    Notify {
+        room: RoomId,
+        level: NotifyLevel,
+        muted: bool,
     },
     LoadOlder {
         room: RoomId,
@@ -57,129 +83,6 @@ pub enum Action {
     Quit,
 }
 
-/// One line of a room's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub time: String,
-    pub from: Option<String>,
-    pub text: String,
-    /// A message that is still there: its id and body, for `/edit` and
-    /// `/delete`.
-    pub msg: Option<(MessageId, String)>,
-    /// Whether it names you (`@me`).
-    pub mention: bool,
-}
-
-/// A room on screen.
-#[derive(Debug, Clone)]
-pub struct RoomView {
-    pub info: RoomInfo,
-    pub lines: BTreeMap<Seq, Line>,
-    /// Where each message's line is, for edits and deletions.
-    pub ids: BTreeMap<MessageId, Seq>,
-    /// Whether the latest history page was fetched.
-    pub history_loaded: bool,
-    /// Unread messages that mention you.
-    pub mentions: u64,
-    /// The "new messages" line goes after this seq: where you had read up
-    /// to when you last came to the room with something unread.
-    pub new_after: Option<Seq>,
-}
-
-/// Whether `text` mentions `me` as `@me` (a whole word).
-pub fn mentions(text: &str, me: &str) -> bool {
-    let name_char = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(&format!("@{me}")).any(|(i, m)| {
-        let mut after = text[i + m.len()..].chars();
-        match after.next() {
-            None => true,
-            Some(c) if name_char(c) => false,
-            // "@alice." ends a sentence; "@alice.b" is another name.
-            Some('.' | '-') => !after.next().is_some_and(name_char),
-            Some(_) => true,
-        }
-    })
-}
-
-/// The line an event shows as, if it shows at all.
-pub fn line_of(ev: &ServerMsg, me: &str) -> Option<Line> {
-    let said = format::said(ev)?;
-    let msg = match ev {
-        ServerMsg::Message(m) if !m.deleted => Some((m.id, m.body.clone())),
-        _ => None,
-    };
-    Some(Line {
-        time: clock(&said.ts),
-        mention: said.from.as_deref() != Some(me) && mentions(&said.text, me),
-        from: said.from,
-        text: said.text,
-        msg,
-    })
-}
-
-fn clock(ts: &Timestamp) -> String {
-    ts.to_string()[11..16].to_owned()
-}
-
-impl RoomView {
-    fn new(info: RoomInfo) -> RoomView {
-        RoomView {
-            info,
-            lines: BTreeMap::new(),
-            ids: BTreeMap::new(),
-            history_loaded: false,
-            mentions: 0,
-            new_after: None,
-        }
-    }
-
-    /// Adds a stored event's line (and applies edits and deletions).
-    fn add(&mut self, ev: &ServerMsg, me: &str) {
-        match ev {
-            ServerMsg::Edited(e) => {
-                if let Some(line) = self.ids.get(&e.target).and_then(|s| self.lines.get_mut(s)) {
-                    line.text = format!("{} (edited)", e.body);
-                    if let Some((_, body)) = &mut line.msg {
-                        body.clone_from(&e.body);
-                    }
-                }
-            }
-            ServerMsg::Deleted(d) => {
-                if let Some(line) = self.ids.get(&d.target).and_then(|s| self.lines.get_mut(s)) {
-                    line.text = "(deleted)".into();
-                    line.msg = None;
-                }
-            }
-            _ => {}
-        }
-        if let (Some((_, seq)), Some(line)) = (ev.stream_position(), line_of(ev, me)) {
-            if let ServerMsg::Message(m) = ev {
-                self.ids.insert(m.id, seq);
-            }
-            self.lines.entry(seq).or_insert(line);
-        }
-        if let Some((_, seq)) = ev.stream_position() {
-            self.info.last_seq = self.info.last_seq.max(seq);
-        }
-    }
-
-    /// `user`'s latest message here that is still there: its id and body.
-    pub fn last_of(&self, user: &str) -> Option<(MessageId, String)> {
-        self.lines
-            .values()
-            .rev()
-            .filter(|l| l.from.as_deref() == Some(user))
-            .find_map(|l| l.msg.clone())
-    }
-
-    /// Marks everything read (after noting where the new part began).
-    fn open(&mut self) {
-        self.new_after = (self.info.unread > 0).then_some(self.info.read_seq);
-        self.info.unread = 0;
-        self.mentions = 0;
-    }
-}
-
 /// The whole screen's state.
 #[derive(Debug)]
 pub struct App {
@@ -206,6 +109,10 @@ pub struct App {
     pub help: Option<u16>,
     /// Search results shown in the panel: its title and lines.
     pub found: Option<(String, Vec<String>)>,
+    /// The thread shown instead of the room (lines typed reply in it).
+    pub thread: Option<(RoomId, MessageId)>,
+    /// Ring the terminal bell (a mention arrived); the loop rings and clears it.
+    pub bell: bool,
     pub quit: bool,
 }
 
@@ -227,6 +134,8 @@ impl App {
             sent_pos: None,
             help: None,
             found: None,
+            thread: None,
+            bell: false,
             quit: false,
         }
     }
@@ -346,6 +255,12 @@ impl App {
                     Instant::now() + Duration::from_secs(4),
                 );
             }
+            ServerMsg::Notifications { room, level, muted } => {
+                if let Some(r) = self.room_mut(*room) {
+                    r.info.notify = *level;
+                    r.info.muted = *muted;
+                }
+            }
             ServerMsg::Read { room, seq } => {
                 if let Some(r) = self.room_mut(*room) {
                     r.info.read_seq = *seq;
@@ -365,17 +280,27 @@ impl App {
                 self.typing.remove(&(room, m.from.clone()));
             }
             let from_other = matches!(&msg, ServerMsg::Message(m) if m.from != me);
+            let mut ring = false;
             if let Some(r) = self.room_mut(room) {
-                r.add(&msg, &me);
+                let fresh = !r.lines.contains_key(&seq);
+                r.add(&msg, &me, true);
+                let line = r.lines.get(&seq);
+                let mention = fresh && from_other && line.is_some_and(|l| l.mention);
+                let in_room = line.is_some_and(|l| !l.thread_only);
+                // The bell follows the room's notification level.
+                ring = mention && !r.info.muted && r.info.notify != NotifyLevel::None;
                 if Some(room) == current {
                     actions.push(Action::MarkRead { room, seq });
-                } else if from_other {
-                    r.info.unread += 1;
-                    if r.lines.get(&seq).is_some_and(|l| l.mention) {
+                } else if fresh && from_other {
+                    if in_room {
+                        r.info.unread += 1;
+                    }
+                    if mention {
                         r.mentions += 1;
                     }
                 }
             }
+            self.bell |= ring;
         }
         actions
     }
@@ -404,7 +329,7 @@ impl App {
         let me = self.me.clone();
         if let Some(r) = self.room_mut(room) {
             for ev in events {
-                r.add(ev, &me);
+                r.add(ev, &me, false);
             }
         }
     }
@@ -489,6 +414,7 @@ impl App {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use securechat_proto::Timestamp;
     use securechat_proto::ws::{Deleted, Edited, MessageEvent};
 
     pub fn info(id: i64, name: &str, kind: RoomKind) -> RoomInfo {

@@ -15,7 +15,7 @@ pub const HELP: &[&str] = &[
     "  Ctrl-U / Ctrl-K  delete to the start / to the end",
     "  ↑ (empty line)   edit your last message here",
     "  Ctrl-↑/Ctrl-↓    lines you sent before",
-    "  Tab/Shift-Tab    next/previous room",
+    "  Tab/Shift-Tab    next/previous room (after @name: complete it)",
     "  Ctrl-N/Ctrl-P    the same (also Alt-↓/Alt-↑)",
     "  Alt-A            next room with mentions, then unread",
     "  PgUp/PgDn        scroll back (older history loads)",
@@ -32,6 +32,13 @@ pub const HELP: &[&str] = &[
     "                   from:USER in:#ROOM before:/after:YYYY-MM-DD has:file",
     "  /edit TEXT       change your last message here",
     "  /delete          delete your last message here",
+    "  /thread          open the thread of the last message (lines you",
+    "                   type then reply in it; Esc goes back to the room)",
+    "  /react EMOJI     react to the last message (again: take it back)",
+    "  /pin, /unpin     pin or unpin the last message",
+    "  /notify all|mentions|none   when this room rings the bell",
+    "  /mute, /unmute   silence this room",
+    "  @na<Tab>         complete a name",
     "  /help            this panel",
     "  /quit            quit",
     "",
@@ -56,6 +63,7 @@ impl App {
                 self.quit = true;
                 return vec![Action::Quit];
             }
+            KeyCode::Tab if self.complete_mention() => {}
             KeyCode::Tab => return self.switch(1),
             KeyCode::BackTab => return self.switch(-1),
             KeyCode::Down if alt => return self.switch(1),
@@ -85,6 +93,10 @@ impl App {
                     Some((_, body)) => self.input.set(format!("/edit {body}")),
                     None => self.notice = Some("nothing of yours to edit here".into()),
                 }
+            }
+            KeyCode::Esc if self.input.is_empty() && self.thread.is_some() => {
+                self.thread = None;
+                self.scroll = 0;
             }
             KeyCode::Esc => {
                 self.input.clear();
@@ -178,88 +190,23 @@ impl App {
         if let Some(cmd) = text.strip_prefix('/') {
             return self.command(cmd, room);
         }
+        // In a thread, lines are replies to it.
+        let (room, thread) = match self.thread {
+            Some((r, root)) => (Some(r), Some(root)),
+            None => (room, None),
+        };
         match room {
             Some(room) => {
                 self.scroll = 0;
                 self.pending.push((room, text.clone()));
-                vec![Action::Send { room, body: text }]
+                vec![Action::Send {
+                    room,
+                    body: text,
+                    thread,
+                }]
             }
             None => Vec::new(),
         }
-    }
-
-    fn command(&mut self, cmd: &str, room: Option<securechat_proto::RoomId>) -> Vec<Action> {
-        if let Some(action) = self.change_last(cmd) {
-            return action;
-        }
-        let mut parts = cmd.split_whitespace();
-        match (parts.next(), parts.next()) {
-            (Some("quit"), _) => {
-                self.quit = true;
-                vec![Action::Quit]
-            }
-            (Some("help"), _) => {
-                self.found = None;
-                self.help = Some(0);
-                Vec::new()
-            }
-            (Some("search"), Some(_)) => {
-                let query = cmd.trim_start_matches("search").trim().to_owned();
-                vec![Action::Search(query)]
-            }
-            // A room of yours already: just go there.
-            (Some("join"), Some(name)) => match self.room_named(name) {
-                Some(i) => self.show(i),
-                None => vec![Action::Join(name.trim_start_matches('#').to_owned())],
-            },
-            (Some("leave"), _) => room.map(Action::Leave).into_iter().collect(),
-            (Some("create"), Some(name)) => vec![Action::Create {
-                name: name.trim_start_matches('#').to_owned(),
-                private: parts.next() == Some("private"),
-            }],
-            (Some("dm"), Some(user)) => {
-                vec![Action::OpenDm(user.trim_start_matches('@').to_owned())]
-            }
-            (Some("invite"), Some(user)) if room.is_some() => vec![Action::Invite {
-                room: room.expect("checked"),
-                user: user.trim_start_matches('@').to_owned(),
-            }],
-            _ => self.usage(),
-        }
-    }
-
-    /// `/edit TEXT` and `/delete`: change your latest message in the
-    /// current room. `None` when `cmd` is neither.
-    fn change_last(&mut self, cmd: &str) -> Option<Vec<Action>> {
-        let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
-        let body = rest.trim();
-        if !matches!(verb, "edit" | "delete") {
-            return None;
-        }
-        if verb == "edit" && body.is_empty() {
-            return Some(self.usage());
-        }
-        let last = self
-            .current_room()
-            .and_then(|r| Some((r.info.id, r.last_of(&self.me)?)));
-        let Some((room, (msg, old))) = last else {
-            self.notice = Some(format!("nothing of yours to {verb} here"));
-            return Some(Vec::new());
-        };
-        Some(match verb {
-            "edit" if body == old => Vec::new(),
-            "edit" => vec![Action::Edit {
-                room,
-                msg,
-                body: body.to_owned(),
-            }],
-            _ => vec![Action::Delete { room, msg }],
-        })
-    }
-
-    fn usage(&mut self) -> Vec<Action> {
-        self.notice = Some("not a command: /help lists them".into());
-        Vec::new()
     }
 }
 
@@ -296,7 +243,8 @@ mod tests {
             actions,
             vec![Action::Send {
                 room: RoomId(1),
-                body: "hi".into()
+                body: "hi".into(),
+                thread: None,
             }]
         );
         assert!(app.input.is_empty());
@@ -330,7 +278,8 @@ mod tests {
             actions,
             vec![Action::Send {
                 room: RoomId(1),
-                body: "One \nthre".into()
+                body: "One \nthre".into(),
+                thread: None,
             }]
         );
         app.input.set("x");

@@ -12,8 +12,11 @@
 //!   [`ClientError::SessionEnded`] (exit code 4).
 
 pub mod app;
+pub mod commands;
 pub mod input;
 pub mod keys;
+pub mod rich;
+pub mod room;
 pub mod ui;
 pub mod wrap;
 
@@ -54,6 +57,12 @@ async fn event_loop(
         terminal
             .draw(|f| ui::draw(f, &app))
             .map_err(|e| ClientError::Usage(format!("terminal: {e}")))?;
+        if std::mem::take(&mut app.bell) {
+            // A mention: the terminal's bell (BEL), as IRC clients ring it.
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+        }
         if app.session_ended() {
             // Leave the reason on the screen a moment (any key goes on).
             let _ = tokio::time::timeout(SHOW_SESSION_END, keys.next()).await;
@@ -109,8 +118,32 @@ async fn perform(
     conn: &Connection,
 ) -> Result<(), ClientError> {
     match action {
-        Action::Send { room, body } => {
-            conn.send(room, body);
+        Action::Send { room, body, thread } => {
+            conn.reply(room, thread, body);
+        }
+        Action::React {
+            room,
+            msg,
+            emoji,
+            add,
+        } => api.react(room, msg, &emoji, add).await?,
+        Action::Pin { room, msg, pinned } => {
+            api.pin(room, msg, pinned).await?;
+            app.notice = Some(if pinned { "pinned" } else { "unpinned" }.into());
+        }
+        Action::LoadThread { room, root } => {
+            let t = api.thread(room, root).await?;
+            let mut events = vec![t.root];
+            events.extend(t.replies);
+            app.add_history(room, &events);
+        }
+        Action::Notify { room, level, muted } => {
+            api.notify(room, level, muted).await?;
+            app.notice = Some(format!(
+                "notifications: {}{}",
+                level.as_str(),
+                if muted { ", muted" } else { "" }
+            ));
         }
         Action::MarkRead { room, seq } => conn.read(room, seq),
         Action::Typing { room } => conn.typing(room),

@@ -11,7 +11,8 @@
 //! used.
 
 use super::app::App;
-use super::wrap::{for_screen, width, wrap};
+use super::rich::Look;
+use super::wrap::{for_screen, width, wrap, wrap_line};
 use crate::conn::Status;
 use crate::format::truncate;
 use ratatui::Frame;
@@ -19,6 +20,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use securechat_proto::Seq;
 use securechat_proto::validate::without_bidi_controls;
 use securechat_proto::ws::RoomKind;
 use std::sync::OnceLock;
@@ -145,59 +147,115 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// The style of a look, on top of the line's `base`.
+fn styled(base: Style, look: Look) -> Style {
+    match look {
+        Look::Plain => base,
+        Look::Bold => base.add_modifier(Modifier::BOLD),
+        Look::Italic => base.add_modifier(Modifier::ITALIC),
+        Look::Strike => base.add_modifier(Modifier::CROSSED_OUT),
+        Look::Code => fg(base, Color::Yellow),
+        Look::Link => base.add_modifier(Modifier::UNDERLINED),
+        Look::Mention => fg(base.add_modifier(Modifier::BOLD), Color::Cyan),
+        Look::MentionMe => fg(
+            base.add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            Color::Red,
+        ),
+        Look::Dim => base.add_modifier(Modifier::DIM),
+    }
+}
+
+/// `piece` (which starts at byte `at` of `text`) as spans in its looks.
+fn spans_of(piece: &str, at: usize, looks: &[(usize, Look)], base: Style) -> Vec<Span<'static>> {
+    let lookup = |i: usize| {
+        let k = looks.partition_point(|(start, _)| *start <= i);
+        if k == 0 { Look::Plain } else { looks[k - 1].1 }
+    };
+    let mut spans = Vec::new();
+    let mut run = String::new();
+    let mut look = lookup(at);
+    for (i, c) in piece.char_indices() {
+        let l = lookup(at + i);
+        if l != look && !run.is_empty() {
+            spans.push(Span::styled(
+                for_screen(&std::mem::take(&mut run)),
+                styled(base, look),
+            ));
+        }
+        look = l;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(Span::styled(for_screen(&run), styled(base, look)));
+    }
+    spans
+}
+
 /// The screen lines of one message: `[time] nick: text`, wrapped to
-/// `cols` with continuation lines indented, nothing lost.
+/// `cols` with continuation lines indented, nothing lost, each run of the
+/// text in its look.
 fn message_lines(
     time: &str,
     from: Option<&str>,
     text: &str,
+    looks: &[(usize, Look)],
     cols: usize,
     base: Style,
 ) -> Vec<Line<'static>> {
-    let text = without_bidi_controls(text);
     let head = match from {
         Some(from) => format!("[{time}] {from}: "),
         None => format!("[{time}] * "),
     };
     let head_cols = width(&head);
     let rest = cols.saturating_sub(INDENT.len()).max(1);
-    let first = cols.saturating_sub(head_cols);
-    // The head and the text wrap as one, so a long head still fits.
-    let pieces = if first == 0 {
-        wrap(&format!("{head}{text}"), cols, rest)
-    } else {
-        let mut p = wrap(&text, first, rest);
-        p[0] = format!("{head}{}", p[0]);
-        p
-    };
-    pieces
-        .into_iter()
-        .enumerate()
-        .map(|(i, piece)| {
-            let piece = for_screen(&piece);
-            if i > 0 {
-                return Line::styled(format!("{INDENT}{piece}"), base);
-            }
+    let first = cols.saturating_sub(head_cols).max(1);
+    // Each piece with where it starts in `text` (as `wrap` cuts it: at
+    // each newline, then by width).
+    let mut pieces: Vec<(usize, String)> = Vec::new();
+    let mut start = 0;
+    for raw in text.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let mut at = start;
+        for piece in wrap_line(line, first, rest) {
+            let len = piece.len();
+            pieces.push((at, piece));
+            at += len;
+        }
+        start += raw.len() + 1;
+    }
+    let mut out = Vec::with_capacity(pieces.len());
+    for (i, (at, piece)) in pieces.iter().enumerate() {
+        let shown = without_bidi_controls(piece);
+        // (Bidi controls taken out shift the looks: then the base look.)
+        let looks = if shown.len() == piece.len() {
+            looks
+        } else {
+            &[]
+        };
+        let spans = spans_of(&shown, *at, looks, base);
+        let mut line: Vec<Span<'static>> = Vec::new();
+        if i == 0 {
+            line.push(Span::styled(format!("[{time}] "), dim()));
             match from {
-                Some(nick) if first > 0 => {
-                    let stamp = format!("[{time}] ");
-                    let rest = piece[stamp.len() + nick.len()..].to_owned();
-                    Line::from(vec![
-                        Span::styled(stamp, dim()),
-                        Span::styled(
-                            nick.to_owned(),
-                            fg(
-                                Style::default().add_modifier(Modifier::BOLD),
-                                nick_colour(nick),
-                            ),
+                Some(nick) => {
+                    line.push(Span::styled(
+                        nick.to_owned(),
+                        fg(
+                            Style::default().add_modifier(Modifier::BOLD),
+                            nick_colour(nick),
                         ),
-                        Span::styled(rest, base),
-                    ])
+                    ));
+                    line.push(Span::styled(": ", base));
                 }
-                _ => Line::styled(piece, base),
+                None => line.push(Span::styled("* ", base)),
             }
-        })
-        .collect()
+        } else {
+            line.push(Span::styled(INDENT, base));
+        }
+        line.extend(spans);
+        out.push(Line::from(line));
+    }
+    out
 }
 
 fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
@@ -205,9 +263,17 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
         f.render_widget(Paragraph::new("no rooms"), area);
         return;
     };
-    let title = match (&room.info.kind, &room.info.topic) {
-        (RoomKind::Dm, _) => format!(" @{} ", room.info.name),
-        (_, Some(topic)) => format!(" #{} — {} ", room.info.name, without_bidi_controls(topic)),
+    let thread = app
+        .thread
+        .filter(|(r, _)| *r == room.info.id)
+        .map(|(_, root)| root);
+    let title = match (thread, &room.info.kind, &room.info.topic) {
+        (Some(_), RoomKind::Dm, _) => format!(" thread with @{} — Esc: back ", room.info.name),
+        (Some(_), _, _) => format!(" thread in #{} — Esc: back ", room.info.name),
+        (None, RoomKind::Dm, _) => format!(" @{} ", room.info.name),
+        (None, _, Some(topic)) => {
+            format!(" #{} — {} ", room.info.name, without_bidi_controls(topic))
+        }
         _ => format!(" #{} ", room.info.name),
     };
     let block = Block::default()
@@ -217,7 +283,11 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
     f.render_widget(block, area);
     let cols = inner.width as usize;
     let mut lines: Vec<Line<'_>> = Vec::new();
-    for (seq, l) in &room.lines {
+    let shown: Vec<(Option<&Seq>, &super::room::Line)> = match thread {
+        Some(root) => room.thread(root).into_iter().map(|l| (None, l)).collect(),
+        None => room.room_lines().map(|(s, l)| (Some(s), l)).collect(),
+    };
+    for (seq, l) in shown {
         let base = if l.from.is_none() {
             dim()
         } else if l.mention {
@@ -229,10 +299,11 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
             &l.time,
             l.from.as_deref(),
             &l.text,
+            &l.looks,
             cols,
             base,
         ));
-        if room.new_after == Some(*seq) && room.lines.keys().next_back() != Some(seq) {
+        if seq.is_some() && room.new_after == seq.copied() && room.lines.keys().next_back() != seq {
             let label = " new messages ";
             let side = cols.saturating_sub(label.len()) / 2;
             lines.push(Line::styled(
@@ -243,7 +314,7 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
     }
     for (r, text) in &app.pending {
         if *r == room.info.id {
-            lines.extend(message_lines("…", Some(&app.me), text, cols, dim()));
+            lines.extend(message_lines("…", Some(&app.me), text, &[], cols, dim()));
         }
     }
     let height = inner.height as usize;

@@ -9,6 +9,7 @@ pub use securechat_client::store::Store;
 pub use securechat_client::trust::{Tls, Trust};
 pub use securechat_client::{ClientError, install_crypto_provider};
 pub use securechat_proto::http::RegisterRequest;
+pub use securechat_proto::ws::RoomKind;
 pub use securechat_proto::{RoomId, Seq, ServerMsg};
 pub use securechat_server::{Config, Prepared};
 pub use std::collections::BTreeMap;
@@ -236,4 +237,91 @@ pub async fn tmux_80x24(socket: &str, command: &str) {
     )
     .await;
     assert!(ok, "tmux starts");
+}
+
+/// Signs `name` up with the CLI in a fresh config dir.
+pub async fn cli_user(running: &Running, name: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("https://127.0.0.1:{}", running.port);
+    let (code, _, err) = sign_in(
+        home.path(),
+        "register",
+        &url,
+        name,
+        &running.fingerprint,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    home
+}
+
+/// A second user through the library: its API and live connection.
+pub async fn library_user(running: &Running, name: &str) -> (Api, Connection) {
+    let other = tempfile::tempdir().unwrap();
+    let store = Store::new(Some(other.path().to_owned())).unwrap();
+    let server = running.server();
+    let tls = pinned(&store, &server).await;
+    let token = register(&server, &tls, name).await;
+    let api = Api::new(&server, &tls, Some(token.clone())).unwrap();
+    let mut conn = Connection::spawn(server.clone(), tls.config.clone(), token, BTreeMap::new());
+    wait_connected(&mut conn.events, WAIT)
+        .await
+        .expect("connects");
+    (api, conn)
+}
+
+/// Starts `securechat chat` for `home` in tmux session `chat`, 80×24; the
+/// shell then prints the exit code and waits.
+pub async fn start_chat(socket: &str, home: &Path) {
+    start_chat_with(socket, home, "").await;
+}
+
+/// [`start_chat`] with environment settings (`NAME=value `) in front.
+pub async fn start_chat_with(socket: &str, home: &Path, env: &str) {
+    let command = format!(
+        "{env}{} --config-dir {} chat; echo EXIT=$?; sleep 60",
+        bin().display(),
+        home.display()
+    );
+    tmux_80x24(socket, &command).await;
+}
+
+/// A room `api`'s user creates, with `members` in it.
+pub async fn new_room(api: &Api, name: &str, kind: RoomKind, members: &[&str]) -> RoomId {
+    api.create_room(&securechat_proto::http::CreateRoom {
+        name: Some(name.into()),
+        kind,
+        topic: None,
+        members: members.iter().map(|m| m.to_string()).collect(),
+    })
+    .await
+    .unwrap()
+    .id
+}
+
+/// The bodies of `room`'s latest messages, as the server has them.
+pub async fn bodies(api: &Api, room: RoomId) -> Vec<String> {
+    api.history(room, None, 50)
+        .await
+        .unwrap()
+        .events
+        .into_iter()
+        .filter_map(|e| match e {
+            ServerMsg::Message(m) => Some(m.body),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until the server has `body` in `room`.
+pub async fn lands_in(api: &Api, room: RoomId, body: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !bodies(api, room).await.iter().any(|b| b == body) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{body:?} never landed in room {room}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
