@@ -6,14 +6,16 @@
 // The shell is fetched from the network first (so a new version shows at
 // once) and from the cache only when the network fails.
 
-const CACHE = 'securechat-shell-v2';
+const CACHE = 'securechat-shell-v3';
 const SHELL = [
   '/', '/app/app.css', '/app/icon.svg', '/app/manifest.webmanifest',
   '/app/js/main.js', '/app/js/api.js', '/app/js/connection.js', '/app/js/state.js',
   '/app/js/views.js', '/app/js/sidebar.js', '/app/js/messages.js', '/app/js/intro.js',
   '/app/js/keyed.js', '/app/js/people.js', '/app/js/composer.js', '/app/js/uploads.js',
   '/app/js/dialogs.js', '/app/js/profile.js', '/app/js/admin.js', '/app/js/theme.js',
-  '/app/js/offline.js', '/app/js/format.js', '/app/js/search.js',
+  '/app/js/offline.js', '/app/js/format.js', '/app/js/search.js', '/app/js/markup.js',
+  '/app/js/threads.js', '/app/js/reactions.js', '/app/js/emoji.js', '/app/js/mentions.js',
+  '/app/js/roomtools.js',
 ];
 
 self.addEventListener('install', (e) => {

@@ -1,11 +1,12 @@
 // Accessibility: axe-core finds no serious or critical violation on any
-// view (login, chat, dialogs, user card, image viewer, admin page), light
+// view (login, chat, dialogs, user card, image viewer, thread, emoji
+// picker, notifications, pins, Threads, Mentions, admin page), light
 // and dark, desktop and phone; and the app works by keyboard alone.
 // Also takes the README's screenshots of each.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, newUser, say, waitForBody, axeViolations, shot } from './browser.mjs';
+import { launch, openPage, newUser, say, waitForBody, axeViolations, shot, hoverClick } from './browser.mjs';
 import { Server } from './server.mjs';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
@@ -47,8 +48,19 @@ test('axe finds no serious or critical violation on any view, light and dark, de
     { name: 'notes.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 notes') },
   ]);
   await zoe.locator('#messages .file-link', { hasText: 'notes.pdf' }).waitFor();
-  await say(yan, 'Two questions:\n1. Do we keep the skip button?\n2. Which copy for step three?');
+  await say(yan, 'Two questions:\n1. Do we keep the **skip** button?\n2. Which copy for step three?');
   await waitForBody(zoe, 'Which copy');
+  // A reaction, a thread that mentions zoe, a pin.
+  const first = (page) => page.locator('#messages li.message:not(.pending)', { hasText: 'onboarding flow is ready' }).first();
+  await hoverClick(first(yan), 'Add reaction');
+  await yan.getByRole('button', { name: 'party popper' }).first().click();
+  await first(zoe).locator('.reaction').waitFor();
+  await hoverClick(first(yan), 'Reply in thread');
+  await yan.getByRole('textbox', { name: 'Reply in thread' }).fill('@zoe looks good, one nit on `step 2`');
+  await yan.getByRole('textbox', { name: 'Reply in thread' }).press('Enter');
+  await first(zoe).locator('.thread-summary').waitFor();
+  await hoverClick(first(zoe), 'Pin message');
+  await first(zoe).locator('.pinned').waitFor();
   await zoe.getByRole('button', { name: /^Message yan/ }).click();
   await say(zoe, 'Lunch at 1?');
   await zoe.locator('#room-list button', { hasText: 'general' }).click();
@@ -88,6 +100,33 @@ test('axe finds no serious or critical violation on any view, light and dark, de
       await check(page, `search, ${tag}`, found);
       await page.locator('#search-results button').first().click();
       await page.locator('#messages li.found').waitFor();
+      // Collaboration: a thread, the emoji picker, notification settings,
+      // pins, and the Threads and Mentions views.
+      await page.locator('#messages .thread-summary').first().click();
+      await page.locator('#thread-panel li.message .body', { hasText: 'one nit' }).waitFor();
+      await check(page, `thread, ${tag}`, found);
+      await page.getByRole('button', { name: 'Close thread' }).click();
+      await hoverClick(page.locator('#messages li.message').last(), 'Add reaction');
+      await page.locator('#emoji-dialog[open]').waitFor();
+      await check(page, `emoji picker, ${tag}`, found);
+      await page.keyboard.press('Escape');
+      await page.locator('#notify-settings-button').click();
+      await page.locator('#notify-dialog[open]').waitFor();
+      await check(page, `notifications, ${tag}`, found);
+      await page.keyboard.press('Escape');
+      await page.locator('#pins-button').click();
+      await page.locator('#pins-list li').first().waitFor();
+      await check(page, `pins, ${tag}`, found);
+      await page.keyboard.press('Escape');
+      if (size === 'phone') await page.getByRole('button', { name: 'Show rooms' }).click();
+      await page.locator('#threads-button').click();
+      await page.locator('#threads-list li').first().waitFor();
+      await check(page, `threads, ${tag}`, found);
+      if (size === 'phone') await page.getByRole('button', { name: 'Show rooms' }).click();
+      await page.locator('#mentions-button').click();
+      await page.locator('#mentions-list li').first().waitFor();
+      await check(page, `mentions, ${tag}`, found);
+      await page.locator('#mentions-close').click();
       await page.locator('#messages .from', { hasText: 'yan' }).first().click();
       await page.locator('#user-card[open]').waitFor();
       await check(page, `user card, ${tag}`, found);

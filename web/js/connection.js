@@ -15,11 +15,11 @@ const MAX_BACKOFF_MS = 30000;
 export class Connection {
   constructor(state, hooks) {
     this.state = state;
-    this.hooks = hooks;          // {onFresh, onLoggedOut, onPresence, onSynced, onRoomGone, onOutbox}
+    this.hooks = hooks;          // {onFresh, onLoggedOut, onPresence, onSynced, onRoomGone, onOutbox, onThread}
     this.ws = null;
     this.live = false;
     this.attempt = 0;
-    this.outbox = new Map();     // client_msg_id -> {room, body}, in typing order
+    this.outbox = new Map();     // client_msg_id -> {room, body, thread, also_room}, in typing order
     this.inflight = null;        // the client_msg_id sent and not yet answered
     this.pausedUntil = 0;        // rate limited until then
     this.resume = null;
@@ -91,11 +91,12 @@ export class Connection {
 
   // Queues a message; `id` is given when a message kept on this device
   // (sent while offline, then reloaded) is queued again.
-  send(room, body, id = crypto.randomUUID()) {
+  // `thread` (a root message id) and `alsoRoom` make it a thread reply.
+  send(room, body, id = crypto.randomUUID(), thread = null, alsoRoom = false) {
     const r = this.state.room(room);
     if (!r) return null;
-    r.pending.set(id, { body, status: this.live ? 'sending' : 'queued', ts: Date.now() });
-    this.outbox.set(id, { room, body });
+    r.pending.set(id, { body, thread, also_room: alsoRoom, status: this.live ? 'sending' : 'queued', ts: Date.now() });
+    this.outbox.set(id, { room, body, thread, also_room: alsoRoom });
     this.saved();
     this.state.changed();
     this.pump();
@@ -104,7 +105,7 @@ export class Connection {
 
   // What waits in the outbox is kept on this device (see offline.js).
   saved() {
-    if (this.hooks.onOutbox) this.hooks.onOutbox([...this.outbox].map(([id, m]) => ({ id, room: m.room, body: m.body })));
+    if (this.hooks.onOutbox) this.hooks.onOutbox([...this.outbox].map(([id, m]) => ({ id, ...m })));
   }
 
   // Without a connection, every unsent message waits for it.
@@ -132,7 +133,9 @@ export class Connection {
       const q = this.state.room(o.room)?.pending.get(other);
       if (other !== id && q && q.status === 'queued') { q.status = 'sending'; this.state.changed(); }
     }
-    if (this.raw({ type: 'send', room: item.room, client_msg_id: id, body: item.body })) this.inflight = id;
+    const frame = { type: 'send', room: item.room, client_msg_id: id, body: item.body };
+    if (item.thread) { frame.thread = item.thread; frame.also_room = Boolean(item.also_room); }
+    if (this.raw(frame)) this.inflight = id;
   }
 
   read(room, seq) { this.raw({ type: 'read', room, seq }); }
@@ -165,7 +168,9 @@ export class Connection {
           const p = r.pending.get(msg.client_msg_id);
           r.pending.delete(msg.client_msg_id);
           if (p && !r.events.has(msg.seq)) {
-            s.addEvent({ type: 'message', id: msg.id, room: msg.room, seq: msg.seq, ts: msg.ts, from: s.me.username, body: p.body });
+            const ev = { type: 'message', id: msg.id, room: msg.room, seq: msg.seq, ts: msg.ts, from: s.me.username, body: p.body };
+            if (p.thread) { ev.thread = p.thread; ev.also_room = p.also_room; }
+            s.addEvent(ev);
           }
         }
         s.changed();
@@ -175,7 +180,7 @@ export class Connection {
       case 'error':
         this.failed(msg);
         break;
-      case 'message': case 'member': case 'room_updated': case 'edited': case 'deleted': {
+      case 'message': case 'member': case 'room_updated': case 'edited': case 'deleted': case 'reaction': case 'pin': {
         const fresh = s.addEvent(msg);
         if (fresh) this.hooks.onFresh(fresh, msg);
         break;
@@ -196,7 +201,7 @@ export class Connection {
         const r = s.room(msg.room);
         if (r) {
           r.info.read_seq = msg.seq;
-          if (msg.seq >= r.info.last_seq) r.info.unread = 0;
+          if (msg.seq >= r.info.last_seq) { r.info.unread = 0; r.info.mentions = 0; }
           s.changed();
         }
         break;
@@ -204,6 +209,14 @@ export class Connection {
       case 'profile':
         s.setPerson(msg.user);
         break;
+      case 'thread':
+        if (this.hooks.onThread) this.hooks.onThread(msg);
+        break;
+      case 'notifications': {
+        const r = s.room(msg.room);
+        if (r) { r.info.notify = msg.level; r.info.muted = msg.muted; s.changed(); }
+        break;
+      }
       case 'presence':
         if (msg.online) s.online.add(msg.user); else s.online.delete(msg.user);
         this.hooks.onPresence();

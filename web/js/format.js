@@ -1,7 +1,8 @@
 // Turning message data into DOM nodes. User text only ever becomes text
-// nodes; links are made for http(s) URLs only, never for other schemes.
+// nodes (message bodies through the parse tree of markup.js); links are made
+// for http(s) URLs only, never for other schemes.
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
+import { parse } from './markup.js';
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -16,23 +17,51 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// The body as text nodes, with http(s) URLs as safe links.
-export function richText(body) {
+// A safe link for an http(s) URL (anything else stays text).
+function link(url) {
+  let ok = false;
+  try { ok = ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
+  return ok ? el('a', { href: url, rel: 'noopener noreferrer', target: '_blank', text: url }) : document.createTextNode(url);
+}
+
+// Inline nodes of the parse tree as DOM: text nodes and a few elements,
+// never markup from the text. `me` highlights mentions of the reader.
+function inlines(nodes, me) {
   const frag = document.createDocumentFragment();
-  let last = 0;
-  for (const m of body.matchAll(URL_RE)) {
-    let url = m[0].replace(/[.,;:!?)]+$/, '');
-    frag.append(document.createTextNode(body.slice(last, m.index)));
-    let ok = false;
-    try { ok = ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
-    if (ok) {
-      frag.append(el('a', { href: url, rel: 'noopener noreferrer', target: '_blank', text: url }));
-    } else {
-      frag.append(document.createTextNode(url));
+  for (const n of nodes) {
+    if (typeof n === 'string') { frag.append(document.createTextNode(n)); continue; }
+    switch (n.t) {
+      case 'b': frag.append(el('strong', {}, inlines(n.c, me))); break;
+      case 'i': frag.append(el('em', {}, inlines(n.c, me))); break;
+      case 's': frag.append(el('del', {}, inlines(n.c, me))); break;
+      case 'code': frag.append(el('code', { text: n.text })); break;
+      case 'a': frag.append(link(n.href)); break;
+      // A line break is a newline in a pre-wrap paragraph (copied as one).
+      case 'br': frag.append(document.createTextNode('\n')); break;
+      case 'at': {
+        const you = n.name === me || n.name === 'room' || n.name === 'here';
+        frag.append(el('span', { class: `mention${you ? ' you' : ''}`, text: `@${n.name}` }));
+        break;
+      }
+      default: break;
     }
-    last = m.index + url.length;
   }
-  frag.append(document.createTextNode(body.slice(last)));
+  return frag;
+}
+
+// A message body (docs/formatting.md) as DOM nodes.
+export function richText(body, me = '') {
+  const frag = document.createDocumentFragment();
+  for (const b of parse(body)) {
+    switch (b.t) {
+      case 'p': frag.append(el('p', {}, inlines(b.c, me))); break;
+      case 'quote': frag.append(el('blockquote', {}, inlines(b.c, me))); break;
+      case 'pre': frag.append(el('pre', { tabindex: '0', 'data-lang': b.lang || null, 'aria-label': b.lang ? `${b.lang} code` : 'code' }, el('code', { text: b.text }))); break;
+      case 'ul': frag.append(el('ul', {}, ...b.items.map((it) => el('li', {}, inlines(it, me))))); break;
+      case 'ol': frag.append(el('ol', { start: String(b.start) }, ...b.items.map((it) => el('li', {}, inlines(it, me))))); break;
+      default: break;
+    }
+  }
   return frag;
 }
 

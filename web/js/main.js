@@ -4,7 +4,10 @@
 // (rendering, keyed by keyed.js), people.js (names, avatars, user card),
 // composer.js (the message box, drafts), uploads.js (files),
 // dialogs.js (in-page dialogs), profile.js, admin.js, theme.js,
-// offline.js (what this device keeps), format.js (safe text).
+// offline.js (what this device keeps), format.js + markup.js (safe text,
+// formatting), threads.js (thread panel, followed threads), reactions.js +
+// emoji.js (reactions, the picker), mentions.js (@ completion, Mentions
+// view), roomtools.js (notification settings, pins, message links).
 
 import { api, explain } from './api.js';
 import { Connection } from './connection.js';
@@ -20,6 +23,10 @@ import { wireProfile } from './profile.js';
 import { AdminPage } from './admin.js';
 import { loadTheme, wireTheme } from './theme.js';
 import { saveSession, loadSession, saveOutbox, loadOutbox, forget } from './offline.js';
+import { Threads } from './threads.js';
+import { EmojiPicker, react } from './reactions.js';
+import { MentionBox, MentionsPage } from './mentions.js';
+import { wireRoomTools, copyLink, pin } from './roomtools.js';
 
 const $ = (id) => document.getElementById(id);
 const state = new State();
@@ -73,7 +80,7 @@ function restoreOutbox() {
   if (restored) return;
   restored = true;
   for (const item of loadOutbox(state.me.id)) {
-    if (state.room(item.room)) conn.send(item.room, item.body, item.id);
+    if (state.room(item.room)) conn.send(item.room, item.body, item.id, item.thread || null, Boolean(item.also_room));
   }
 }
 
@@ -90,8 +97,10 @@ function startApp(user, keptRooms = null) {
       saveSession(state.me, [...state.rooms.values()].map((r) => r.info));
       restoreOutbox();
       refreshPublic();
-      openRoom(state.current);
+      threads.refresh();
+      if (!followLink()) openRoom(state.current);
     },
+    onThread: (st) => threads.onState(st),
     // The open room went away (left, removed): land in general.
     onRoomGone: () => openRoom(state.general()),
     onOutbox: (items) => saveOutbox(state.me.id, items),
@@ -197,18 +206,32 @@ function markRead() {
   }, 150);
 }
 
+// Something new from someone else: counts (unread, mentions, followed
+// threads) and, when the page is hidden, a browser notification if the
+// room's level asks for one: "all" for every message in the room (and
+// replies in followed threads and mentions), "mentions" for mentions and
+// followed threads only, "none" or muted for nothing.
 function notifyFresh(room, ev) {
+  const message = ev.type === 'message';
+  const mentioned = message && state.mentionsMe(ev);
+  const threadOnly = message && ev.thread && !ev.also_room;
+  const followedReply = message && ev.thread ? threads.onReply(ev) : false;
   const here = room.info.id === state.current && state.view === 'chat';
-  if (here && document.hidden && room.marker === null) room.marker = ev.seq - 1;
   if (here && !document.hidden) {
-    if ($('messages').dataset.stick !== '1') room.unseen += 1;
+    if (!threadOnly && $('messages').dataset.stick !== '1') room.unseen += 1;
     markRead();
-    return;
+  } else {
+    if (here && room.marker === null && !threadOnly) room.marker = ev.seq - 1;
+    if (!threadOnly) room.info.unread = (room.info.unread || 0) + 1;
+    if (mentioned) room.info.mentions = (room.info.mentions || 0) + 1;
   }
-  room.info.unread = (room.info.unread || 0) + 1;
-  if (document.hidden && 'Notification' in window && Notification.permission === 'granted' && ev.type === 'message') {
+  const level = room.info.muted ? 'none' : (room.info.notify || 'all');
+  const wanted = level === 'all' ? (!threadOnly || followedReply || mentioned)
+    : level === 'mentions' ? (mentioned || followedReply) : false;
+  if (wanted && message && document.hidden && 'Notification' in window && Notification.permission === 'granted') {
     const where = room.info.kind === 'dm' ? 'a direct message' : '#' + room.info.name;
-    new Notification(`${displayName(state, ev.from)} in ${where}`, { body: ev.body.slice(0, 140) });
+    const what = mentioned ? ' mentioned you' : ev.thread ? ' replied in a thread' : '';
+    new Notification(`${displayName(state, ev.from)}${what} in ${where}`, { body: ev.body.slice(0, 140), tag: `m${ev.id}` });
   }
   state.changed();
 }
@@ -230,6 +253,15 @@ new SearchPage(state, {
   openAt,
   close: () => openRoom(state.current ?? state.general()),
 });
+const threads = new Threads(state, {
+  send(room, body, thread, alsoRoom) { conn.send(room, body, undefined, thread, alsoRoom); },
+  openRoom,
+});
+const mentionsPage = new MentionsPage(state, { openAt, close: () => openRoom(state.current ?? state.general()) });
+const picker = new EmojiPicker();
+new MentionBox(state, $('message-input'), $('mention-list'), () => state.current);
+new MentionBox(state, $('thread-input'), $('thread-mention-list'), () => state.thread && state.thread.room);
+const followLink = wireRoomTools(state, { openAt });
 
 const actions = {
   openRoom,
@@ -272,7 +304,7 @@ const actions = {
     const p = r && r.pending.get(id);
     if (!p) return;
     r.pending.delete(id);
-    conn.send(room, p.body);
+    conn.send(room, p.body, undefined, p.thread || null, Boolean(p.also_room));
   },
   editPending(room, id) {
     const r = state.room(room);
@@ -309,9 +341,14 @@ const actions = {
   },
   createRoom: () => openRoomDialog(),
   editProfile: () => $('profile-button').click(),
+  openThread: (room, root) => threads.open(room, root),
+  pickReaction: (ev, opener) => picker.open(ev, opener),
+  react,
+  pin,
+  copyLink,
 };
 
-state.onChange((s) => render(s, actions));
+state.onChange((s) => { render(s, actions); threads.render(actions); });
 
 // Login screen.
 $('login-form').addEventListener('submit', (e) => { e.preventDefault(); authenticate('/api/login'); });
@@ -367,6 +404,14 @@ $('notify-button').addEventListener('click', async () => {
 });
 document.addEventListener('visibilitychange', () => { if (!document.hidden) markRead(); state.changed(); });
 $('admin-button').addEventListener('click', () => actions.openAdmin());
+// Threads and Mentions, at the top of the sidebar (on a phone, it closes).
+for (const [id, show] of [['threads-button', () => threads.showList()], ['mentions-button', () => mentionsPage.show()]]) {
+  $(id).addEventListener('click', () => {
+    $('sidebar').classList.remove('open');
+    $('menu-toggle').setAttribute('aria-expanded', 'false');
+    show();
+  });
+}
 
 // Dialogs.
 function openRoomDialog() {

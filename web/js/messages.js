@@ -13,6 +13,8 @@ import { attachment } from './uploads.js';
 import { avatar, displayName, looks } from './people.js';
 import { Keyed } from './keyed.js';
 import { introItem } from './intro.js';
+import { reactionRow } from './reactions.js';
+import { State } from './state.js';
 
 export const WINDOW = 120;
 const MAX_WINDOW = 240;
@@ -132,29 +134,57 @@ function header(state, from, ts, actions) {
     ts ? el('time', { datetime: ts, title: fullTime(ts), text: timeOf(ts) }) : null);
 }
 
-function messageItem(state, ev, cont, editing, found, actions) {
-  const mine = state.me && ev.from === state.me.username;
+// "3 replies · last 14:02 · ann, bob": opens the thread.
+function threadSummary(state, ev, actions) {
+  const t = ev.replies;
+  const who = t.users.map((u) => displayName(state, u)).join(', ');
+  return el('button', {
+    type: 'button', class: 'thread-summary', 'data-thread': String(ev.id),
+    onclick: () => actions.openThread(ev.room, ev.id),
+  }, el('span', { class: 'avatars', 'aria-hidden': 'true' }, ...t.users.slice(0, 3).map((u) => avatar(state, u, 'small'))),
+  el('b', { text: `${t.count} ${t.count === 1 ? 'reply' : 'replies'}` }),
+  el('span', { class: 'muted', text: ` · last ${timeOf(t.last_ts)} · ${who}` }));
+}
+
+function tools(state, ev, mine, actions) {
+  const bar = el('div', { class: 'actions', role: 'group', 'aria-label': 'Message actions' });
+  const add = (text, label, onclick) => bar.append(el('button', { type: 'button', class: 'secondary', 'aria-label': label, title: label, text, onclick }));
+  add('☺+', 'Add reaction', (e) => actions.pickReaction(ev, e.currentTarget));
+  add('Reply', 'Reply in thread', () => actions.openThread(ev.room, ev.thread || ev.id));
+  add(ev.pinned ? 'Unpin' : 'Pin', ev.pinned ? 'Unpin message' : 'Pin message', () => actions.pin(ev, !ev.pinned));
+  add('Link', 'Copy link to message', () => actions.copyLink(ev));
+  if (mine) add('Edit', 'Edit message', () => actions.edit(ev));
+  if (mine || (state.me && state.me.is_admin)) add('Delete', 'Delete message', () => actions.remove(ev));
+  return bar;
+}
+
+// `inThread`: drawn in the thread panel (no "replied in a thread" link,
+// no summary).
+export function messageItem(state, ev, cont, editing, found, actions, inThread = false) {
+  const me = state.me ? state.me.username : '';
+  const mine = ev.from === me;
   const content = el('div', { class: 'content' });
   if (!cont) content.append(header(state, ev.from, ev.ts, actions));
+  if (ev.thread && ev.also_room && !inThread) {
+    content.append(el('button', { type: 'button', class: 'link in-thread', text: 'replied in a thread', onclick: () => actions.openThread(ev.room, ev.thread) }));
+  }
   if (editing) content.append(editor(ev, actions));
   else {
     const body = el('div', { class: 'body', dir: 'auto' });
     if (ev.deleted) body.textContent = 'message deleted';
-    else body.append(richText(ev.body));
+    else body.append(richText(ev.body, me));
     content.append(body);
     if (ev.edited && !ev.deleted) content.append(el('span', { class: 'state', text: '(edited)' }));
+    if (ev.pinned && !ev.deleted) content.append(el('span', { class: 'state pinned', text: ' 📌 pinned' }));
   }
   if (!ev.deleted && ev.file) content.append(attachment(ev.file, actions.openImage));
+  if (!ev.deleted && ev.reactions && ev.reactions.length) content.append(reactionRow(state, ev, actions));
+  if (ev.replies && ev.replies.count > 0 && !ev.thread && !inThread) content.append(threadSummary(state, ev, actions));
   const li = el('li', {
-    class: `message${cont ? ' cont' : ''}${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}${found ? ' found' : ''}`,
+    class: `message${cont ? ' cont' : ''}${mine ? ' mine' : ''}${ev.deleted ? ' deleted' : ''}${found ? ' found' : ''}${state.mentionsMe(ev) ? ' mentioned' : ''}`,
     'data-seq': String(ev.seq), 'data-id': String(ev.id),
   }, gutter(state, ev.from, cont, ev.ts, actions), content);
-  if (!ev.deleted && !editing && (mine || (state.me && state.me.is_admin))) {
-    const tools = el('div', { class: 'actions' });
-    if (mine) tools.append(el('button', { type: 'button', class: 'secondary', 'aria-label': 'Edit message', text: 'Edit', onclick: () => actions.edit(ev) }));
-    tools.append(el('button', { type: 'button', class: 'secondary', 'aria-label': 'Delete message', text: 'Delete', onclick: () => actions.remove(ev) }));
-    li.append(tools);
-  }
+  if (!ev.deleted && !editing && state.me) li.append(tools(state, ev, mine, actions));
   return li;
 }
 
@@ -171,7 +201,7 @@ function pendingItem(state, room, id, p, actions) {
   meta.append(el('span', { class: 'state', text: pendingLabel(p) }));
   const li = el('li', { class: `message mine pending ${p.status}`, 'data-pending': id },
     gutter(state, me, false, null, actions),
-    el('div', { class: 'content' }, meta, el('div', { class: 'body', dir: 'auto' }, richText(p.body))));
+    el('div', { class: 'content' }, meta, el('div', { class: 'body', dir: 'auto' }, richText(p.body, me))));
   // A refused message keeps its text: send it again, take it back into the
   // box to change it, or let it go.
   if (p.status === 'failed') {
@@ -210,7 +240,7 @@ function wantedItems(state, r, actions) {
       const sig = JSON.stringify([ev.type, ev.seq, looks(state, ev.user || ev.by || '')]);
       items.push({ key: `s:${ev.seq}`, sig, make: () => el('li', { class: 'notice', 'data-seq': String(ev.seq) }, ...notice(state, ev)) });
       prev = null;
-    } else if (ev.type === 'message') {
+    } else if (ev.type === 'message' && State.inRoom(ev)) {
       const cont = Boolean(prev && prev.from === ev.from && ev.ms - prev.ms < GROUP_MS);
       const editing = Boolean(state.editing && state.editing.id === ev.id && !ev.deleted);
       // `version` counts the edits and the deletion (see state.js).
@@ -222,6 +252,7 @@ function wantedItems(state, r, actions) {
   }
   if (r.view.end === null) {
     for (const [id, p] of r.pending) {
+      if (p.thread && !p.also_room) continue;
       const sig = JSON.stringify([p.body, p.status, p.error || '', pendingLabel(p), looks(state, me)]);
       items.push({ key: `p:${id}`, sig, make: () => pendingItem(state, r.info.id, id, p, actions) });
     }

@@ -21,15 +21,17 @@ function presence(state, username) {
 function roomItem(state, r, actions) {
   const current = state.current === r.info.id && state.view === 'chat';
   const n = r.info.unread || 0;
+  const at = r.info.mentions || 0;
+  const muted = Boolean(r.info.muted);
   const dm = r.info.kind === 'dm';
   const online = dm && state.online.has(r.info.name);
   const label = dm ? displayName(state, r.info.name) : `# ${r.info.name}`;
-  const sig = JSON.stringify([label, current, n, r.info.kind, online, dm && looks(state, r.info.name)]);
+  const sig = JSON.stringify([label, current, n, at, muted, r.info.kind, online, dm && looks(state, r.info.name)]);
   const make = () => {
-    const unread = n > 0 && !current;
+    const unread = n > 0 && !current && !muted;
     const btn = el('button', {
       type: 'button',
-      class: unread ? 'unread' : undefined,
+      class: [unread ? 'unread' : '', muted ? 'muted-room' : ''].join(' ').trim() || undefined,
       'aria-current': current ? 'true' : 'false',
       'data-room': String(r.info.id),
       onclick: () => actions.openRoom(r.info.id),
@@ -40,7 +42,9 @@ function roomItem(state, r, actions) {
     btn.append(el('span', { class: 'name', text: label }));
     if (dm) btn.append(hidden(online ? ' (online)' : ' (offline)'));
     if (r.info.kind === 'private') btn.append(el('span', { class: 'tag', text: 'private' }));
-    if (unread) btn.append(hidden(`, ${n} unread`), el('span', { class: 'badge', 'aria-hidden': 'true', text: String(n) }));
+    if (muted) btn.append(el('span', { class: 'tag', text: 'muted' }));
+    if (at > 0 && !current) btn.append(hidden(`, ${at} ${at === 1 ? 'mention' : 'mentions'}`), el('span', { class: 'badge at', 'aria-hidden': 'true', text: `@${at}` }));
+    else if (unread) btn.append(hidden(`, ${n} unread`), el('span', { class: 'badge', 'aria-hidden': 'true', text: String(n) }));
     return el('li', {}, btn);
   };
   return { key: `r:${r.info.id}`, sig, make };

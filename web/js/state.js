@@ -16,6 +16,8 @@ export class State {
     this.listeners = [];
     this.scheduled = false;
     this.clashes = new Map();  // name -> usernames going by it
+    this.thread = null;        // the open thread panel: {room, root}
+    this.followed = new Map(); // root id -> {room, unread}: threads you follow
   }
 
   onChange(fn) { this.listeners.push(fn); }
@@ -47,6 +49,7 @@ export class State {
       r = {
         info,
         events: new Map(),
+        byId: new Map(),       // message id -> message event
         order: [],             // the events, by seq (rebuilt when dirty)
         dirty: false,
         pending: new Map(),
@@ -75,6 +78,7 @@ export class State {
   }
 
   putEvent(r, ev) {
+    if (ev.type === 'message') r.byId.set(ev.id, ev);
     const last = r.order[r.order.length - 1];
     r.events.set(ev.seq, ev);
     // Live events come in order: append without a sort.
@@ -147,17 +151,43 @@ export class State {
         this.putEvent(r, ev);
         // Whoever sent a message has stopped typing.
         r.typing.delete(ev.from);
+        if (ev.thread) this.countReply(r, ev);
         if (ev.from !== this.me.username) fresh = r;
         break;
       case 'edited':
       case 'deleted': {
-        for (const m of r.events.values()) {
-          if (m.type === 'message' && m.id === ev.target) {
-            if (ev.type === 'edited') { m.body = ev.body; m.edited = true; }
-            else { m.body = ''; m.deleted = true; m.file = null; }
-            m.version = (m.version || 0) + 1;
+        const m = r.byId.get(ev.target);
+        if (m) {
+          if (ev.type === 'edited') { m.body = ev.body; m.edited = true; }
+          else {
+            m.body = ''; m.deleted = true; m.file = null; m.reactions = []; m.pinned = false;
+            const root = m.thread && r.byId.get(m.thread);
+            if (root && root.replies) { root.replies.count = Math.max(0, root.replies.count - 1); root.version = (root.version || 0) + 1; }
           }
+          m.version = (m.version || 0) + 1;
         }
+        break;
+      }
+      case 'reaction': {
+        // Set semantics: applying an event twice changes nothing.
+        const m = r.byId.get(ev.target);
+        if (m) {
+          const list = m.reactions || (m.reactions = []);
+          let entry = list.find((x) => x.emoji === ev.emoji);
+          if (ev.add) {
+            if (!entry) { entry = { emoji: ev.emoji, users: [] }; list.push(entry); }
+            if (!entry.users.includes(ev.by)) entry.users.push(ev.by);
+          } else if (entry) {
+            entry.users = entry.users.filter((u) => u !== ev.by);
+            if (!entry.users.length) list.splice(list.indexOf(entry), 1);
+          }
+          m.version = (m.version || 0) + 1;
+        }
+        break;
+      }
+      case 'pin': {
+        const m = r.byId.get(ev.target);
+        if (m) { m.pinned = ev.pinned; m.version = (m.version || 0) + 1; }
         break;
       }
       case 'room_updated':
@@ -172,11 +202,29 @@ export class State {
     return fresh;
   }
 
-  // Older events from the history API.
+  // A live thread reply: its root's summary (count, last time, who).
+  countReply(r, ev) {
+    const root = r.byId.get(ev.thread);
+    if (!root) return;
+    const s = root.replies || { count: 0, last_ts: ev.ts, users: [] };
+    root.replies = { count: s.count + 1, last_ts: ev.ts, users: [ev.from, ...s.users.filter((u) => u !== ev.from)].slice(0, 5) };
+    root.version = (root.version || 0) + 1;
+  }
+
+  // Whether a message shows in the room's list (thread-only replies do not).
+  static inRoom(ev) { return !ev.thread || ev.also_room; }
+
+  // Older events from the history API. (Reactions and pins in it are
+  // already counted on their messages.)
   addHistory(roomId, events, more) {
     const r = this.room(roomId);
     if (!r) return;
-    for (const ev of events) if (!r.events.has(ev.seq)) { r.events.set(ev.seq, ev); r.dirty = true; }
+    for (const ev of events) {
+      if (r.events.has(ev.seq)) continue;
+      r.events.set(ev.seq, ev);
+      if (ev.type === 'message') r.byId.set(ev.id, ev);
+      r.dirty = true;
+    }
     r.historyLoaded = true;
     r.more = more;
     this.changed();
@@ -189,10 +237,26 @@ export class State {
     return first.done ? null : first.value;
   }
 
+  // The title badge: what each room's notification level lets count
+  // (muted rooms and level "none" count nothing, "mentions" only mentions),
+  // plus unread replies in followed threads.
   totalUnread() {
     let n = 0;
-    for (const r of this.rooms.values()) n += r.info.unread || 0;
+    for (const r of this.rooms.values()) {
+      if (r.info.muted || r.info.notify === 'none') continue;
+      n += r.info.notify === 'mentions' ? (r.info.mentions || 0) : (r.info.unread || 0);
+    }
+    for (const t of this.followed.values()) {
+      const r = this.room(t.room);
+      if (r && !r.info.muted && r.info.notify !== 'none') n += t.unread || 0;
+    }
     return n;
+  }
+
+  // Whether a message mentions the reader (by name, or the whole room).
+  mentionsMe(ev) {
+    return Boolean(this.me && ev.from !== this.me.username
+      && ((ev.mentions || []).includes(this.me.username) || ev.mentions_room));
   }
 
   setStatus(state, detail = '') {

@@ -16,6 +16,9 @@ export function render(state, actions) {
   $('chat').hidden = !chat;
   $('admin-view').hidden = state.view !== 'admin';
   $('search-view').hidden = state.view !== 'search';
+  $('threads-view').hidden = state.view !== 'threads';
+  $('mentions-view').hidden = state.view !== 'mentions';
+  renderBadges(state);
   if (chat) {
     renderMessages(state, actions);
     renderTyping(state);
@@ -30,6 +33,8 @@ function renderHeader(state) {
   const r = state.room(state.current);
   const title = state.view === 'admin' ? 'Administration'
     : state.view === 'search' ? 'Search'
+    : state.view === 'threads' ? 'Threads'
+    : state.view === 'mentions' ? 'Mentions'
     : r ? (r.info.kind === 'dm' ? `@${displayName(state, r.info.name)}` : `#${r.info.name}`) : 'SecureChat';
   if ($('room-name').textContent !== title) $('room-name').textContent = title;
   const topic = state.view === 'chat' && r && r.info.topic ? r.info.topic : '';
@@ -51,7 +56,29 @@ function renderHeader(state) {
     $('admin-button').hidden = !state.me.is_admin;
   }
   const general = r && r.info.kind === 'public' && r.info.name === 'general';
-  $('room-actions').hidden = state.view !== 'chat' || !r || r.info.kind === 'dm' || general;
+  $('room-actions').hidden = state.view !== 'chat' || !r;
+  $('invite-button').hidden = !r || r.info.kind === 'dm' || general;
+  $('leave-button').hidden = !r || r.info.kind === 'dm' || general;
+  const level = r ? (r.info.muted ? 'Muted' : { all: 'Notifications', mentions: 'Mentions only', none: 'No notifications' }[r.info.notify || 'all']) : '';
+  if ($('notify-settings-button').textContent !== level) $('notify-settings-button').textContent = level;
+}
+
+// Unread replies in followed threads, and unread mentions, on the header
+// buttons (with the numbers in the accessible name too).
+function renderBadges(state) {
+  let threads = 0;
+  for (const t of state.followed.values()) threads += t.unread || 0;
+  let mentions = 0;
+  for (const r of state.rooms.values()) mentions += r.info.mentions || 0;
+  for (const [id, n] of [['threads', threads], ['mentions', mentions]]) {
+    const badge = $(`${id}-badge`);
+    badge.hidden = n === 0;
+    if (badge.textContent !== String(n)) badge.textContent = String(n);
+    const unread = $(`${id}-unread`);
+    const said = n ? ` unread` : '';
+    if (unread.textContent !== said) unread.textContent = said;
+    $(`${id}-button`).setAttribute('aria-current', state.view === id ? 'page' : 'false');
+  }
 }
 
 function renderTyping(state) {
