@@ -142,14 +142,25 @@ test('threads: reply in the panel, also to the room, follow, and the Threads vie
   await listed.click();
   await cy.locator('#thread-panel li.message .body', { hasText: 'and the changelog' }).waitFor();
   await cy.locator('#threads-badge').waitFor({ state: 'hidden' });
-  // Unfollowing: no more badge for new replies.
+  // With the tab hidden, a reply in a followed thread notifies.
+  await cy.getByRole('button', { name: 'Close thread' }).click();
+  await hide(cy);
+  await di.getByRole('textbox', { name: 'Reply in thread' }).fill('ping in the thread');
+  await di.getByRole('textbox', { name: 'Reply in thread' }).press('Enter');
+  await cy.waitForFunction(() => window.shown.length === 1);
+  assert.deepEqual(await cy.evaluate(() => window.shown), ['th-di replied in a thread in #general']);
+  await cy.locator('#threads-badge', { hasText: '1' }).waitFor();
+  // Unfollowing: no more badge, and no notification, for new replies.
+  await summary.click();
+  await cy.locator('#thread-follow', { hasText: 'Unfollow' }).waitFor();
   await cy.locator('#thread-follow').click();
   await cy.locator('#thread-follow', { hasText: 'Follow' }).waitFor();
   await cy.getByRole('button', { name: 'Close thread' }).click();
   await di.getByRole('textbox', { name: 'Reply in thread' }).fill('one more');
   await di.getByRole('textbox', { name: 'Reply in thread' }).press('Enter');
-  await summary.filter({ hasText: '3 replies' }).waitFor();
+  await summary.filter({ hasText: '4 replies' }).waitFor();
   assert.equal(await cy.locator('#threads-badge').isHidden(), true);
+  assert.equal(await cy.evaluate(() => window.shown.length), 1);
   // On a phone the panel takes the screen, in both themes.
   await di.setViewportSize({ width: 390, height: 760 });
   await di.screenshot({ path: shot('thread-phone-light.png') });
@@ -177,7 +188,10 @@ test('mentions: completion, highlight, counts, the Mentions view, and notificati
   const option = eli.locator('#mention-list [role="option"][data-name="mx-fay"]');
   await option.waitFor();
   assert.equal(await composer(eli).getAttribute('aria-activedescendant'), 'mention-list-0');
-  await composer(eli).press('Tab');
+  await eli.waitForFunction(() => document.activeElement.id === 'message-input'
+    && document.getElementById('message-input').value === 'hey @mx-fa'
+    && !document.getElementById('mention-list').hidden);
+  await eli.keyboard.press('Tab');
   assert.equal(await composer(eli).inputValue(), 'hey @mx-fay ');
   await eli.keyboard.type('can you review?');
   await composer(eli).press('Enter');

@@ -17,6 +17,9 @@ pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 pub const MAX_PINS_PER_ROOM: usize = 50;
 /// How many repliers a thread summary names (the most recent first).
 pub const SUMMARY_USERS: usize = 5;
+/// Most people one message mentions (the first ones named); more names
+/// stay text.
+pub const MAX_MENTIONS: usize = 50;
 
 /// On a thread's root: how many replies it has, when the last came, and
 /// who replied (most recent first, at most [`SUMMARY_USERS`]).
@@ -189,7 +192,7 @@ pub fn mentions(body: &str) -> (Vec<String>, bool) {
     for name in crate::markup::mentioned_names(body) {
         if name == "room" || name == "here" {
             room = true;
-        } else if !users.contains(&name) {
+        } else if !users.contains(&name) && users.len() < MAX_MENTIONS {
             users.push(name);
         }
     }
@@ -210,5 +213,7 @@ mod tests {
         assert_eq!(mentions("@ab @@ann").0, Vec::<String>::new());
         assert_eq!(mentions("`@ann` and\n```\n@bob\n```\n@cat").0, ["cat"]);
         assert_eq!(mentions("(@ann)").0, ["ann"]);
+        let many: String = (0..80).map(|i| format!("@user{i} ")).collect();
+        assert_eq!(mentions(&many).0.len(), MAX_MENTIONS);
     }
 }
