@@ -8,20 +8,6 @@ use common::*;
 use securechat_proto::collab::NotifyLevel;
 use securechat_proto::ws::MessageEvent;
 
-/// The messages of `room` as the server has them now.
-async fn messages(api: &Api, room: RoomId) -> Vec<MessageEvent> {
-    api.history(room, None, 100)
-        .await
-        .unwrap()
-        .events
-        .into_iter()
-        .filter_map(|e| match e {
-            ServerMsg::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Waits until the server has a message in `room` that `pred` accepts.
 async fn server_has(
     api: &Api,

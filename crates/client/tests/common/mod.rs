@@ -300,17 +300,26 @@ pub async fn new_room(api: &Api, name: &str, kind: RoomKind, members: &[&str]) -
     .id
 }
 
-/// The bodies of `room`'s latest messages, as the server has them.
-pub async fn bodies(api: &Api, room: RoomId) -> Vec<String> {
-    api.history(room, None, 50)
+/// `room`'s latest messages (up to 100), as the server has them now.
+pub async fn messages(api: &Api, room: RoomId) -> Vec<securechat_proto::ws::MessageEvent> {
+    api.history(room, None, 100)
         .await
         .unwrap()
         .events
         .into_iter()
         .filter_map(|e| match e {
-            ServerMsg::Message(m) => Some(m.body),
+            ServerMsg::Message(m) => Some(m),
             _ => None,
         })
+        .collect()
+}
+
+/// The bodies of `room`'s latest messages, as the server has them.
+pub async fn bodies(api: &Api, room: RoomId) -> Vec<String> {
+    messages(api, room)
+        .await
+        .into_iter()
+        .map(|m| m.body)
         .collect()
 }
 

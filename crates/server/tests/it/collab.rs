@@ -438,6 +438,12 @@ async fn notification_settings_are_kept_per_user_and_told_to_every_session() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
+/// Pins `m` as `token`'s user; the answer's status.
+async fn pin(app: &TestApp, room: RoomId, m: &MessageEvent, token: &str) -> StatusCode {
+    let path = format!("/api/rooms/{room}/messages/{}/pin", m.id);
+    app.put(&path, json!({}), token).await.status()
+}
+
 #[tokio::test]
 async fn pins_are_listed_and_announced() {
     let app = spawn_with(fast).await;
@@ -456,14 +462,7 @@ async fn pins_are_listed_and_announced() {
     .await;
     let m2 = send(&mut a, room, "on call: bob", None, false).await;
     for m in [&m1, &m2] {
-        let res = app
-            .put(
-                &format!("/api/rooms/{room}/messages/{}/pin", m.id),
-                json!({}),
-                &bob,
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(pin(&app, room, m, &bob).await, StatusCode::NO_CONTENT);
     }
     match a.next_where(|m| matches!(m, ServerMsg::Pin(_))).await {
         ServerMsg::Pin(p) => assert!(p.pinned && p.target == m1.id && p.by == "bob"),
@@ -492,24 +491,10 @@ async fn pins_are_listed_and_announced() {
     // At most 50 pins.
     for i in 0..50 {
         let m = send(&mut b, room, &format!("pin {i}"), None, false).await;
-        let res = app
-            .put(
-                &format!("/api/rooms/{room}/messages/{}/pin", m.id),
-                json!({}),
-                &bob,
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(pin(&app, room, &m, &bob).await, StatusCode::NO_CONTENT);
     }
     let m = send(&mut b, room, "one more", None, false).await;
-    let res = app
-        .put(
-            &format!("/api/rooms/{room}/messages/{}/pin", m.id),
-            json!({}),
-            &bob,
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(pin(&app, room, &m, &bob).await, StatusCode::CONFLICT);
 }
 
 #[tokio::test]
