@@ -84,10 +84,18 @@ pub fn store(
     let root = match post.thread {
         None => None,
         Some(t) => match events::message_row(tx, room, t)? {
-            Some(row) if !row.deleted => Some(match row.thread {
-                Some(root) => (root, events::message_row(tx, room, root)?.map(|r| r.sender)),
-                None => (t, Some(row.sender)),
-            }),
+            Some(row) if !row.deleted => {
+                let (root, starter) = match row.thread {
+                    Some(root) => (root, events::message_row(tx, room, root)?.map(|r| r.sender)),
+                    None => (t, Some(row.sender)),
+                };
+                // One who has left the room hears nothing more of it.
+                let starter = match starter {
+                    Some(s) if rooms::access(tx, room, s)? == rooms::Access::Member => Some(s),
+                    _ => None,
+                };
+                Some((root, starter))
+            }
             _ => return Ok(Err(NO_MESSAGE)),
         },
     };

@@ -110,7 +110,9 @@ pub struct Config {
     pub registrations_per_ip_per_hour: u32,
     /// Sustained room actions per second per user: edits, deletions,
     /// joins, leaves, new rooms and DMs, invites, renames and topics,
-    /// removals, and administrators' changes (token bucket refill rate).
+    /// removals, reactions, pins, thread follows and read marks,
+    /// notification settings, and administrators' changes (token bucket
+    /// refill rate).
     pub action_rate_per_sec: f64,
     /// Room actions a user may make in a burst (token bucket size).
     pub action_burst: u32,

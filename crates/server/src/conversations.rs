@@ -461,6 +461,11 @@ pub async fn edit(
             let ts = Timestamp::now();
             let mentions = crate::collab::resolve_mentions(tx, id, user, &body)?;
             events::set_body(tx, msg, &body, mentions.data.as_deref(), ts)?;
+            // An edit notifies nobody new, but whoever it no longer
+            // mentions stops counting it.
+            if !mentions.room {
+                crate::store::collab::prune_mentions(tx, msg, &mentions.users)?;
+            }
             let ev = NewEvent {
                 target: Some(msg),
                 body: Some(&body),

@@ -97,10 +97,11 @@ pub async fn unfollow(
     Ok(Json(st))
 }
 
-/// `POST /api/rooms/{id}/threads/{root}/read`.
+/// `POST /api/rooms/{id}/threads/{root}/read` (a write: charged like
+/// other room actions).
 pub async fn thread_read(
     State(state): State<AppState>,
-    Authed(s): Authed,
+    Acting(s): Acting,
     ApiPath((id, root)): ApiPath<(RoomId, MessageId)>,
     ApiJson(req): ApiJson<ThreadRead>,
 ) -> Answer<ThreadState> {

@@ -243,6 +243,27 @@ pub fn insert_room_mention(
     Ok(())
 }
 
+/// Forgets that message `event` mentions anyone but `keep` (after an edit).
+pub fn prune_mentions(
+    conn: &Connection,
+    event: MessageId,
+    keep: &[UserId],
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM mentions WHERE event_id = ?1")?;
+    let had: Vec<i64> = stmt
+        .query_map([event.0], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for user in had {
+        if !keep.contains(&UserId(user)) {
+            conn.execute(
+                "DELETE FROM mentions WHERE event_id = ?1 AND user_id = ?2",
+                params![event.0, user],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Messages that mention `user`, in rooms they are in now, newest first:
 /// up to `limit` with ids below `before`.
 pub fn mentioning(

@@ -395,6 +395,15 @@ async fn mentions_are_counted_listed_and_room_wide_only_for_some() {
     assert_eq!(res.status(), StatusCode::OK);
     let edited: Value = res.json().await.unwrap();
     assert_eq!(edited["mentions"], json!(["cat"]));
+    // Bob is no longer mentioned by it: his Mentions view drops it.
+    let v = app.get_json("/api/mentions", &bob).await;
+    let listed: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["body"].as_str().unwrap())
+        .collect();
+    assert!(!listed.contains(&"@cat instead"), "{listed:?}");
 }
 
 #[tokio::test]
