@@ -46,6 +46,20 @@ impl Api {
             .map(drop)
     }
 
+    /// Follows (or stops following) the thread `msg` belongs to.
+    pub async fn follow(
+        &self,
+        room: RoomId,
+        msg: MessageId,
+        follow: bool,
+    ) -> Result<(), ClientError> {
+        let path = format!("/api/rooms/{room}/threads/{msg}/follow");
+        let method = if follow { Method::PUT } else { Method::DELETE };
+        self.call::<IgnoredAny>(method, &path, None::<&()>)
+            .await
+            .map(drop)
+    }
+
     /// The thread `msg` belongs to (the root and its replies).
     pub async fn thread(
         &self,

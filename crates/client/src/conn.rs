@@ -65,7 +65,7 @@ enum Cmd {
         id: String,
         room: RoomId,
         body: String,
-        thread: Option<MessageId>,
+        thread: Option<(MessageId, bool)>,
     },
     Read {
         room: RoomId,
@@ -119,12 +119,12 @@ impl Connection {
         self.reply(room, None, body)
     }
 
-    /// Queues a message, in the thread of `thread` when given; returns its
-    /// `client_msg_id`.
+    /// Queues a message, in the thread of `thread` when given (and then also
+    /// in the room when its flag is set); returns its `client_msg_id`.
     pub fn reply(
         &self,
         room: RoomId,
-        thread: Option<MessageId>,
+        thread: Option<(MessageId, bool)>,
         body: impl Into<String>,
     ) -> String {
         let id = new_client_msg_id();
@@ -162,7 +162,7 @@ struct Task {
     token: String,
     /// Last seq seen per room.
     cursors: BTreeMap<RoomId, Seq>,
-    outbox: VecDeque<(String, RoomId, String, Option<MessageId>)>,
+    outbox: VecDeque<(String, RoomId, String, Option<(MessageId, bool)>)>,
     inflight: bool,
     paused_until: Option<Instant>,
     events: mpsc::UnboundedSender<Event>,
@@ -270,8 +270,8 @@ impl Task {
                     room,
                     client_msg_id: id,
                     body,
-                    thread,
-                    also_room: false,
+                    thread: thread.map(|(t, _)| t),
+                    also_room: thread.is_some_and(|(_, also)| also),
                 },
             )
             .await?;

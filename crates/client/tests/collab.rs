@@ -28,6 +28,15 @@ async fn server_has(
     }
 }
 
+/// The API as the CLI's user, with the session it saved in `home`.
+fn erin_api(running: &Running, home: &Path) -> Api {
+    let store = Store::new(Some(home.to_owned())).unwrap();
+    let server = running.server();
+    let tls = Tls::new(Trust::for_server(&store, &server.key(), None).unwrap()).unwrap();
+    let token = store.session().unwrap().expect("a saved session").token;
+    Api::new(&server, &tls, Some(token)).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reactions_threads_mentions_pins_and_formatting_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,8 +84,24 @@ async fn reactions_threads_mentions_pins_and_formatting_in_a_real_terminal() {
     let reply = server_has(&frank, general, "the reply", |r| r.body == "count me in").await;
     assert_eq!(reply.thread, Some(m.id));
     assert!(!reply.also_room);
+    // /also replies and sends to the room; /unfollow stops following.
+    type_line(&socket, "/also and in the room").await;
+    let also = server_has(&frank, general, "the /also reply", |r| {
+        r.body == "and in the room"
+    })
+    .await;
+    assert_eq!((also.thread, also.also_room), (Some(m.id), true));
+    type_line(&socket, "/unfollow").await;
+    pane_shows(&socket, "not following the thread").await;
+    let following = erin_api(&running, home.path())
+        .thread(general, m.id)
+        .await
+        .unwrap()
+        .following;
+    assert!(!following);
     tmux(&socket, &["send-keys", "-t", "chat", "Escape"]).await;
-    pane_shows(&socket, "[1 reply, last").await;
+    pane_shows(&socket, "[2 replies, last").await;
+    pane_shows(&socket, "erin: and in the room").await;
 
     // @fr<Tab> completes frank; the message mentions him.
     tmux(&socket, &["send-keys", "-t", "chat", "-l", "thanks @fr"]).await;
@@ -96,12 +121,7 @@ async fn reactions_threads_mentions_pins_and_formatting_in_a_real_terminal() {
     pane_shows(&socket, "(pinned)").await;
     type_line(&socket, "/notify mentions").await;
     pane_shows(&socket, "notifications: mentions").await;
-    // Erin's own view, with the session the CLI saved.
-    let store = Store::new(Some(home.path().to_owned())).unwrap();
-    let server = running.server();
-    let tls = Tls::new(Trust::for_server(&store, &server.key(), None).unwrap()).unwrap();
-    let token = store.session().unwrap().expect("a saved session").token;
-    let erin = Api::new(&server, &tls, Some(token)).unwrap();
+    let erin = erin_api(&running, home.path());
     let info = erin
         .rooms()
         .await

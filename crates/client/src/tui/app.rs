@@ -18,8 +18,8 @@ pub enum Action {
     Send {
         room: RoomId,
         body: String,
-        /// A reply in this message's thread.
-        thread: Option<MessageId>,
+        /// A reply in this message's thread (`true`: also in the room).
+        thread: Option<(MessageId, bool)>,
     },
     /// Add (or remove) your reaction to a message.
     React {
@@ -32,6 +32,12 @@ pub enum Action {
         room: RoomId,
         msg: MessageId,
         pinned: bool,
+    },
+    /// Follow (or unfollow) a thread.
+    Follow {
+        room: RoomId,
+        root: MessageId,
+        follow: bool,
     },
     /// Fetch a whole thread (its replies may be older than what is loaded).
     LoadThread {

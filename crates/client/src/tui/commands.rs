@@ -98,8 +98,8 @@ impl App {
         Some((r.info.id, m.id, m.pinned))
     }
 
-    /// `/thread`, `/react`, `/pin`, `/unpin`, `/notify`, `/mute`,
-    /// `/unmute`; `None` for other commands.
+    /// `/thread`, `/also`, `/follow`, `/unfollow`, `/react`, `/pin`,
+    /// `/unpin`, `/notify`, `/mute`, `/unmute`; `None` for other commands.
     fn collab_command(&mut self, cmd: &str, room: Option<RoomId>) -> Option<Vec<Action>> {
         let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
         let rest = rest.trim();
@@ -120,6 +120,31 @@ impl App {
                 self.scroll = 0;
                 vec![Action::LoadThread { room, root }]
             }
+            "also" if !rest.is_empty() => match self.thread {
+                Some((room, root)) => {
+                    self.pending.push((room, rest.to_owned()));
+                    vec![Action::Send {
+                        room,
+                        body: rest.to_owned(),
+                        thread: Some((root, true)),
+                    }]
+                }
+                None => {
+                    self.notice = Some("open a thread first: /thread".into());
+                    Vec::new()
+                }
+            },
+            "follow" | "unfollow" => match self.thread {
+                Some((room, root)) => vec![Action::Follow {
+                    room,
+                    root,
+                    follow: verb == "follow",
+                }],
+                None => {
+                    self.notice = Some("open a thread first: /thread".into());
+                    Vec::new()
+                }
+            },
             "react" if !rest.is_empty() => {
                 let Some((room, msg, _)) = self.target() else {
                     return Some(nothing(self));

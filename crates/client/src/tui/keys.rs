@@ -34,6 +34,8 @@ pub const HELP: &[&str] = &[
     "  /delete          delete your last message here",
     "  /thread          open the thread of the last message (lines you",
     "                   type then reply in it; Esc goes back to the room)",
+    "  /also TEXT       in a thread: reply and also send it to the room",
+    "  /follow, /unfollow  in a thread: follow it or stop",
     "  /react EMOJI     react to the last message (again: take it back)",
     "  /pin, /unpin     pin or unpin the last message",
     "  /notify all|mentions|none   when this room rings the bell",
@@ -192,7 +194,7 @@ impl App {
         }
         // In a thread, lines are replies to it.
         let (room, thread) = match self.thread {
-            Some((r, root)) => (Some(r), Some(root)),
+            Some((r, root)) => (Some(r), Some((root, false))),
             None => (room, None),
         };
         match room {

@@ -131,6 +131,17 @@ async fn perform(
             api.pin(room, msg, pinned).await?;
             app.notice = Some(if pinned { "pinned" } else { "unpinned" }.into());
         }
+        Action::Follow { room, root, follow } => {
+            api.follow(room, root, follow).await?;
+            app.notice = Some(
+                if follow {
+                    "following the thread"
+                } else {
+                    "not following the thread"
+                }
+                .into(),
+            );
+        }
         Action::LoadThread { room, root } => {
             let t = api.thread(room, root).await?;
             let mut events = vec![t.root];
