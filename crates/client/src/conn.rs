@@ -156,13 +156,17 @@ enum End {
     Stop,
 }
 
+/// A message waiting in the outbox: its `client_msg_id`, room, body, and
+/// thread (with whether it also goes to the room).
+type Outgoing = (String, RoomId, String, Option<(MessageId, bool)>);
+
 struct Task {
     server: Server,
     tls: Arc<ClientConfig>,
     token: String,
     /// Last seq seen per room.
     cursors: BTreeMap<RoomId, Seq>,
-    outbox: VecDeque<(String, RoomId, String, Option<(MessageId, bool)>)>,
+    outbox: VecDeque<Outgoing>,
     inflight: bool,
     paused_until: Option<Instant>,
     events: mpsc::UnboundedSender<Event>,
