@@ -27,7 +27,11 @@ export class MentionBox {
     input.setAttribute('aria-autocomplete', 'list');
     input.setAttribute('aria-controls', list.id);
     input.addEventListener('input', () => this.update());
-    input.addEventListener('blur', () => setTimeout(() => this.close(), 150));
+    // Closed when focus has left the box (after a moment, so a click on
+    // an option still lands; and not if focus came back meanwhile).
+    input.addEventListener('blur', () => setTimeout(() => {
+      if (document.activeElement !== this.input) this.close();
+    }, 150));
     // Capture: runs before the box's own Enter-sends handler.
     input.addEventListener('keydown', (e) => this.key(e), true);
   }
@@ -38,7 +42,11 @@ export class MentionBox {
     const known = this.members.get(room);
     if (known && Date.now() - known.at < 60000) return known.names;
     const names = api('GET', `/api/rooms/${room}/members`).then((r) => r.members)
-      .catch(() => (known ? known.names : []));
+      .catch(() => {
+        // Not kept: the next keystroke asks again.
+        this.members.delete(room);
+        return known ? known.names : [];
+      });
     this.members.set(room, { names, at: Date.now() });
     return names;
   }
