@@ -4,7 +4,9 @@
 use crate::ClientError;
 use crate::api::{Api, message_path};
 use reqwest::Method;
-use securechat_proto::collab::{NotificationSettings, NotifyLevel, ThreadResponse};
+use securechat_proto::collab::{
+    MentionsResponse, NotificationSettings, NotifyLevel, ThreadResponse,
+};
 use securechat_proto::{MessageId, RoomId};
 use serde::de::IgnoredAny;
 
@@ -69,6 +71,17 @@ impl Api {
         self.call(
             Method::GET,
             &format!("/api/rooms/{room}/threads/{msg}"),
+            None::<&()>,
+        )
+        .await?
+        .ok_or_else(|| ClientError::Protocol("empty answer".into()))
+    }
+
+    /// The latest messages that mention the caller (newest first).
+    pub async fn mentions(&self, limit: usize) -> Result<MentionsResponse, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/api/mentions?limit={limit}"),
             None::<&()>,
         )
         .await?

@@ -115,6 +115,13 @@ async fn reactions_threads_mentions_pins_and_formatting_in_a_real_terminal() {
     .await;
     assert_eq!(sent.mentions, ["frank"]);
 
+    // /mentions lists what mentions erin.
+    type_line(&socket, "/mentions").await;
+    let screen = pane_shows(&socket, "Mentions —").await;
+    assert!(screen.contains("#general"), "{screen}");
+    assert!(screen.contains("frank: ship it, @erin?"), "{screen}");
+    tmux(&socket, &["send-keys", "-t", "chat", "Escape"]).await;
+
     // /pin pins the last message; /notify mentions and /mute are kept.
     type_line(&socket, "/pin").await;
     server_has(&frank, general, "the pin", |r| r.id == sent.id && r.pinned).await;

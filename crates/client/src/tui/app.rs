@@ -73,6 +73,8 @@ pub enum Action {
     OpenDm(String),
     /// Search messages; the results open in the panel.
     Search(String),
+    /// The messages that mention you, in the panel.
+    Mentions,
     Invite {
         room: RoomId,
         user: String,

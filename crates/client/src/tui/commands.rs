@@ -99,7 +99,8 @@ impl App {
     }
 
     /// `/thread`, `/also`, `/follow`, `/unfollow`, `/react`, `/pin`,
-    /// `/unpin`, `/notify`, `/mute`, `/unmute`; `None` for other commands.
+    /// `/unpin`, `/notify`, `/mute`, `/unmute`, `/mentions`; `None` for
+    /// other commands.
     fn collab_command(&mut self, cmd: &str, room: Option<RoomId>) -> Option<Vec<Action>> {
         let (verb, rest) = cmd.split_once(' ').unwrap_or((cmd, ""));
         let rest = rest.trim();
@@ -120,6 +121,7 @@ impl App {
                 self.scroll = 0;
                 vec![Action::LoadThread { room, root }]
             }
+            "mentions" => vec![Action::Mentions],
             "also" if !rest.is_empty() => match self.thread {
                 Some((room, root)) => {
                     self.pending.push((room, rest.to_owned()));

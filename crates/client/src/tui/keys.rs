@@ -40,6 +40,7 @@ pub const HELP: &[&str] = &[
     "  /pin, /unpin     pin or unpin the last message",
     "  /notify all|mentions|none   when this room rings the bell",
     "  /mute, /unmute   silence this room",
+    "  /mentions        messages that mention you, in a panel",
     "  @na<Tab>         complete a name",
     "  /help            this panel",
     "  /quit            quit",

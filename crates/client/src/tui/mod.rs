@@ -26,6 +26,7 @@ use crate::conn::Connection;
 use app::{Action, App};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
+use securechat_proto::ServerMsg;
 use securechat_proto::http::CreateRoom;
 use securechat_proto::ws::RoomKind;
 use std::time::Duration;
@@ -200,6 +201,33 @@ async fn perform(
                 lines.push("… more: narrow the search, or `securechat search --limit 100`".into());
             }
             app.found = Some((format!("Search: {query}"), lines));
+            app.help = Some(0);
+        }
+        Action::Mentions => {
+            let found = api.mentions(50).await?;
+            let rooms: std::collections::HashMap<_, _> = app
+                .rooms
+                .iter()
+                .map(|r| (r.info.id, r.info.name.clone()))
+                .collect();
+            let mut lines: Vec<String> = found
+                .events
+                .iter()
+                .filter_map(|ev| match ev {
+                    ServerMsg::Message(m) => {
+                        // The body as the chat screen reads it, on one line.
+                        let text = rich::Rich::body(&m.body, &app.me).text.replace('\n', " ⏎ ");
+                        let name = rooms.get(&m.room).map_or("?", String::as_str);
+                        let time = crate::format::time_of_day(&m.ts);
+                        Some(format!("#{name} [{time}] {}: {text}", m.from))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if lines.is_empty() {
+                lines.push("nobody has mentioned you yet".into());
+            }
+            app.found = Some(("Mentions".into(), lines));
             app.help = Some(0);
         }
         Action::Invite { room, user } => {
