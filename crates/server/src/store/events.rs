@@ -384,13 +384,7 @@ mod tests {
     /// (Before: every message cost two full re-prepares on the writer.)
     #[test]
     fn hot_statements_are_compiled_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
-        crate::store::configure(&conn).unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        let ann = crate::store::users::insert(&conn, "ann", "x", None, 0)
-            .unwrap()
-            .id;
+        let (_dir, conn, ann) = crate::store::scratch();
         let room = RoomId(1); // `general`, made by the first migration
         for i in 0..20 {
             let ts = Timestamp(i);

@@ -424,6 +424,18 @@ impl ReaderPool {
     }
 }
 
+/// For unit tests of the queries: a migrated database in a temp dir with
+/// one user, `ann` (the dir must outlive the connection).
+#[cfg(test)]
+pub(crate) fn scratch() -> (tempfile::TempDir, Connection, securechat_proto::UserId) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conn = Connection::open(dir.path().join("t.db")).expect("open");
+    configure(&conn).expect("configure");
+    schema::migrate(&mut conn).expect("migrate");
+    let ann = users::insert(&conn, "ann", "x", None, 0).expect("user").id;
+    (dir, conn, ann)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,13 +228,7 @@ mod tests {
     /// timestamps say, a clock that stepped back an hour included.
     #[test]
     fn date_filters_find_exactly_the_days_asked_for() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
-        crate::store::configure(&conn).unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        let ann = crate::store::users::insert(&conn, "ann", "x", None, 0)
-            .unwrap()
-            .id;
+        let (_dir, conn, ann) = crate::store::scratch();
         let room = RoomId(1);
         let day = 24 * 3600 * 1000;
         let start = 1_780_272_000_000; // 2026-06-01
@@ -288,13 +282,7 @@ mod tests {
     /// order as the index walk gives.
     #[test]
     fn a_quiet_room_is_walked_instead_of_a_common_word() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
-        crate::store::configure(&conn).unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        let ann = crate::store::users::insert(&conn, "ann", "x", None, 0)
-            .unwrap()
-            .id;
+        let (_dir, conn, ann) = crate::store::scratch();
         let general = RoomId(1);
         let quiet = crate::store::rooms::insert(
             &conn,
