@@ -51,6 +51,20 @@ async fn send(
     }
 }
 
+/// Replies in `root`'s thread from `room`, which must be refused: the
+/// error's message.
+async fn refused_reply(c: &mut Client, room: RoomId, root: i64) -> String {
+    c.send_json(
+        json!({"type": "send", "room": room, "client_msg_id": cmid(),
+                       "body": "x", "thread": root}),
+    )
+    .await;
+    match c.next_where(|m| matches!(m, ServerMsg::Error(_))).await {
+        ServerMsg::Error(e) => e.message,
+        _ => unreachable!(),
+    }
+}
+
 async fn history(app: &TestApp, room: RoomId, token: &str) -> Vec<Value> {
     app.get_json(&format!("/api/rooms/{room}/events"), token)
         .await["events"]
@@ -187,15 +201,10 @@ async fn threads_reply_summarize_follow_and_count_unread() {
 
     // A reply to a missing message, or to one in another room, is refused.
     let other = app.new_room(&ann, "other", "public").await;
-    a.send_json(
-        json!({"type": "send", "room": other, "client_msg_id": cmid(),
-                       "body": "x", "thread": root.id.0}),
-    )
-    .await;
-    match a.next_where(|m| matches!(m, ServerMsg::Error(_))).await {
-        ServerMsg::Error(e) => assert_eq!(e.message, "no such message"),
-        _ => unreachable!(),
-    }
+    assert_eq!(
+        refused_reply(&mut a, other, root.id.0).await,
+        "no such message"
+    );
     // A retried reply is stored once.
     let id = cmid();
     for _ in 0..2 {
@@ -578,15 +587,10 @@ async fn nothing_leaks_from_a_room_one_cannot_read() {
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let (mut e, _) = app.connect(&eve).await;
-    e.send_json(
-        json!({"type": "send", "room": public, "client_msg_id": cmid(),
-                       "body": "sneaky", "thread": m.id.0}),
-    )
-    .await;
-    match e.next_where(|f| matches!(f, ServerMsg::Error(_))).await {
-        ServerMsg::Error(err) => assert_eq!(err.message, "no such message"),
-        _ => unreachable!(),
-    }
+    assert_eq!(
+        refused_reply(&mut e, public, m.id.0).await,
+        "no such message"
+    );
     assert_eq!(
         app.get_json("/api/threads", &eve).await["threads"],
         json!([])
