@@ -98,11 +98,11 @@ async fn main() -> anyhow::Result<()> {
     let batches = store.commits() - commits;
     let stored: usize = store
         .read(|c| {
-            Ok::<_, StoreError>(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM events WHERE kind = 'message'",
-                [],
-                |r| r.get(0),
-            )?)
+                (),
+                |r| r.get::<usize>(0),
+            )
         })
         .await?;
     anyhow::ensure!(stored == total, "stored {stored} of {total}");

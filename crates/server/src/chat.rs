@@ -9,7 +9,7 @@ use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use crate::store::events::{self, Appended, NewMessage};
-use crate::store::{StoreError, Transaction, collab, rooms};
+use crate::store::{Db, StoreError, collab, rooms};
 use securechat_proto::collab::ThreadState;
 use securechat_proto::{FileId, MessageId, RoomId, ServerMsg, UserId};
 
@@ -54,7 +54,7 @@ pub fn announce(hub: &Hub, metrics: &Metrics, posted: &Posted) {
 ///
 /// [`Store::submit_unguarded_then`]: crate::store::Store::submit_unguarded_then
 pub fn store(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     user: UserId,
     room: RoomId,
     post: &Post,

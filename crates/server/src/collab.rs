@@ -12,7 +12,7 @@ use crate::conversations::{Effect, NO_MESSAGE, act};
 use crate::state::AppState;
 use crate::store::events::{self, Kind, MessageRow, NewEvent};
 use crate::store::rooms::{self, Access};
-use crate::store::{StoreError, Transaction, collab, users};
+use crate::store::{Db, StoreError, collab, users};
 use securechat_proto::collab::{
     self as proto, FollowedThread, MAX_PINS_PER_ROOM, MAX_REACTIONS_PER_MESSAGE, MentionsResponse,
     NotifyLevel, PinsResponse, ThreadResponse, ThreadState, ThreadsResponse,
@@ -40,7 +40,7 @@ pub struct Mentions {
 /// Who may notify a whole room with `@room` / `@here`: its creator and
 /// server admins, and both people in a DM. From anyone else the words stay
 /// plain text.
-fn may_mention_room(tx: &Transaction<'_>, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+fn may_mention_room(tx: &Db<'_>, room: RoomId, user: UserId) -> Result<bool, StoreError> {
     let Some(r) = rooms::by_id(tx, room)? else {
         return Ok(false);
     };
@@ -52,7 +52,7 @@ fn may_mention_room(tx: &Transaction<'_>, room: RoomId, user: UserId) -> Result<
 
 /// Resolves the `@names` in `body` against the members of `room`.
 pub fn resolve_mentions(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     room: RoomId,
     sender: UserId,
     body: &str,
@@ -79,7 +79,7 @@ pub fn resolve_mentions(
 
 /// A message of `room` that reactions, pins and replies may target.
 fn live_message(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     room: RoomId,
     user: UserId,
     msg: MessageId,
@@ -180,11 +180,7 @@ pub async fn pins(
 }
 
 /// The thread root `msg` belongs to (itself, or its root for a reply).
-fn root_of(
-    c: &rusqlite::Connection,
-    room: RoomId,
-    msg: MessageId,
-) -> Result<MessageId, ActionError> {
+fn root_of(c: &Db<'_>, room: RoomId, msg: MessageId) -> Result<MessageId, ActionError> {
     let row = events::message_row(c, room, msg)?.ok_or(NO_MESSAGE)?;
     Ok(row.thread.unwrap_or(msg))
 }

@@ -51,6 +51,11 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Where the database, certificates and files live.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database to use instead of SQLite in `data_dir`, as a
+    /// URL: `postgres://USER:PASSWORD@HOST:PORT/DBNAME` (any libpq-style
+    /// URL or `key=value` string). Several nodes share one for scale-out;
+    /// files are then kept in it too. Unset: SQLite (the default).
+    pub database: Option<String>,
     /// Extra DNS names or IP addresses clients use to reach the server. They
     /// go into the generated certificate (and CA name constraints) and are
     /// accepted as WebSocket `Origin`s. localhost, 127.0.0.1 and ::1 are
@@ -154,6 +159,7 @@ impl Default for Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8443)),
             data_dir: PathBuf::from("securechat-data"),
+            database: None,
             hostnames: Vec::new(),
             allowed_origins: Vec::new(),
             tls_cert: None,
@@ -198,6 +204,8 @@ pub struct Overrides {
     pub bind: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<RegistrationMode>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,6 +252,13 @@ impl Config {
     /// Checks every rule a value must follow.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(url) = &self.database
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.contains("dbname="))
+        {
+            return bad("database must be a postgres:// URL (or unset for SQLite)".into());
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return bad("tls_cert and tls_key must be given together".into());
         }
@@ -361,6 +376,15 @@ impl Config {
     /// Path of the SQLite database.
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("securechat.db")
+    }
+
+    /// Opens the configured database: PostgreSQL at `database`, or SQLite
+    /// in the data directory.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        match &self.database {
+            Some(url) => crate::store::Store::connect(url),
+            None => crate::store::Store::open(&self.db_path()),
+        }
     }
 
     /// Directory of the built-in CA and certificate.

@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::store::events::{self, Kind, NewEvent, Stored};
 use crate::store::rooms::{self, Access, RoomRow};
 use crate::store::users::{self, UserRecord};
-use crate::store::{StoreError, Transaction};
+use crate::store::{Db, StoreError};
 use securechat_proto::http::{CreateRoom, HistoryResponse, RoomsResponse, UpdateRoom};
 use securechat_proto::validate::{self, normalize_room_name, validate_topic};
 use securechat_proto::ws::{MemberAction, RoomInfo, RoomKind};
@@ -54,7 +54,7 @@ fn apply(hub: &Hub, effects: &[Effect]) {
 pub(crate) async fn act<T, F>(state: &AppState, f: F) -> Result<T, ActionError>
 where
     T: Send + 'static,
-    F: FnOnce(&Transaction<'_>, &mut Vec<Effect>) -> Result<T, ActionError> + Send + 'static,
+    F: FnOnce(&Db<'_>, &mut Vec<Effect>) -> Result<T, ActionError> + Send + 'static,
 {
     let hub = state.hub.clone();
     let (value, _) = state
@@ -71,11 +71,11 @@ where
     Ok(value)
 }
 
-fn room(tx: &Transaction<'_>, id: RoomId) -> Result<RoomRow, ActionError> {
+fn room(tx: &Db<'_>, id: RoomId) -> Result<RoomRow, ActionError> {
     rooms::by_id(tx, id)?.ok_or(NO_ROOM)
 }
 
-fn user_named(tx: &Transaction<'_>, name: &str) -> Result<UserRecord, ActionError> {
+fn user_named(tx: &Db<'_>, name: &str) -> Result<UserRecord, ActionError> {
     const NO_USER: ActionError = ActionError::NotFound("no such user");
     let name = validate::normalize_username(name).map_err(|_| NO_USER)?;
     users::by_name(tx, &name)?.ok_or(NO_USER)
@@ -83,7 +83,7 @@ fn user_named(tx: &Transaction<'_>, name: &str) -> Result<UserRecord, ActionErro
 
 /// Appends a membership event.
 fn member_event(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     room: RoomId,
     action: MemberAction,
     user: UserId,
@@ -99,7 +99,7 @@ fn member_event(
 /// Adds `user` to `room` with a stored `action` event by `by`; false (and
 /// nothing stored) if they were already a member.
 fn add(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     fx: &mut Vec<Effect>,
     room: RoomId,
     user: UserId,
@@ -118,7 +118,7 @@ fn add(
 /// Removes `user` from `room` with a stored `action` event; false if they
 /// were not a member.
 fn take_out(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     fx: &mut Vec<Effect>,
     room: RoomId,
     user: UserId,
@@ -135,7 +135,7 @@ fn take_out(
 }
 
 /// A room as `user` sees it; an admin who is not a member sees no counts.
-fn view(tx: &Transaction<'_>, r: &RoomRow, user: UserId) -> Result<RoomInfo, ActionError> {
+fn view(tx: &Db<'_>, r: &RoomRow, user: UserId) -> Result<RoomInfo, ActionError> {
     match rooms::access(tx, r.id, user)? {
         Access::Member => Ok(rooms::info_for(tx, r.id, user)?),
         _ => Ok(RoomInfo {
@@ -272,11 +272,7 @@ pub async fn invite(
 }
 
 /// May `actor` manage room `r` (rename, topic, remove members)?
-fn require_manager(
-    tx: &Transaction<'_>,
-    r: &RoomRow,
-    actor: &UserRecord,
-) -> Result<(), ActionError> {
+fn require_manager(tx: &Db<'_>, r: &RoomRow, actor: &UserRecord) -> Result<(), ActionError> {
     if !actor.is_admin {
         require_member(rooms::access(tx, r.id, actor.id)?)?;
     }

@@ -36,6 +36,15 @@ struct Global {
     /// Where the database and certificates live [default: ./securechat-data].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user:password@host/db) instead of SQLite
+    /// in the data dir.
+    #[arg(
+        long,
+        global = true,
+        env = "SECURECHAT_DATABASE",
+        hide_env_values = true
+    )]
+    database: Option<String>,
     /// Address and port to listen on [default: 127.0.0.1:8443].
     #[arg(long, global = true)]
     bind: Option<SocketAddr>,
@@ -141,6 +150,7 @@ fn main() -> Result<()> {
     let flags = Overrides {
         bind: cli.global.bind,
         data_dir: cli.global.data_dir.clone(),
+        database: cli.global.database.clone(),
         registration: cli.global.registration,
         tls_cert: cli.global.tls_cert.clone(),
         tls_key: cli.global.tls_key.clone(),
@@ -261,7 +271,7 @@ async fn serve(config: Config) -> Result<()> {
 fn open_store(config: &Config) -> Result<Store> {
     securechat_server::datadir::create_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    Ok(Store::open(&config.db_path())?)
+    Ok(config.open_store()?)
 }
 
 async fn user(cmd: UserCmd, config: &Config) -> Result<()> {

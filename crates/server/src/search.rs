@@ -30,6 +30,9 @@ pub struct Query {
     /// The FTS5 expression (every term quoted), or `None` for a query of
     /// filters only.
     pub fts: Option<String>,
+    /// The same terms, each a word or phrase and whether it is a prefix
+    /// (`deploy*`), for PostgreSQL's full-text search.
+    pub terms: Vec<(String, bool)>,
     pub from: Option<String>,
     pub room: Option<String>,
     /// Milliseconds since the epoch: messages before (exclusive) and at or
@@ -137,13 +140,16 @@ pub fn parse(raw: &str) -> Result<Query, QueryError> {
         if phrase {
             if indexable(&token) {
                 terms.push(quote(&token));
+                q.terms.push((token, false));
             }
         } else if let Some(stem) = token.strip_suffix('*') {
             if indexable(stem) {
                 terms.push(format!("{}*", quote(stem)));
+                q.terms.push((stem.to_owned(), true));
             }
         } else if indexable(&token) {
             terms.push(quote(&token));
+            q.terms.push((token, false));
         }
     }
     if terms.len() > MAX_TERMS {

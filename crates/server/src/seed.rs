@@ -5,7 +5,7 @@
 //! the database in large transactions (the FTS index follows through its
 //! triggers), so a million messages take minutes, not hours.
 
-use crate::store::{Store, StoreError, users};
+use crate::store::{Db, Store, StoreError, params, users};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use securechat_proto::{Timestamp, UserId};
 
@@ -143,7 +143,7 @@ pub async fn seed(store: &Store, opts: SeedOpts) -> Result<(usize, usize, usize)
                 tx.execute(
                     "INSERT INTO rooms (kind, name, created_at) VALUES ('public', ?1, ?2)
                      ON CONFLICT DO NOTHING",
-                    rusqlite::params![format!("seed-room-{i}"), now],
+                    params![format!("seed-room-{i}"), now],
                 )?;
                 let (id, last): (i64, i64) = tx.query_row(
                     "SELECT id, last_seq FROM rooms WHERE name = ?1 AND kind = 'public'",
@@ -155,8 +155,9 @@ pub async fn seed(store: &Store, opts: SeedOpts) -> Result<(usize, usize, usize)
                 who.extend((0..10).map(|k| members[1 + (i * 7 + k) % (members.len() - 1).max(1)]));
                 for u in who {
                     tx.execute(
-                        "INSERT OR IGNORE INTO members (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)",
-                        rusqlite::params![id, u.0, now],
+                        "INSERT INTO members (room_id, user_id, joined_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                        params![id, u.0, now],
                     )?;
                 }
                 rooms.push((id, last));
@@ -187,11 +188,11 @@ pub async fn seed(store: &Store, opts: SeedOpts) -> Result<(usize, usize, usize)
                      VALUES (?1, ?2, ?3, ?4, 'message', ?5)",
                 )?;
                 for (room, seq, ts, from, body) in &batch {
-                    stmt.execute(rusqlite::params![room, seq, ts, from, body])?;
+                    stmt.execute(params![room, seq, ts, from, body])?;
                 }
                 let mut up = tx.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?;
                 for (room, seq) in &last {
-                    up.execute(rusqlite::params![room, seq])?;
+                    up.execute(params![room, seq])?;
                 }
                 Ok::<_, StoreError>(())
             })
@@ -203,16 +204,16 @@ pub async fn seed(store: &Store, opts: SeedOpts) -> Result<(usize, usize, usize)
 
 /// (messages stored, bytes of the search index: the FTS5 segments and
 /// their b-tree index).
-pub fn sizes(conn: &rusqlite::Connection) -> Result<(u64, u64), StoreError> {
+pub fn sizes(conn: &Db<'_>) -> Result<(u64, u64), StoreError> {
     let messages: u64 = conn.query_row(
         "SELECT COUNT(*) FROM events WHERE kind = 'message' AND deleted = 0",
-        [],
+        (),
         |r| r.get(0),
     )?;
     let index: u64 = conn.query_row(
         "SELECT COALESCE((SELECT SUM(LENGTH(block)) FROM events_fts_data), 0)
               + COALESCE((SELECT SUM(LENGTH(term) + 16) FROM events_fts_idx), 0)",
-        [],
+        (),
         |r| r.get(0),
     )?;
     Ok((messages, index))

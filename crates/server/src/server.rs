@@ -13,7 +13,7 @@ use crate::hub::{Close, Hub};
 use crate::metrics::Metrics;
 use crate::ratelimit::{Budgets, RateLimiter};
 use crate::state::{AppState, Inner};
-use crate::store::{Store, StoreError, sessions};
+use crate::store::{StoreError, sessions};
 use crate::tls::{Tls, TlsError};
 use crate::tracker::Tracker;
 use axum::extract::ConnectInfo;
@@ -64,7 +64,7 @@ impl Prepared {
     pub fn new(config: Config) -> Result<Prepared, ServerError> {
         datadir::create_private(&config.data_dir)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let store = Store::open(&config.db_path())?;
+        let store = config.open_store()?;
         // Uploads cut off by a crash leave temporary files: nothing needs them.
         let _ = std::fs::remove_dir_all(config.data_dir.join("files").join("tmp"));
         let tls = Arc::new(Tls::load(&config)?);

@@ -2,7 +2,6 @@
 
 use super::error::ApiError;
 use crate::state::AppState;
-use crate::store::StoreError;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
@@ -13,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state
         .store
-        .read(|c| Ok::<_, StoreError>(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .read(|c| c.query_row("SELECT 1", (), |r| r.get::<i64>(0)))
         .await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],

@@ -4,14 +4,14 @@
 
 use super::event_rows::{from_row, select};
 use super::events::Stored;
+use super::sql::{Db, OptionalExtension, params};
 use super::{StoreError, sql_seq};
-use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::collab::NotifyLevel;
 use securechat_proto::{MessageId, RoomId, Seq, Timestamp, UserId};
 
 /// Adds `user`'s `emoji` to `msg`; `false` if it was there already.
 pub fn add_reaction(
-    conn: &Connection,
+    conn: &Db<'_>,
     msg: MessageId,
     emoji: &str,
     user: UserId,
@@ -28,7 +28,7 @@ pub fn add_reaction(
 
 /// Removes `user`'s `emoji` from `msg`; `false` if it was not there.
 pub fn remove_reaction(
-    conn: &Connection,
+    conn: &Db<'_>,
     msg: MessageId,
     emoji: &str,
     user: UserId,
@@ -42,16 +42,16 @@ pub fn remove_reaction(
 }
 
 /// The different reactions on `msg`.
-pub fn reaction_kinds(conn: &Connection, msg: MessageId) -> Result<Vec<String>, StoreError> {
+pub fn reaction_kinds(conn: &Db<'_>, msg: MessageId) -> Result<Vec<String>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT DISTINCT emoji FROM reactions WHERE message_id = ?1")?;
     let rows = stmt.query_map([msg.0], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Pins or unpins `msg`; `false` if it already was so.
 pub fn set_pinned(
-    conn: &Connection,
+    conn: &Db<'_>,
     msg: MessageId,
     pinned: bool,
     ts: Timestamp,
@@ -65,16 +65,16 @@ pub fn set_pinned(
 }
 
 /// Pinned messages of `room`, most recently pinned first.
-pub fn pinned(conn: &Connection, room: RoomId) -> Result<Vec<Stored>, StoreError> {
+pub fn pinned(conn: &Db<'_>, room: RoomId) -> Result<Vec<Stored>, StoreError> {
     let mut stmt = conn.prepare_cached(select!(
         "WHERE e.room_id = ?1 AND e.pinned_at IS NOT NULL ORDER BY e.pinned_at DESC, e.id DESC"
     ))?;
     let rows = stmt.query_map([room.0], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Counts one more reply on `root`.
-pub fn bump_thread(conn: &Connection, root: MessageId, ts: Timestamp) -> Result<(), StoreError> {
+pub fn bump_thread(conn: &Db<'_>, root: MessageId, ts: Timestamp) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE events SET reply_count = reply_count + 1, last_reply_at = ?2 WHERE id = ?1",
     )?
@@ -83,19 +83,15 @@ pub fn bump_thread(conn: &Connection, root: MessageId, ts: Timestamp) -> Result<
 }
 
 /// The replies in `root`'s thread, oldest first (at most `limit`).
-pub fn replies(
-    conn: &Connection,
-    root: MessageId,
-    limit: usize,
-) -> Result<Vec<Stored>, StoreError> {
+pub fn replies(conn: &Db<'_>, root: MessageId, limit: usize) -> Result<Vec<Stored>, StoreError> {
     let mut stmt = conn.prepare_cached(select!("WHERE e.thread_id = ?1 ORDER BY e.id LIMIT ?2"))?;
     let rows = stmt.query_map(params![root.0, limit as i64], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Whether `user` follows `root`, and their read mark in it.
 pub fn thread_state(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     root: MessageId,
 ) -> Result<(bool, Seq), StoreError> {
@@ -112,7 +108,7 @@ pub fn thread_state(
 /// mentioned), or only if they never chose (they started the thread).
 /// `true` if they did not follow it before.
 pub fn follow(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     room: RoomId,
     root: MessageId,
@@ -120,7 +116,7 @@ pub fn follow(
 ) -> Result<bool, StoreError> {
     let sql = if force {
         "INSERT INTO thread_follows (user_id, root_id, room_id, following) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT (user_id, root_id) DO UPDATE SET following = 1 WHERE following = 0"
+         ON CONFLICT (user_id, root_id) DO UPDATE SET following = 1 WHERE thread_follows.following = 0"
     } else {
         "INSERT INTO thread_follows (user_id, root_id, room_id, following) VALUES (?1, ?2, ?3, 1)
          ON CONFLICT DO NOTHING"
@@ -134,7 +130,7 @@ pub fn follow(
 /// Sets whether `user` follows `root` (an explicit choice, kept: starting
 /// the thread no longer makes them follow it again).
 pub fn set_following(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     room: RoomId,
     root: MessageId,
@@ -150,7 +146,7 @@ pub fn set_following(
 
 /// Moves `user`'s read mark in `root`'s thread forward (never back).
 pub fn mark_thread_read(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     room: RoomId,
     root: MessageId,
@@ -159,7 +155,7 @@ pub fn mark_thread_read(
     conn.execute(
         "INSERT INTO thread_follows (user_id, root_id, room_id, following, read_seq)
          VALUES (?1, ?2, ?3, 0, ?4)
-         ON CONFLICT (user_id, root_id) DO UPDATE SET read_seq = max(read_seq, ?4)",
+         ON CONFLICT (user_id, root_id) DO UPDATE SET read_seq = GREATEST(thread_follows.read_seq, ?4)",
         params![user.0, root.0, room.0, sql_seq(seq)],
     )?;
     Ok(())
@@ -175,11 +171,7 @@ pub struct Followed {
 
 /// The threads `user` follows in rooms they are in now, most recent reply
 /// first (at most `limit`).
-pub fn followed(
-    conn: &Connection,
-    user: UserId,
-    limit: usize,
-) -> Result<Vec<Followed>, StoreError> {
+pub fn followed(conn: &Db<'_>, user: UserId, limit: usize) -> Result<Vec<Followed>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.root_id, f.read_seq,
                 (SELECT COUNT(*) FROM events r WHERE r.thread_id = f.root_id AND r.deleted = 0
@@ -190,11 +182,9 @@ pub fn followed(
          WHERE f.user_id = ?1 AND f.following = 1 AND e.reply_count > 0
          ORDER BY e.last_reply_at DESC LIMIT ?2",
     )?;
-    let marks: Vec<(i64, Seq, u64)> = stmt
-        .query_map(params![user.0, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<Result<_, _>>()?;
+    let marks: Vec<(i64, Seq, u64)> = stmt.query_map(params![user.0, limit as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
     let mut out = Vec::with_capacity(marks.len());
     for (root, read_seq, unread) in marks {
         if let Some(root) = super::events::by_id(conn, MessageId(root))? {
@@ -210,7 +200,7 @@ pub fn followed(
 
 /// Records that the message at `seq` (event `event`) mentions `users`.
 pub fn insert_mentions(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     seq: Seq,
     event: MessageId,
@@ -228,7 +218,7 @@ pub fn insert_mentions(
 
 /// Records that the message at `seq` mentions every member but `sender`.
 pub fn insert_room_mention(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     seq: Seq,
     event: MessageId,
@@ -244,15 +234,9 @@ pub fn insert_room_mention(
 }
 
 /// Forgets that message `event` mentions anyone but `keep` (after an edit).
-pub fn prune_mentions(
-    conn: &Connection,
-    event: MessageId,
-    keep: &[UserId],
-) -> Result<(), StoreError> {
+pub fn prune_mentions(conn: &Db<'_>, event: MessageId, keep: &[UserId]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached("SELECT user_id FROM mentions WHERE event_id = ?1")?;
-    let had: Vec<i64> = stmt
-        .query_map([event.0], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let had: Vec<i64> = stmt.query_map([event.0], |r| r.get(0))?;
     for user in had {
         if !keep.contains(&UserId(user)) {
             conn.execute(
@@ -267,7 +251,7 @@ pub fn prune_mentions(
 /// Messages that mention `user`, in rooms they are in now, newest first:
 /// up to `limit` with ids below `before`.
 pub fn mentioning(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     before: MessageId,
     limit: usize,
@@ -278,12 +262,12 @@ pub fn mentioning(
          WHERE e.id < ?2 AND e.deleted = 0 ORDER BY e.id DESC LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![user.0, before.0, limit as i64], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Sets `user`'s notification level and mute for `room` (a member).
 pub fn set_notify(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     user: UserId,
     level: NotifyLevel,

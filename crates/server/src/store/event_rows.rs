@@ -2,8 +2,9 @@
 //! (the [`select!`] macro, followed by each caller's `WHERE` tail) reads the
 //! event with its sender, file, thread summary and reactions.
 
+use super::StoreError;
 use super::events::Stored;
-use rusqlite::Row;
+use super::sql::Row;
 use securechat_proto::collab::{PinEvent, ReactionCount, ReactionEvent, ThreadSummary};
 use securechat_proto::ws::{
     Deleted, Edited, FileInfo, MemberAction, MemberEvent, MessageEvent, RoomUpdated,
@@ -21,14 +22,15 @@ macro_rules! select {
                              e.thread_id, e.in_room, e.reply_count, e.last_reply_at,
                              e.pinned_at,
                              CASE WHEN e.reply_count > 0 THEN (
-                                 SELECT group_concat(name, ' ') FROM (
-                                     SELECT ru.username AS name FROM events r
-                                     JOIN users ru ON ru.id = r.user_id
+                                 SELECT string_agg(name, ' ' ORDER BY latest DESC) FROM (
+                                     SELECT ru.username AS name, max(r.id) AS latest
+                                     FROM events r JOIN users ru ON ru.id = r.user_id
                                      WHERE r.thread_id = e.id AND r.deleted = 0
-                                     GROUP BY r.user_id ORDER BY max(r.id) DESC LIMIT 5))
+                                     GROUP BY ru.id, ru.username
+                                     ORDER BY latest DESC LIMIT 5) AS repliers)
                              END,
-                             (SELECT group_concat(x.emoji || char(1) || xu.username, char(2)
-                                                  ORDER BY x.created_at, x.emoji)
+                             (SELECT string_agg(x.emoji || '\u{1}' || xu.username, '\u{2}'
+                                                ORDER BY x.created_at, x.emoji)
                               FROM reactions x JOIN users xu ON xu.id = x.user_id
                               WHERE x.message_id = e.id)
                       FROM events e JOIN users a ON a.id = e.user_id
@@ -40,7 +42,7 @@ macro_rules! select {
 }
 pub(crate) use select;
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
+pub(crate) fn from_row(r: &Row<'_>) -> Result<Stored, StoreError> {
     let id = MessageId(r.get(0)?);
     let room = RoomId(r.get(1)?);
     let seq: Seq = r.get(2)?;
@@ -48,7 +50,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
     let kind: String = r.get(4)?;
     let by: String = r.get(5)?;
     let subject: Option<String> = r.get(6)?;
-    let target = MessageId(r.get::<_, Option<i64>>(7)?.unwrap_or_default());
+    let target = MessageId(r.get::<Option<i64>>(7)?.unwrap_or_default());
     let body: Option<String> = r.get(8)?;
     let data: Option<String> = r.get(9)?;
     let member = |action| {
@@ -119,9 +121,9 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
             ts,
             from: by,
             body: body.unwrap_or_default(),
-            edited: r.get::<_, Option<i64>>(10)?.is_some(),
+            edited: r.get::<Option<i64>>(10)?.is_some(),
             deleted: r.get(11)?,
-            file: match r.get::<_, Option<i64>>(12)? {
+            file: match r.get::<Option<i64>>(12)? {
                 Some(id) => Some(FileInfo {
                     id: FileId(id),
                     name: r.get(13)?,
@@ -132,20 +134,20 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
                 }),
                 None => None,
             },
-            thread: r.get::<_, Option<i64>>(18)?.map(MessageId),
-            also_room: r.get::<_, Option<i64>>(18)?.is_some() && r.get::<_, bool>(19)?,
-            replies: match r.get::<_, i64>(20)? {
+            thread: r.get::<Option<i64>>(18)?.map(MessageId),
+            also_room: r.get::<Option<i64>>(18)?.is_some() && r.get::<bool>(19)?,
+            replies: match r.get::<i64>(20)? {
                 0 => None,
                 count => Some(ThreadSummary {
                     count: count as u64,
-                    last_ts: Timestamp(r.get::<_, Option<i64>>(21)?.unwrap_or_default()),
+                    last_ts: Timestamp(r.get::<Option<i64>>(21)?.unwrap_or_default()),
                     users: words(r.get(23)?),
                 }),
             },
             mentions: mentioned(data.as_deref()).0,
             mentions_room: mentioned(data.as_deref()).1,
             reactions: reactions(r.get(24)?),
-            pinned: r.get::<_, Option<i64>>(22)?.is_some(),
+            pinned: r.get::<Option<i64>>(22)?.is_some(),
         }),
     };
     Ok(Stored { room, seq, msg })

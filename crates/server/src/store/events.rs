@@ -10,8 +10,8 @@
 pub use super::event_rows::mentions_data;
 use super::event_rows::select;
 use super::event_rows::{from_row, mentioned};
+use super::sql::{Backend, Db, OptionalExtension, params};
 use super::{StoreError, sql_seq};
-use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::ws::{MemberAction, MessageEvent};
 use securechat_proto::{FileId, MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
 
@@ -95,7 +95,7 @@ pub enum Appended {
 
 /// Appends an event to `room` with the room's next seq.
 pub fn append(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     ev: NewEvent<'_>,
     ts: Timestamp,
@@ -107,11 +107,10 @@ pub fn append(
         .query_row([room.0], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::NotFound)?;
-    conn.prepare_cached(
+    let id = conn.insert(
         "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+        params![
         room.0,
         seq,
         ts.0,
@@ -121,16 +120,17 @@ pub fn append(
         ev.target.map(|m| m.0),
         ev.body,
         ev.data,
-    ])?;
-    by_id(conn, MessageId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
+        ],
+    )?
+    .ok_or(StoreError::NotFound)?;
+    by_id(conn, MessageId(id))?.ok_or(StoreError::NotFound)
 }
 
 /// One event by id.
-pub fn by_id(conn: &Connection, id: MessageId) -> Result<Option<Stored>, StoreError> {
-    Ok(conn
-        .prepare_cached(select!("WHERE e.id = ?1"))?
+pub fn by_id(conn: &Db<'_>, id: MessageId) -> Result<Option<Stored>, StoreError> {
+    conn.prepare_cached(select!("WHERE e.id = ?1"))?
         .query_row([id.0], from_row)
-        .optional()?)
+        .optional()
 }
 
 fn message_of(stored: Stored) -> Result<MessageEvent, StoreError> {
@@ -177,36 +177,45 @@ impl<'a> NewMessage<'a> {
 /// Stores a message from `user` as the next event of `room`, if `user` is
 /// a member and has not stored `client_msg_id` before; `None` (and nothing
 /// written) otherwise. This is the hot path of every `send`: three point
-/// statements, and no `RETURNING` (SQLite buffers those rows in a
+/// statements, and on SQLite no `RETURNING` (it buffers those rows in a
 /// temporary b-tree, which cost more than the insert itself).
+///
+/// Seqs stay gapless and in commit order with several writers: SQLite has
+/// one writer; on PostgreSQL the first statement locks the room's row
+/// (`FOR UPDATE`) until the transaction ends, so a writer on another node
+/// waits and then reads the seq this one stored. A retry inserts nothing
+/// and leaves `last_seq` as it was.
 pub fn insert_message(
-    conn: &Connection,
+    conn: &Db<'_>,
     m: &NewMessage<'_>,
 ) -> Result<Option<MessageEvent>, StoreError> {
-    let member = conn
-        .prepare_cached(
-            "SELECT r.last_seq, u.username FROM rooms r
+    const MEMBER: &str = "SELECT r.last_seq, u.username FROM rooms r
              JOIN members m ON m.room_id = r.id AND m.user_id = ?2
              JOIN users u ON u.id = m.user_id
-             WHERE r.id = ?1",
-        )?
-        .query_row(params![m.room.0, m.user.0], |r| {
-            Ok((r.get::<_, Seq>(0)?, r.get::<_, String>(1)?))
-        })
-        .optional()?;
+             WHERE r.id = ?1";
+    const MEMBER_LOCKED: &str = "SELECT r.last_seq, u.username FROM rooms r
+             JOIN members m ON m.room_id = r.id AND m.user_id = ?2
+             JOIN users u ON u.id = m.user_id
+             WHERE r.id = ?1 FOR UPDATE OF r";
+    let member = conn.query_opt(
+        match conn.backend() {
+            Backend::Sqlite => MEMBER,
+            Backend::Postgres => MEMBER_LOCKED,
+        },
+        params![m.room.0, m.user.0],
+        |r| Ok((r.get::<Seq>(0)?, r.get::<String>(1)?)),
+    )?;
     let Some((last_seq, from)) = member else {
         return Ok(None);
     };
     let seq = last_seq + 1;
     let in_room = m.thread.is_none() || m.also_room;
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id, file_id,
-                                 thread_id, in_room, data)
-             VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
-        )?
-        .execute(params![
+    let inserted = conn.insert(
+        "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id, file_id,
+                             thread_id, in_room, data)
+         VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
+        params![
             m.room.0,
             seq,
             m.ts.0,
@@ -217,11 +226,12 @@ pub fn insert_message(
             m.thread.map(|t| t.0),
             in_room,
             m.mentions,
-        ])?;
-    if inserted == 0 {
+        ],
+    )?;
+    let Some(id) = inserted else {
         return Ok(None); // a retry
-    }
-    let id = MessageId(conn.last_insert_rowid());
+    };
+    let id = MessageId(id);
     conn.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?
         .execute(params![m.room.0, seq])?;
     if m.file.is_some() {
@@ -246,7 +256,7 @@ pub fn insert_message(
 
 /// The message `user` stored with `client_msg_id`, as it is now.
 pub fn by_client_msg_id(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     client_msg_id: &str,
 ) -> Result<Option<MessageEvent>, StoreError> {
@@ -270,30 +280,29 @@ pub struct MessageRow {
 
 /// The message `id` in `room`, if there is one (not other event kinds).
 pub fn message_row(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     id: MessageId,
 ) -> Result<Option<MessageRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT user_id, deleted, body, thread_id, seq FROM events
+    conn.prepare_cached(
+        "SELECT user_id, deleted, body, thread_id, seq FROM events
              WHERE id = ?1 AND room_id = ?2 AND kind = 'message'",
-        )?
-        .query_row(params![id.0, room.0], |r| {
-            Ok(MessageRow {
-                sender: UserId(r.get(0)?),
-                deleted: r.get(1)?,
-                body: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                thread: r.get::<_, Option<i64>>(3)?.map(MessageId),
-                seq: r.get(4)?,
-            })
+    )?
+    .query_row(params![id.0, room.0], |r| {
+        Ok(MessageRow {
+            sender: UserId(r.get(0)?),
+            deleted: r.get(1)?,
+            body: r.get::<Option<String>>(2)?.unwrap_or_default(),
+            thread: r.get::<Option<i64>>(3)?.map(MessageId),
+            seq: r.get(4)?,
         })
-        .optional()?)
+    })
+    .optional()
 }
 
 /// Replaces a message's body (and whom it mentions) and marks it edited.
 pub fn set_body(
-    conn: &Connection,
+    conn: &Db<'_>,
     id: MessageId,
     body: &str,
     mentions: Option<&str>,
@@ -308,7 +317,7 @@ pub fn set_body(
 
 /// Empties a message and marks it deleted; its file (if any) is removed
 /// (the sweep deletes the bytes once nothing else uses them).
-pub fn mark_deleted(conn: &Connection, id: MessageId) -> Result<(), StoreError> {
+pub fn mark_deleted(conn: &Db<'_>, id: MessageId) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE files SET removed = 1 WHERE id = (SELECT file_id FROM events WHERE id = ?1)",
         [id.0],
@@ -332,7 +341,7 @@ pub fn mark_deleted(conn: &Connection, id: MessageId) -> Result<(), StoreError> 
 
 /// Events of `room` with seq in `(after, upto]`, oldest first, at most `limit`.
 pub fn range(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     after: Seq,
     upto: Seq,
@@ -345,12 +354,12 @@ pub fn range(
         params![room.0, sql_seq(after), sql_seq(upto), limit as i64],
         from_row,
     )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Up to `limit` events of `room` before seq `before`, oldest first.
 pub fn before(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     before: Seq,
     limit: usize,
@@ -359,18 +368,18 @@ pub fn before(
         "WHERE e.room_id = ?1 AND e.seq < ?2 ORDER BY e.seq DESC LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![room.0, sql_seq(before), limit as i64], from_row)?;
-    let mut events: Vec<Stored> = rows.collect::<Result<_, _>>()?;
+    let mut events: Vec<Stored> = rows;
     events.reverse();
     Ok(events)
 }
 
 /// Stored messages (not other events) in all rooms.
-pub fn count_messages(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(conn.query_row(
+pub fn count_messages(conn: &Db<'_>) -> Result<u64, StoreError> {
+    conn.query_row(
         "SELECT COUNT(*) FROM events WHERE kind = 'message' AND deleted = 0",
-        [],
+        (),
         |r| r.get(0),
-    )?)
+    )
 }
 
 #[cfg(test)]
@@ -384,7 +393,8 @@ mod tests {
     /// (Before: every message cost two full re-prepares on the writer.)
     #[test]
     fn hot_statements_are_compiled_once() {
-        let (_dir, conn, ann) = crate::store::scratch();
+        let (_dir, lite, ann) = crate::store::scratch();
+        let conn = crate::store::Db::Sqlite(&lite);
         let room = RoomId(1); // `general`, made by the first migration
         for i in 0..20 {
             let ts = Timestamp(i);
@@ -406,7 +416,7 @@ mod tests {
             select!("WHERE e.user_id = ?1 AND e.client_msg_id = ?2"),
             select!("WHERE e.room_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"),
         ] {
-            let stmt = conn.prepare_cached(sql).unwrap();
+            let stmt = lite.prepare_cached(sql).unwrap();
             assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
         }
     }

@@ -2,7 +2,7 @@
 //! (see `crate::files`); a row says who posted which name in which room.
 
 use super::StoreError;
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Db, OptionalExtension, params};
 use securechat_proto::ws::FileInfo;
 use securechat_proto::{FileId, RoomId, UserId};
 use std::collections::HashSet;
@@ -18,7 +18,7 @@ pub struct FileRow {
 /// Records an uploaded file.
 #[allow(clippy::too_many_arguments)]
 pub fn insert(
-    conn: &Connection,
+    conn: &Db<'_>,
     sha256: &str,
     size: u64,
     name: &str,
@@ -28,13 +28,15 @@ pub fn insert(
     uploader: UserId,
     now: i64,
 ) -> Result<FileInfo, StoreError> {
-    conn.execute(
-        "INSERT INTO files (sha256, size, name, media_type, image, room_id, uploader_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![sha256, size, name, media_type, image, room.0, uploader.0, now],
-    )?;
+    let id = conn
+        .insert(
+            "INSERT INTO files (sha256, size, name, media_type, image, room_id, uploader_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![sha256, size, name, media_type, image, room.0, uploader.0, now],
+        )?
+        .ok_or(StoreError::NotFound)?;
     Ok(FileInfo {
-        id: FileId(conn.last_insert_rowid()),
+        id: FileId(id),
         name: name.to_owned(),
         size,
         media_type: media_type.to_owned(),
@@ -43,8 +45,8 @@ pub fn insert(
     })
 }
 
-pub fn by_id(conn: &Connection, id: FileId) -> Result<Option<FileRow>, StoreError> {
-    Ok(conn
+pub fn by_id(conn: &Db<'_>, id: FileId) -> Result<Option<FileRow>, StoreError> {
+    conn
         .prepare_cached(
             "SELECT id, name, size, media_type, sha256, image, room_id, removed FROM files WHERE id = ?1",
         )?
@@ -62,18 +64,21 @@ pub fn by_id(conn: &Connection, id: FileId) -> Result<Option<FileRow>, StoreErro
                 removed: r.get(7)?,
             })
         })
-        .optional()?)
+        .optional()
 }
 
 /// Forgets a file row no message uses (a retried upload's second copy).
-pub fn delete(conn: &Connection, id: FileId) -> Result<(), StoreError> {
+pub fn delete(conn: &Db<'_>, id: FileId) -> Result<(), StoreError> {
     conn.execute("DELETE FROM files WHERE id = ?1", params![id.0])?;
     Ok(())
 }
 
 /// Hashes still needed on disk (a file not removed uses them).
-pub fn live_hashes(conn: &Connection) -> Result<HashSet<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT DISTINCT sha256 FROM files WHERE removed = 0")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn live_hashes(conn: &Db<'_>) -> Result<HashSet<String>, StoreError> {
+    let rows: Vec<String> = conn.query_map(
+        "SELECT DISTINCT sha256 FROM files WHERE removed = 0",
+        (),
+        |r| r.get(0),
+    )?;
+    Ok(rows.into_iter().collect())
 }

@@ -2,44 +2,39 @@
 //! an admin can list and revoke them.
 
 use super::StoreError;
-use rusqlite::{Connection, params};
+use super::sql::{Db, params};
 use securechat_proto::UserId;
 
 /// Stores an invite code (by hash) valid until `expires_at`; returns its id.
 pub fn insert(
-    conn: &Connection,
+    conn: &Db<'_>,
     code_hash: &[u8],
     created_by: Option<UserId>,
     now: i64,
     expires_at: i64,
 ) -> Result<i64, StoreError> {
-    conn.execute(
+    conn.insert_returning(
         "INSERT INTO invites (code_hash, created_at, expires_at, created_by)
          VALUES (?1, ?2, ?3, ?4)",
+        "rowid",
         params![code_hash, now, expires_at, created_by.map(|u| u.0)],
-    )?;
-    Ok(conn.last_insert_rowid())
+    )?
+    .ok_or(StoreError::NotFound)
 }
 
 /// Whether an unused, unrevoked, unexpired invite with this hash exists.
-pub fn valid(conn: &Connection, code_hash: &[u8], now: i64) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM invites
+pub fn valid(conn: &Db<'_>, code_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM invites
              WHERE code_hash = ?1 AND used_by IS NULL AND revoked_at IS NULL
                AND expires_at > ?2)",
-        )?
-        .query_row(params![code_hash, now], |r| r.get(0))?)
+    )?
+    .query_row(params![code_hash, now], |r| r.get(0))
 }
 
 /// Marks a valid invite as used by `user`; false if there is no such
 /// invite (unknown, used, revoked or expired).
-pub fn use_up(
-    conn: &Connection,
-    code_hash: &[u8],
-    user: UserId,
-    now: i64,
-) -> Result<bool, StoreError> {
+pub fn use_up(conn: &Db<'_>, code_hash: &[u8], user: UserId, now: i64) -> Result<bool, StoreError> {
     let n = conn.execute(
         "UPDATE invites SET used_by = ?2
          WHERE code_hash = ?1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > ?3",
@@ -75,7 +70,7 @@ impl InviteRow {
 }
 
 /// The newest `limit` invites, newest first.
-pub fn list(conn: &Connection, limit: u32) -> Result<Vec<InviteRow>, StoreError> {
+pub fn list(conn: &Db<'_>, limit: u32) -> Result<Vec<InviteRow>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT i.rowid, i.created_at, i.expires_at, i.revoked_at, c.username, u.username
          FROM invites i
@@ -93,12 +88,12 @@ pub fn list(conn: &Connection, limit: u32) -> Result<Vec<InviteRow>, StoreError>
             used_by: r.get(5)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Revokes an unused invite. `NotFound` if there is no such invite or it
 /// was already used; revoking twice is fine.
-pub fn revoke(conn: &Connection, id: i64, now: i64) -> Result<(), StoreError> {
+pub fn revoke(conn: &Db<'_>, id: i64, now: i64) -> Result<(), StoreError> {
     let n = conn.execute(
         "UPDATE invites SET revoked_at = COALESCE(revoked_at, ?2)
          WHERE rowid = ?1 AND used_by IS NULL",

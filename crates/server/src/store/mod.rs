@@ -19,6 +19,7 @@
 //! `submit_unguarded_then`, `read`) is the seam a PostgreSQL backend would
 //! implement for scale-out.
 
+mod backend;
 pub mod collab;
 pub mod event_rows;
 pub mod events;
@@ -27,13 +28,17 @@ pub mod invites;
 pub mod profiles;
 pub mod rooms;
 pub mod schema;
+pub mod schema_pg;
 pub mod search;
+mod search_pg;
 pub mod sessions;
 pub mod settings;
+pub mod sql;
 pub mod users;
 
-pub use rusqlite::Transaction;
-use rusqlite::{Connection, OpenFlags};
+use backend::{Cmd, Finish, Job, Location, Ran, ReaderPool, Writer, in_savepoint, writer_loop};
+pub(crate) use sql::params;
+pub use sql::{Backend, Db, OptionalExtension, Params, Row};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,8 +51,6 @@ pub fn sql_seq(seq: securechat_proto::Seq) -> i64 {
     seq.min(i64::MAX as u64) as i64
 }
 
-/// Most jobs committed together in one transaction.
-const MAX_BATCH: usize = 2048;
 /// Jobs waiting for the writer before `write` callers wait for room.
 const QUEUE: usize = 4096;
 
@@ -61,6 +64,8 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(postgres::Error),
     #[error("cannot open database {path}: {source}")]
     Open {
         path: PathBuf,
@@ -73,6 +78,8 @@ pub enum StoreError {
     },
     #[error("transaction failed: {0}")]
     Batch(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
     #[error("the store is shut down")]
     Closed,
     #[error("database schema version {0} is newer than this server knows")]
@@ -93,28 +100,10 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A callback told whether a job's batch committed.
-type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-
-/// What a job hands back after running.
-struct Ran {
-    finish: Finish,
-    /// The job failed partway through its writes: the batch must not commit.
-    broken: bool,
-}
-
 /// Errors a write job may fail with: storage errors, or a caller's own
 /// (domain) errors, which roll the job back just the same.
 pub trait JobError: From<StoreError> + Send + 'static {}
 impl<E: From<StoreError> + Send + 'static> JobError for E {}
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
-
-/// What the writer thread receives.
-enum Cmd {
-    Run(Job),
-    /// Commit what is queued and stop; `write` fails from then on.
-    Close,
-}
 
 /// Handle to the database. Cheap to clone.
 #[derive(Clone)]
@@ -123,42 +112,60 @@ pub struct Store {
     readers: Arc<ReaderPool>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     commits: Arc<AtomicU64>,
+    backend: Backend,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the SQLite database at `path` and
+    /// migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
+        Store::start(Location::Sqlite(path.to_owned()))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`) and
+    /// migrates it.
+    pub fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::start(Location::Postgres(url.to_owned()))
+    }
+
+    fn start(at: Location) -> Result<Store, StoreError> {
+        let backend = match at {
+            Location::Sqlite(_) => Backend::Sqlite,
+            Location::Postgres(_) => Backend::Postgres,
         };
-        // Made 0600 before SQLite opens it; its -wal and -shm files get the
-        // same mode.
-        crate::datadir::create_private_file(path).map_err(|source| StoreError::Create {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        configure(&conn)?;
-        schema::migrate(&mut conn)?;
         let (jobs, rx) = mpsc::channel(QUEUE);
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
+        // The writer thread opens its own connection (PostgreSQL's client
+        // runs a runtime of its own, which cannot start on an async
+        // thread) and says how that went before taking jobs.
+        let (opened_tx, opened) = std::sync::mpsc::channel();
+        let location = at.clone();
         let writer = std::thread::Builder::new()
             .name("securechat-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, &counter))
+            .spawn(move || match Writer::open(&location) {
+                Ok(conn) => {
+                    let _ = opened_tx.send(Ok(()));
+                    writer_loop(conn, rx, &counter);
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                }
+            })
             .map_err(|e| StoreError::Batch(format!("cannot start writer thread: {e}")))?;
+        opened.recv().map_err(|_| StoreError::Closed)??;
         Ok(Store {
             jobs,
-            readers: Arc::new(ReaderPool {
-                path: path.to_owned(),
-                idle: Mutex::new(Vec::new()),
-            }),
+            readers: Arc::new(ReaderPool::new(&at)),
             writer: Arc::new(Mutex::new(Some(writer))),
             commits,
+            backend,
         })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Runs `f` in the writer's next batch and returns its result once the
@@ -167,7 +174,7 @@ impl Store {
     where
         T: Send + 'static,
         E: JobError,
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         self.write_then(f, |_| {}).await
     }
@@ -179,7 +186,7 @@ impl Store {
     where
         T: Send + 'static,
         E: JobError,
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
         self.submit_then(f, after_commit).await?.await
@@ -198,7 +205,7 @@ impl Store {
     where
         T: Send + 'static,
         E: JobError,
-        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
         self.submit(move |txn| (in_savepoint(txn, f), false), after_commit)
@@ -219,10 +226,10 @@ impl Store {
     where
         T: Send + 'static,
         E: JobError,
-        F: FnOnce(&Transaction<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
-        let job = move |txn: &Transaction<'_>| match f(txn) {
+        let job = move |txn: &Db<'_>| match f(txn) {
             Ok(result) => (result, false),
             Err(e) => {
                 tracing::error!(error = %e, "a write failed; rolling back its batch");
@@ -242,7 +249,7 @@ impl Store {
     where
         T: Send + 'static,
         E: JobError,
-        J: FnOnce(&Transaction<'_>) -> (Result<T, E>, bool) + Send + 'static,
+        J: FnOnce(&Db<'_>) -> (Result<T, E>, bool) + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
@@ -269,17 +276,12 @@ impl Store {
     where
         T: Send + 'static,
         E: JobError,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<T, E> + Send + 'static,
     {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let result = f(&conn);
-            pool.give_back(conn);
-            result
-        })
-        .await
-        .map_err(|_| E::from(StoreError::Closed))?
+        tokio::task::spawn_blocking(move || pool.with(f))
+            .await
+            .map_err(|_| E::from(StoreError::Closed))?
     }
 
     /// Transactions committed so far (each holds one batch of writes).
@@ -299,140 +301,21 @@ impl Store {
     }
 }
 
-/// Settings of the writer connection.
-pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
-    tune(conn)?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(())
-}
-
-/// Settings of every connection. The bundled SQLite is built with STAT4,
-/// which by default compiles a join again each time a parameter is bound
-/// (it plans with the value); the query planner stability guarantee keeps
-/// one plan per cached statement. Without it every stored message cost two
-/// full re-compiles on the writer thread.
-fn tune(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )?;
-    Ok(())
-}
-
-fn in_savepoint<T, E: JobError>(
-    txn: &Transaction<'_>,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
-) -> Result<T, E> {
-    let sql = |s: &str| {
-        txn.prepare_cached(s)
-            .and_then(|mut stmt| stmt.execute([]))
-            .map_err(|e| E::from(e.into()))
-    };
-    sql("SAVEPOINT job")?;
-    match f(txn) {
-        Ok(v) => {
-            sql("RELEASE job")?;
-            Ok(v)
-        }
-        Err(e) => {
-            sql("ROLLBACK TO job")?;
-            sql("RELEASE job")?;
-            Err(e)
-        }
-    }
-}
-
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Cmd>, commits: &AtomicU64) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut open = true;
-    while open {
-        match rx.blocking_recv() {
-            Some(Cmd::Run(job)) => batch.push(job),
-            Some(Cmd::Close) | None => break,
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(Cmd::Run(job)) => batch.push(job),
-                Ok(Cmd::Close) => {
-                    open = false;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        let finishers = run_batch(&mut conn, &mut batch);
-        commits.fetch_add(1, Ordering::Relaxed);
-        for (finish, committed) in finishers {
-            finish(committed);
-        }
-    }
-    // Jobs still queued after Close are dropped; their callers get Closed.
-    rx.close();
-}
-
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Vec<(Finish, Result<(), StoreError>)> {
-    let txn = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(t) => t,
-        Err(e) => {
-            // The jobs never ran; dropping them drops their reply channels,
-            // which their callers see as an error.
-            tracing::error!(error = %e, "cannot begin transaction");
-            batch.clear();
-            return Vec::new();
-        }
-    };
-    let ran: Vec<Ran> = batch.drain(..).map(|job| job(&txn)).collect();
-    let committed = if ran.iter().any(|r| r.broken) {
-        drop(txn); // rolls back
-        Err("a write failed; its batch was rolled back".to_owned())
-    } else {
-        txn.commit().map_err(|e| {
-            tracing::error!(error = %e, "commit failed");
-            e.to_string()
-        })
-    };
-    ran.into_iter()
-        .map(|r| (r.finish, committed.clone().map_err(StoreError::Batch)))
-        .collect()
-}
-
-struct ReaderPool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl ReaderPool {
-    fn take(&self) -> Result<Connection, StoreError> {
-        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Ok(c);
-        }
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        tune(&conn)?;
-        Ok(conn)
-    }
-
-    fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < 8 {
-            idle.push(conn);
-        }
-    }
-}
-
 /// For unit tests of the queries: a migrated database in a temp dir with
 /// one user, `ann` (the dir must outlive the connection).
 #[cfg(test)]
-pub(crate) fn scratch() -> (tempfile::TempDir, Connection, securechat_proto::UserId) {
+pub(crate) fn scratch() -> (
+    tempfile::TempDir,
+    rusqlite::Connection,
+    securechat_proto::UserId,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut conn = Connection::open(dir.path().join("t.db")).expect("open");
-    configure(&conn).expect("configure");
+    let mut conn = rusqlite::Connection::open(dir.path().join("t.db")).expect("open");
+    backend::configure(&conn).expect("configure");
     schema::migrate(&mut conn).expect("migrate");
-    let ann = users::insert(&conn, "ann", "x", None, 0).expect("user").id;
+    let ann = users::insert(&Db::Sqlite(&conn), "ann", "x", None, 0)
+        .expect("user")
+        .id;
     (dir, conn, ann)
 }
 
@@ -445,7 +328,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         store
-            .write(move |tx| -> Result<_, StoreError> { Ok(tx.execute_batch(ddl)?) })
+            .write(move |tx| -> Result<_, StoreError> { tx.batch(ddl) })
             .await
             .unwrap();
         (dir, store)
@@ -463,7 +346,7 @@ mod tests {
                     let v = if i % 10 == 9 { 0 } else { i };
                     store
                         .write(move |tx| -> Result<_, StoreError> {
-                            Ok(tx.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
+                            tx.execute("INSERT INTO t (v) VALUES (?1)", [v])
                         })
                         .await
                 })
@@ -483,7 +366,7 @@ mod tests {
             "group commit: {commits} commits for 400 writes"
         );
         let rows: i64 = store
-            .read(|c| Ok::<_, StoreError>(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .read(|c| c.query_row("SELECT COUNT(*) FROM t", (), |r| r.get(0)))
             .await
             .unwrap();
         assert_eq!(rows + failed, 400);
@@ -503,7 +386,7 @@ mod tests {
     async fn a_broken_unguarded_job_rolls_back_its_batch() {
         let (_dir, store) = store_with("CREATE TABLE t (v INTEGER)").await;
         let insert = |v: i64| {
-            move |tx: &Transaction<'_>| -> Result<(), StoreError> {
+            move |tx: &Db<'_>| -> Result<(), StoreError> {
                 tx.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
                 Ok(())
             }
@@ -543,11 +426,7 @@ mod tests {
         assert!(ok.await.is_err());
         store.write(insert(4)).await.unwrap();
         let stored: Vec<i64> = store
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT v FROM t ORDER BY v")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok::<_, StoreError>(rows.collect::<Result<_, _>>()?)
-            })
+            .read(|c| c.query_map("SELECT v FROM t ORDER BY v", (), |r| r.get(0)))
             .await
             .unwrap();
         assert_eq!(stored, vec![4]);

@@ -3,8 +3,8 @@
 //! serve it and a backup of the database holds it).
 
 use super::StoreError;
+use super::sql::{Db, OptionalExtension, Row, params};
 use super::users::{self, UserRecord};
-use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::UserId;
 use securechat_proto::http::Profile;
 use std::collections::HashMap;
@@ -35,7 +35,7 @@ impl ProfileRow {
 const COLUMNS: &str = "display_name, status_text,
     CASE WHEN avatar_type IS NULL THEN NULL ELSE avatar_version END";
 
-fn from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ProfileRow> {
+fn from_row(r: &Row<'_>, at: usize) -> Result<ProfileRow, StoreError> {
     Ok(ProfileRow {
         display_name: r.get(at)?,
         status: r.get(at + 1)?,
@@ -44,7 +44,7 @@ fn from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ProfileRow> {
 }
 
 /// One user's profile (`NotFound` if there is no such user).
-pub fn get(conn: &Connection, user: UserId) -> Result<ProfileRow, StoreError> {
+pub fn get(conn: &Db<'_>, user: UserId) -> Result<ProfileRow, StoreError> {
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         [user.0],
@@ -55,14 +55,15 @@ pub fn get(conn: &Connection, user: UserId) -> Result<ProfileRow, StoreError> {
 }
 
 /// Every user's profile.
-fn all(conn: &Connection) -> Result<HashMap<UserId, ProfileRow>, StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT id, {COLUMNS} FROM users"))?;
-    let rows = stmt.query_map([], |r| Ok((UserId(r.get(0)?), from_row(r, 1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+fn all(conn: &Db<'_>) -> Result<HashMap<UserId, ProfileRow>, StoreError> {
+    let sql = format!("SELECT id, {COLUMNS} FROM users");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map((), |r| Ok((UserId(r.get(0)?), from_row(r, 1)?)))?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Every user (by name) with their profile.
-pub fn everyone(conn: &Connection) -> Result<Vec<(UserRecord, ProfileRow)>, StoreError> {
+pub fn everyone(conn: &Db<'_>) -> Result<Vec<(UserRecord, ProfileRow)>, StoreError> {
     let mut profiles = all(conn)?;
     Ok(users::list(conn)?
         .into_iter()
@@ -75,7 +76,7 @@ pub fn everyone(conn: &Connection) -> Result<Vec<(UserRecord, ProfileRow)>, Stor
 
 /// Sets what is `Some` (an empty string clears it).
 pub fn update(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     display_name: Option<&str>,
     status: Option<&str>,
@@ -99,7 +100,7 @@ pub fn update(
 /// Sets (`Some((bytes, media type))`) or removes the picture; either way
 /// its version moves on.
 pub fn set_avatar(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     picture: Option<(&[u8], &str)>,
 ) -> Result<(), StoreError> {
@@ -113,13 +114,12 @@ pub fn set_avatar(
 }
 
 /// The picture of the (enabled) user called `username`: bytes and media type.
-pub fn avatar(conn: &Connection, username: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT avatar, avatar_type FROM users
+pub fn avatar(conn: &Db<'_>, username: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    conn.query_row(
+        "SELECT avatar, avatar_type FROM users
              WHERE username = ?1 AND disabled = 0 AND avatar_type IS NOT NULL",
-            [username],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
+        [username],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }

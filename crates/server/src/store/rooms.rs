@@ -1,7 +1,7 @@
 //! Rooms, membership and read marks.
 
+use super::sql::{Db, OptionalExtension, Row, params};
 use super::{StoreError, sql_seq};
-use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::collab::NotifyLevel;
 use securechat_proto::http::PublicRoom;
 use securechat_proto::ws::{RoomInfo, RoomKind};
@@ -41,22 +41,21 @@ impl RoomRow {
     }
 }
 
-pub fn by_id(conn: &Connection, room: RoomId) -> Result<Option<RoomRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, kind, name, topic, created_by, last_seq FROM rooms WHERE id = ?1",
-        )?
-        .query_row([room.0], |r| {
-            Ok(RoomRow {
-                id: RoomId(r.get(0)?),
-                kind: kind_from_str(&r.get::<_, String>(1)?),
-                name: r.get(2)?,
-                topic: r.get(3)?,
-                created_by: r.get::<_, Option<i64>>(4)?.map(UserId),
-                last_seq: r.get(5)?,
-            })
+pub fn by_id(conn: &Db<'_>, room: RoomId) -> Result<Option<RoomRow>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id, kind, name, topic, created_by, last_seq FROM rooms WHERE id = ?1",
+    )?
+    .query_row([room.0], |r| {
+        Ok(RoomRow {
+            id: RoomId(r.get(0)?),
+            kind: kind_from_str(&r.get::<String>(1)?),
+            name: r.get(2)?,
+            topic: r.get(3)?,
+            created_by: r.get::<Option<i64>>(4)?.map(UserId),
+            last_seq: r.get(5)?,
         })
-        .optional()?)
+    })
+    .optional()
 }
 
 /// The room info users see: a DM is named after the other member; unread
@@ -77,37 +76,37 @@ const INFO: &str = "SELECT r.id, r.kind,
         m.notify, m.muted
     FROM members m JOIN rooms r ON r.id = m.room_id";
 
-fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomInfo> {
+fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
     Ok(RoomInfo {
         id: RoomId(r.get(0)?),
-        kind: kind_from_str(&r.get::<_, String>(1)?),
+        kind: kind_from_str(&r.get::<String>(1)?),
         name: r.get(2)?,
         topic: r.get(3)?,
         last_seq: r.get(4)?,
         unread: r.get(5)?,
         read_seq: r.get(6)?,
         mentions: r.get(7)?,
-        notify: NotifyLevel::parse(&r.get::<_, String>(8)?).unwrap_or_default(),
+        notify: NotifyLevel::parse(&r.get::<String>(8)?).unwrap_or_default(),
         muted: r.get(9)?,
     })
 }
 
 /// The rooms `user` belongs to.
-pub fn for_user(conn: &Connection, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("{INFO} WHERE m.user_id = ?1 ORDER BY r.id"))?;
+pub fn for_user(conn: &Db<'_>, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
+    let sql = format!("{INFO} WHERE m.user_id = ?1 ORDER BY r.id");
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([user.0], info_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// One room as `user` (a member) sees it.
-pub fn info_for(conn: &Connection, room: RoomId, user: UserId) -> Result<RoomInfo, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("{INFO} WHERE m.user_id = ?1 AND m.room_id = ?2"))?
-        .query_row(params![user.0, room.0], info_row)?)
+pub fn info_for(conn: &Db<'_>, room: RoomId, user: UserId) -> Result<RoomInfo, StoreError> {
+    conn.prepare_cached(&format!("{INFO} WHERE m.user_id = ?1 AND m.room_id = ?2"))?
+        .query_row(params![user.0, room.0], info_row)
 }
 
 /// Every public room, with member counts and whether `user` is in it.
-pub fn public(conn: &Connection, user: UserId) -> Result<Vec<PublicRoom>, StoreError> {
+pub fn public(conn: &Db<'_>, user: UserId) -> Result<Vec<PublicRoom>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.name, r.topic,
                 (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id),
@@ -123,12 +122,12 @@ pub fn public(conn: &Connection, user: UserId) -> Result<Vec<PublicRoom>, StoreE
             joined: r.get(4)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Creates a room; `Conflict` if the name (or DM pair) is taken.
 pub fn insert(
-    conn: &Connection,
+    conn: &Db<'_>,
     kind: RoomKind,
     name: &str,
     topic: Option<&str>,
@@ -136,25 +135,25 @@ pub fn insert(
     dm_key: Option<&str>,
     now: i64,
 ) -> Result<RoomId, StoreError> {
-    conn.execute(
+    conn.insert(
         "INSERT INTO rooms (kind, name, topic, created_by, created_at, dm_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![kind_str(kind), name, topic, created_by.0, now, dm_key],
-    )?;
-    Ok(RoomId(conn.last_insert_rowid()))
+    )?
+    .map(RoomId)
+    .ok_or(StoreError::NotFound)
 }
 
 /// The DM room of a pair, if it exists.
-pub fn dm_by_key(conn: &Connection, key: &str) -> Result<Option<RoomId>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM rooms WHERE dm_key = ?1")?
+pub fn dm_by_key(conn: &Db<'_>, key: &str) -> Result<Option<RoomId>, StoreError> {
+    conn.prepare_cached("SELECT id FROM rooms WHERE dm_key = ?1")?
         .query_row([key], |r| Ok(RoomId(r.get(0)?)))
-        .optional()?)
+        .optional()
 }
 
 /// Sets a room's name and topic.
 pub fn update(
-    conn: &Connection,
+    conn: &Db<'_>,
     room: RoomId,
     name: &str,
     topic: Option<&str>,
@@ -168,22 +167,18 @@ pub fn update(
 
 /// Adds a member whose read mark starts at the room's newest event (a
 /// newcomer has missed nothing personally). False if already a member.
-pub fn add_member(
-    conn: &Connection,
-    room: RoomId,
-    user: UserId,
-    now: i64,
-) -> Result<bool, StoreError> {
+pub fn add_member(conn: &Db<'_>, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError> {
     let n = conn.execute(
-        "INSERT OR IGNORE INTO members (room_id, user_id, joined_at, read_seq)
-         SELECT id, ?2, ?3, last_seq FROM rooms WHERE id = ?1",
+        "INSERT INTO members (room_id, user_id, joined_at, read_seq)
+         SELECT id, ?2, ?3, last_seq FROM rooms WHERE id = ?1
+         ON CONFLICT DO NOTHING",
         params![room.0, user.0, now],
     )?;
     Ok(n == 1)
 }
 
 /// Removes a member; false if they were not one.
-pub fn remove_member(conn: &Connection, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+pub fn remove_member(conn: &Db<'_>, room: RoomId, user: UserId) -> Result<bool, StoreError> {
     let n = conn.execute(
         "DELETE FROM members WHERE room_id = ?1 AND user_id = ?2",
         params![room.0, user.0],
@@ -192,26 +187,21 @@ pub fn remove_member(conn: &Connection, room: RoomId, user: UserId) -> Result<bo
 }
 
 /// Member usernames of a room, sorted.
-pub fn member_names(conn: &Connection, room: RoomId) -> Result<Vec<String>, StoreError> {
+pub fn member_names(conn: &Db<'_>, room: RoomId) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.username FROM members m JOIN users u ON u.id = m.user_id
          WHERE m.room_id = ?1 ORDER BY u.username",
     )?;
     let rows = stmt.query_map([room.0], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Moves `user`'s read mark in `room` forward to `seq` (never back, never
 /// past the newest event). Returns the mark now.
-pub fn mark_read(
-    conn: &Connection,
-    room: RoomId,
-    user: UserId,
-    seq: Seq,
-) -> Result<Seq, StoreError> {
+pub fn mark_read(conn: &Db<'_>, room: RoomId, user: UserId, seq: Seq) -> Result<Seq, StoreError> {
     conn
         .prepare_cached(
-            "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT last_seq FROM rooms WHERE id = ?1)))
+            "UPDATE members SET read_seq = GREATEST(read_seq, LEAST(?3, (SELECT last_seq FROM rooms WHERE id = ?1)))
              WHERE room_id = ?1 AND user_id = ?2 RETURNING read_seq",
         )?
         .query_row(params![room.0, user.0, sql_seq(seq)], |r| r.get(0))
@@ -220,8 +210,8 @@ pub fn mark_read(
 }
 
 /// Number of rooms (DMs included).
-pub fn count(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))?)
+pub fn count(conn: &Db<'_>) -> Result<u64, StoreError> {
+    conn.query_row("SELECT COUNT(*) FROM rooms", (), |r| r.get(0))
 }
 
 /// How a user stands with a room.
@@ -244,7 +234,7 @@ impl Access {
     }
 }
 
-pub fn access(conn: &Connection, room: RoomId, user: UserId) -> Result<Access, StoreError> {
+pub fn access(conn: &Db<'_>, room: RoomId, user: UserId) -> Result<Access, StoreError> {
     let (kind, member): (Option<String>, bool) = conn
         .prepare_cached(
             "SELECT (SELECT kind FROM rooms WHERE id = ?1),

@@ -3,8 +3,8 @@
 //! user only ever finds what history would show them.
 
 use super::StoreError;
+use super::sql::{Backend, Db, OptionalExtension, Param, params};
 use crate::search::Query;
-use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use securechat_proto::{FileId, MessageId, RoomId, UserId};
 
 /// Where the snippet's highlighted words start and end (control
@@ -42,12 +42,12 @@ const CLOCK_SLACK_MS: i64 = 24 * 60 * 60 * 1000;
 /// The smallest event id stamped at or after `ts` (one past the last id
 /// when none is), by binary search over ids: ids and timestamps grow
 /// together, up to [`CLOCK_SLACK_MS`]. About 20 primary-key lookups.
-fn id_at(conn: &Connection, ts: i64) -> Result<i64, StoreError> {
+fn id_at(conn: &Db<'_>, ts: i64) -> Result<i64, StoreError> {
     // Two subqueries: SQLite reads min() or max() off the index only when
     // each is alone; together they scan the whole table.
     const ENDS: &str = "SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)";
     let (first, last): (Option<i64>, Option<i64>) =
-        conn.query_row(ENDS, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        conn.query_row(ENDS, (), |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (Some(mut lo), Some(last)) = (first, last) else {
         return Ok(0);
     };
@@ -77,7 +77,7 @@ const PROBE_COST: u64 = 150;
 /// When the room's events, each checked against the index, cost less than
 /// the word's matches would (counted up to that cost), this gives the
 /// room's id, to walk its messages instead. Same results either way.
-fn quiet_room(conn: &Connection, fts: &str, room: &str) -> Result<Option<RoomId>, StoreError> {
+fn quiet_room(conn: &Db<'_>, fts: &str, room: &str) -> Result<Option<RoomId>, StoreError> {
     let found: Option<(i64, u64)> = conn
         .prepare_cached("SELECT id, last_seq FROM rooms WHERE name = ?1 AND kind != 'dm'")?
         .query_row([room], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -96,15 +96,18 @@ fn quiet_room(conn: &Connection, fts: &str, room: &str) -> Result<Option<RoomId>
 
 /// Up to `limit` hits after skipping `offset`, and whether more exist.
 pub fn search(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     q: &Query,
     order: Order,
     limit: usize,
     offset: usize,
 ) -> Result<(Vec<Hit>, bool), StoreError> {
+    if conn.backend() == Backend::Postgres {
+        return super::search_pg::search(conn, user, q, order, limit, offset);
+    }
     let mut sql = String::new();
-    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(user.0)];
+    let mut args: Vec<Box<dyn Param>> = vec![Box::new(user.0)];
     let snippet = if q.fts.is_some() {
         "snippet(events_fts, 0, char(2), char(3), '…', 20)"
     } else {
@@ -145,7 +148,7 @@ pub fn search(
     if q.fts.is_some() {
         sql.push_str(" AND events_fts MATCH ?2");
     }
-    let mut arg = |sql: &mut String, clause: &str, v: Box<dyn ToSql>| {
+    let mut arg = |sql: &mut String, clause: &str, v: Box<dyn Param>| {
         args.push(v);
         sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
     };
@@ -197,22 +200,20 @@ pub fn search(
     arg(&mut sql, " LIMIT ?", Box::new(limit as i64 + 1));
     arg(&mut sql, " OFFSET ?", Box::new(offset as i64));
     let mut stmt = conn.prepare(&sql)?;
-    let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    let mut hits = stmt
-        .query_map(params.as_slice(), |r| {
-            Ok(Hit {
-                id: MessageId(r.get(0)?),
-                room: RoomId(r.get(1)?),
-                room_kind: r.get(2)?,
-                room_name: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                seq: r.get(4)?,
-                ts: r.get(5)?,
-                from: r.get(6)?,
-                snippet: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-                file: r.get::<_, Option<i64>>(8)?.map(FileId),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let params: Vec<&dyn Param> = args.iter().map(|b| b.as_ref()).collect();
+    let mut hits = stmt.query_map(params.as_slice(), |r| {
+        Ok(Hit {
+            id: MessageId(r.get(0)?),
+            room: RoomId(r.get(1)?),
+            room_kind: r.get(2)?,
+            room_name: r.get::<Option<String>>(3)?.unwrap_or_default(),
+            seq: r.get(4)?,
+            ts: r.get(5)?,
+            from: r.get(6)?,
+            snippet: r.get::<Option<String>>(7)?.unwrap_or_default(),
+            file: r.get::<Option<i64>>(8)?.map(FileId),
+        })
+    })?;
     let more = hits.len() > limit;
     hits.truncate(limit);
     Ok((hits, more))
@@ -228,7 +229,8 @@ mod tests {
     /// timestamps say, a clock that stepped back an hour included.
     #[test]
     fn date_filters_find_exactly_the_days_asked_for() {
-        let (_dir, conn, ann) = crate::store::scratch();
+        let (_dir, lite, ann) = crate::store::scratch();
+        let conn = crate::store::Db::Sqlite(&lite);
         let room = RoomId(1);
         let day = 24 * 3600 * 1000;
         let start = 1_780_272_000_000; // 2026-06-01
@@ -282,7 +284,8 @@ mod tests {
     /// order as the index walk gives.
     #[test]
     fn a_quiet_room_is_walked_instead_of_a_common_word() {
-        let (_dir, conn, ann) = crate::store::scratch();
+        let (_dir, lite, ann) = crate::store::scratch();
+        let conn = crate::store::Db::Sqlite(&lite);
         let general = RoomId(1);
         let quiet = crate::store::rooms::insert(
             &conn,

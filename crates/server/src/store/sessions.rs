@@ -1,8 +1,8 @@
 //! Login sessions. Only a SHA-256 hash of each token is stored.
 
 use super::StoreError;
+use super::sql::{Db, OptionalExtension, params};
 use super::users::UserRecord;
-use rusqlite::{Connection, OptionalExtension, params};
 use securechat_proto::UserId;
 
 /// A session row's id.
@@ -19,27 +19,24 @@ pub struct Session {
 }
 
 pub fn insert(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     token_hash: &[u8],
     now: i64,
     expires_at: i64,
 ) -> Result<SessionId, StoreError> {
-    conn.execute(
+    conn.insert(
         "INSERT INTO sessions (user_id, token_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![user.0, token_hash, now, expires_at],
-    )?;
-    Ok(SessionId(conn.last_insert_rowid()))
+    )?
+    .map(SessionId)
+    .ok_or(StoreError::NotFound)
 }
 
 /// The session with this token hash, if it exists, has not expired, and its
 /// user is not disabled.
-pub fn lookup(
-    conn: &Connection,
-    token_hash: &[u8],
-    now: i64,
-) -> Result<Option<Session>, StoreError> {
-    Ok(conn
+pub fn lookup(conn: &Db<'_>, token_hash: &[u8], now: i64) -> Result<Option<Session>, StoreError> {
+    conn
         .query_row(
             "SELECT s.id, s.expires_at, u.id, u.username, u.password_hash, u.is_admin, u.disabled, u.last_seen
              FROM sessions s JOIN users u ON u.id = s.user_id
@@ -60,17 +57,17 @@ pub fn lookup(
                 })
             },
         )
-        .optional()?)
+        .optional()
 }
 
-pub fn delete(conn: &Connection, id: SessionId) -> Result<(), StoreError> {
+pub fn delete(conn: &Db<'_>, id: SessionId) -> Result<(), StoreError> {
     conn.execute("DELETE FROM sessions WHERE id = ?1", [id.0])?;
     Ok(())
 }
 
 /// Deletes every session of `user` except `keep`, returning their ids.
 pub fn delete_for_user(
-    conn: &Connection,
+    conn: &Db<'_>,
     user: UserId,
     keep: Option<SessionId>,
 ) -> Result<Vec<SessionId>, StoreError> {
@@ -78,12 +75,12 @@ pub fn delete_for_user(
     let mut stmt =
         conn.prepare("DELETE FROM sessions WHERE user_id = ?1 AND id != ?2 RETURNING id")?;
     let ids = stmt.query_map(params![user.0, keep], |r| Ok(SessionId(r.get(0)?)))?;
-    Ok(ids.collect::<Result<_, _>>()?)
+    Ok(ids)
 }
 
 /// Which of `ids` are still valid (exist, not expired, user enabled).
 pub fn still_valid(
-    conn: &Connection,
+    conn: &Db<'_>,
     ids: &[SessionId],
     now: i64,
 ) -> Result<Vec<SessionId>, StoreError> {
@@ -101,6 +98,6 @@ pub fn still_valid(
 }
 
 /// Removes expired sessions.
-pub fn purge_expired(conn: &Connection, now: i64) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?)
+pub fn purge_expired(conn: &Db<'_>, now: i64) -> Result<usize, StoreError> {
+    conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])
 }

@@ -1,7 +1,7 @@
 //! Accounts: names, password hashes, the admin and disabled flags.
 
 use super::StoreError;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use super::sql::{Db, OptionalExtension, Row, params};
 use securechat_proto::UserId;
 use securechat_proto::ws::UserInfo;
 
@@ -30,7 +30,7 @@ impl UserRecord {
 
 const COLUMNS: &str = "id, username, password_hash, is_admin, disabled, last_seen";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
+fn from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         id: UserId(r.get(0)?),
         username: r.get(1)?,
@@ -44,20 +44,22 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
 /// Creates a user and puts them in `general`. The first user is an admin
 /// unless `admin` says otherwise. Fails with `Conflict` if the name is taken.
 pub fn insert(
-    conn: &Connection,
+    conn: &Db<'_>,
     username: &str,
     password_hash: &str,
     admin: Option<bool>,
     now: i64,
 ) -> Result<UserRecord, StoreError> {
     let first: bool =
-        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", (), |r| r.get(0))?;
     let is_admin = admin.unwrap_or(first);
-    conn.execute(
-        "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![username, password_hash, is_admin, now],
-    )?;
-    let id = UserId(conn.last_insert_rowid());
+    let id = conn
+        .insert(
+            "INSERT INTO users (username, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![username, password_hash, is_admin, now],
+        )?
+        .map(UserId)
+        .ok_or(StoreError::NotFound)?;
     // Into general, with the read mark at its newest event.
     conn.execute(
         "INSERT INTO members (room_id, user_id, joined_at, read_seq)
@@ -67,41 +69,40 @@ pub fn insert(
     by_id(conn, id)?.ok_or(StoreError::NotFound)
 }
 
-pub fn by_name(conn: &Connection, username: &str) -> Result<Option<UserRecord>, StoreError> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
-            [username],
-            from_row,
-        )
-        .optional()?)
+pub fn by_name(conn: &Db<'_>, username: &str) -> Result<Option<UserRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
+        [username],
+        from_row,
+    )
+    .optional()
 }
 
-pub fn by_id(conn: &Connection, id: UserId) -> Result<Option<UserRecord>, StoreError> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
-            [id.0],
-            from_row,
-        )
-        .optional()?)
+pub fn by_id(conn: &Db<'_>, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+        [id.0],
+        from_row,
+    )
+    .optional()
 }
 
 /// Every user, by name.
-pub fn list(conn: &Connection) -> Result<Vec<UserRecord>, StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Db<'_>) -> Result<Vec<UserRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY username");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map((), from_row)?;
+    Ok(rows)
 }
 
-pub fn set_password(conn: &Connection, id: UserId, hash: &str) -> Result<(), StoreError> {
+pub fn set_password(conn: &Db<'_>, id: UserId, hash: &str) -> Result<(), StoreError> {
     expect_one(conn.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![id.0, hash],
     )?)
 }
 
-pub fn set_admin(conn: &Connection, id: UserId, is_admin: bool) -> Result<(), StoreError> {
+pub fn set_admin(conn: &Db<'_>, id: UserId, is_admin: bool) -> Result<(), StoreError> {
     expect_one(conn.execute(
         "UPDATE users SET is_admin = ?2 WHERE id = ?1",
         params![id.0, is_admin],
@@ -109,22 +110,22 @@ pub fn set_admin(conn: &Connection, id: UserId, is_admin: bool) -> Result<(), St
 }
 
 /// How many enabled admins there are.
-pub fn count_admins(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(conn.query_row(
+pub fn count_admins(conn: &Db<'_>) -> Result<u64, StoreError> {
+    conn.query_row(
         "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0",
-        [],
+        (),
         |r| r.get(0),
-    )?)
+    )
 }
 
-pub fn set_disabled(conn: &Connection, id: UserId, disabled: bool) -> Result<(), StoreError> {
+pub fn set_disabled(conn: &Db<'_>, id: UserId, disabled: bool) -> Result<(), StoreError> {
     expect_one(conn.execute(
         "UPDATE users SET disabled = ?2 WHERE id = ?1",
         params![id.0, disabled],
     )?)
 }
 
-pub fn touch_last_seen(conn: &Connection, id: UserId, now: i64) -> Result<(), StoreError> {
+pub fn touch_last_seen(conn: &Db<'_>, id: UserId, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE users SET last_seen = ?2 WHERE id = ?1",
         params![id.0, now],
@@ -141,10 +142,10 @@ fn expect_one(changed: usize) -> Result<(), StoreError> {
 }
 
 /// (all users, disabled users).
-pub fn counts(conn: &Connection) -> Result<(u64, u64), StoreError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(disabled), 0) FROM users",
-        [],
+pub fn counts(conn: &Db<'_>) -> Result<(u64, u64), StoreError> {
+    conn.query_row(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(disabled), 0) AS BIGINT) FROM users",
+        (),
         |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    )
 }

@@ -312,7 +312,7 @@ async fn sessions_ended_by_another_process_close_live_sockets() {
     let (mut ws, _) = app.connect(&token).await;
     // What `securechat-server user disable noah` does: its own connection
     // to the same database file.
-    let cli = securechat_server::store::Store::open(&app.config.db_path()).unwrap();
+    let cli = app.config.open_store().unwrap();
     let user = securechat_server::accounts::find_user(&cli, "noah")
         .await
         .unwrap()

@@ -198,11 +198,12 @@ async fn non_members_are_forbidden_and_see_nothing() {
         .state
         .store
         .write(move |tx| {
-            tx.execute(
-                "INSERT INTO rooms (kind, name, created_at) VALUES ('private', 'secret', 0)",
-                [],
-            )?;
-            let room = tx.last_insert_rowid();
+            let room = tx
+                .insert(
+                    "INSERT INTO rooms (kind, name, created_at) VALUES ('private', 'secret', 0)",
+                    (),
+                )?
+                .expect("inserted");
             tx.execute(
                 "INSERT INTO members (room_id, user_id, joined_at) VALUES (?1, ?2, 0)",
                 [room, alice_id.0],

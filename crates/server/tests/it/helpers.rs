@@ -49,10 +49,60 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         data_dir: dir.path().to_owned(),
+        database: test_database().await,
         ..Config::default()
     };
     tweak(&mut config);
     start(config, Some(dir)).await
+}
+
+/// The backend the suite runs on: with `SC_TEST_POSTGRES` set to
+/// a PostgreSQL URL that may create databases, each app gets a new empty
+/// database there; without it, SQLite in the app's data dir.
+pub async fn test_database() -> Option<String> {
+    let admin = std::env::var("SC_TEST_POSTGRES").ok()?;
+    let name = format!("sc_test_{:016x}", rand_u64());
+    let url = tokio::task::spawn_blocking(move || {
+        let mut client =
+            postgres::Client::connect(&admin, postgres::NoTls).expect("SC_TEST_POSTGRES answers");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create test database");
+        let mut config: postgres::Config = admin.parse().expect("a PostgreSQL URL");
+        config.dbname(&name);
+        pg_url(&config)
+    })
+    .await
+    .unwrap();
+    Some(url)
+}
+
+/// `config` as a URL (host, port, user, password, database).
+fn pg_url(config: &postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or("postgres");
+    format!("postgres://{user}{password}@{host}:{port}/{db}")
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
 }
 
 async fn start(config: Config, dir: Option<TempDir>) -> TestApp {
@@ -112,6 +162,16 @@ impl TestApp {
 
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()
+    }
+
+    /// The server binary for an operator command on this app's data dir
+    /// and database.
+    pub fn cli(&self) -> std::process::Command {
+        let mut cmd = crate::cli::server(&self.data_dir());
+        if let Some(url) = &self.config.database {
+            cmd.arg("--database").arg(url);
+        }
+        cmd
     }
 
     /// Stops the server (as SIGTERM would) and waits until it has finished.
@@ -240,10 +300,7 @@ impl TestApp {
     pub async fn file_rows(&self) -> i64 {
         self.state
             .store
-            .read(|c| {
-                c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))
-                    .map_err(securechat_server::store::StoreError::from)
-            })
+            .read(|c| c.query_row("SELECT COUNT(*) FROM files", (), |r| r.get::<i64>(0)))
             .await
             .unwrap()
     }

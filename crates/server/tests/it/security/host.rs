@@ -1,7 +1,7 @@
 //! The server on its host: what other local users can read, and two
 //! servers on one data directory.
 
-use crate::cli::{BIN, run_ok, server};
+use crate::cli::{BIN, run_ok};
 use crate::helpers::*;
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use serde_json::{Value, json};
@@ -164,7 +164,8 @@ fn an_existing_open_data_dir_is_tightened_at_start_with_a_log_line() {
 #[tokio::test]
 async fn a_second_server_on_the_same_data_dir_refuses_and_names_the_first() {
     let app = spawn_app().await;
-    let out = server(&app.data_dir())
+    let out = app
+        .cli()
         .args(["--bind", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .output()
@@ -178,7 +179,8 @@ async fn a_second_server_on_the_same_data_dir_refuses_and_names_the_first() {
     );
     // Operator commands keep working beside the running server.
     let added = run_ok(
-        server(&app.data_dir()).args(["user", "add", "olivia", "--password-stdin"]),
+        app.cli()
+            .args(["user", "add", "olivia", "--password-stdin"]),
         Some(&format!("{PASSWORD}\n")),
     );
     assert!(added.contains("created olivia"), "{added}");
