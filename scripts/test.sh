@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, property and integration tests of every crate
 # (real server, real TLS, real SQLite; hostile input; the chaos run), the
+# server's integration suite again on a real PostgreSQL (a throwaway cluster
+# on loopback, see scripts/services.sh), the
 # TLS scan (sslyze), WebSocket conformance (Autobahn cases), a short run of
 # every fuzz target, then the web app's end-to-end tests in headless
 # Chromium. Installs what the tests need when it is missing: openssl, curl,
 # tmux (the terminal client's end-to-end test), Debian's chromium (and its
-# emoji font, for the screenshots), the npm
+# emoji font, for the screenshots), postgresql, the npm
 # packages of tests/web, and (in ~/.cache, ~/.cargo/bin) sslyze, kosoku and
 # cargo-fuzz. FUZZ_SECONDS (default 10) sets the fuzz run per target.
 set -euo pipefail
@@ -30,6 +32,11 @@ if [ ! -d tests/web/node_modules/playwright-core ] || [ ! -d tests/web/node_modu
 fi
 
 cargo test --workspace --locked "$@"
+
+# The same server suite on the other backend.
+source scripts/services.sh
+start_postgres
+cargo test -p securechat-server --locked --test it "$@"
 
 cargo build --locked --bin securechat-server
 scripts/tls-scan.sh target/debug/securechat-server

@@ -20,10 +20,12 @@
 //! - [`ratelimit`]: token buckets: per-user budgets, registrations;
 //! - [`search`]: search queries parsed into FTS5 terms and filters;
 //! - [`seed`]: a large made-up history, for benchmarks;
-//! - [`store`]: SQLite with group commit, migrations, queries;
+//! - [`store`]: SQLite or PostgreSQL behind one SQL interface, group
+//!   commit, migrations, queries;
 //! - [`config`]: the one validated configuration struct;
 //! - [`datadir`]: the data directory's modes (0700/0600) and its lock;
 //! - [`metrics`]: counters for `/metrics`;
+//! - [`migrate`]: `migrate --to`: a SQLite installation into PostgreSQL;
 //! - [`state`]: the shared [`state::AppState`];
 //! - [`tracker`]: counts connection tasks so shutdown can wait for them.
 
@@ -39,6 +41,7 @@ pub mod files;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod migrate;
 pub mod outbox;
 pub mod peers;
 pub mod ratelimit;

@@ -205,6 +205,16 @@ pub async fn seed(store: &Store, opts: SeedOpts) -> Result<(usize, usize, usize)
 /// (messages stored, bytes of the search index: the FTS5 segments and
 /// their b-tree index).
 pub fn sizes(conn: &Db<'_>) -> Result<(u64, u64), StoreError> {
+    if conn.backend() == crate::store::Backend::Postgres {
+        let messages: u64 = conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE kind = 'message' AND deleted = 0",
+            (),
+            |r| r.get(0),
+        )?;
+        let index: u64 =
+            conn.query_row("SELECT pg_relation_size('events_search')", (), |r| r.get(0))?;
+        return Ok((messages, index));
+    }
     let messages: u64 = conn.query_row(
         "SELECT COUNT(*) FROM events WHERE kind = 'message' AND deleted = 0",
         (),

@@ -75,11 +75,10 @@ impl Writer {
                 Ok(Writer::Sqlite(conn))
             }
             Location::Postgres(url) => {
-                let mut client = pg_connect(url)?;
-                schema_pg::migrate(&mut client)?;
+                schema_pg::migrate(&mut pg_connect(url)?)?;
                 Ok(Writer::Postgres {
                     url: url.clone(),
-                    conn: Some(Box::new(PgConn::new(client))),
+                    conn: Some(Box::new(pg_writer(url)?)),
                 })
             }
         }
@@ -89,6 +88,24 @@ impl Writer {
 fn pg_connect(url: &str) -> Result<postgres::Client, StoreError> {
     postgres::Client::connect(url, postgres::NoTls).map_err(|e| StoreError::Connect(e.to_string()))
 }
+
+/// The PostgreSQL writer: a send locks its room's row until its batch
+/// commits, so batches on two nodes that take two rooms in opposite
+/// orders wait on each other. PostgreSQL would break that deadlock after
+/// a second (`deadlock_timeout`); a job that waits longer than
+/// [`PG_LOCK_WAIT`] fails instead (alone, in its savepoint: the client
+/// retries it), its batch commits and the other goes on. Batches are
+/// smaller than SQLite's ([`PG_MAX_BATCH`]) so no lock is held long.
+fn pg_writer(url: &str) -> Result<PgConn, StoreError> {
+    let mut client = pg_connect(url)?;
+    client.batch_execute(&format!("SET lock_timeout = '{PG_LOCK_WAIT}ms'"))?;
+    Ok(PgConn::new(client))
+}
+
+/// Longest a write waits for a row another node's batch holds.
+const PG_LOCK_WAIT: u64 = 200;
+/// Most jobs in one PostgreSQL transaction.
+const PG_MAX_BATCH: usize = 128;
 
 /// Settings of the SQLite writer connection.
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -159,7 +176,11 @@ pub(super) fn writer_loop(mut conn: Writer, mut rx: mpsc::Receiver<Cmd>, commits
             Some(Cmd::Run(job)) => batch.push(job),
             Some(Cmd::Close) | None => break,
         }
-        while batch.len() < MAX_BATCH {
+        let most = match conn {
+            Writer::Sqlite(_) => MAX_BATCH,
+            Writer::Postgres { .. } => PG_MAX_BATCH,
+        };
+        while batch.len() < most {
             match rx.try_recv() {
                 Ok(Cmd::Run(job)) => batch.push(job),
                 Ok(Cmd::Close) => {
@@ -200,8 +221,8 @@ fn run_batch(conn: &mut Writer, batch: &mut Vec<Job>) -> Finished {
         }
         Writer::Postgres { url, conn } => {
             if conn.as_ref().is_none_or(|c| c.is_closed()) {
-                match pg_connect(url) {
-                    Ok(c) => *conn = Some(Box::new(PgConn::new(c))),
+                match pg_writer(url) {
+                    Ok(c) => *conn = Some(Box::new(c)),
                     Err(e) => return never_ran(batch, &e.to_string()),
                 }
             }

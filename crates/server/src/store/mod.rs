@@ -229,11 +229,20 @@ impl Store {
         F: FnOnce(&Db<'_>) -> Result<Result<T, E>, StoreError> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
-        let job = move |txn: &Db<'_>| match f(txn) {
-            Ok(result) => (result, false),
-            Err(e) => {
-                tracing::error!(error = %e, "a write failed; rolling back its batch");
-                (Err(E::from(e)), true)
+        // Writers on other nodes take row locks too: a deadlock (or any
+        // storage error) should fail this job alone, so on PostgreSQL every
+        // job gets its savepoint.
+        let guard = self.backend == Backend::Postgres;
+        let job = move |txn: &Db<'_>| {
+            if guard {
+                return (in_savepoint(txn, |db| f(db).map_err(E::from)?), false);
+            }
+            match f(txn) {
+                Ok(result) => (result, false),
+                Err(e) => {
+                    tracing::error!(error = %e, "a write failed; rolling back its batch");
+                    (Err(E::from(e)), true)
+                }
             }
         };
         self.submit(job, after_commit).await

@@ -188,9 +188,16 @@ impl TestApp {
     }
 
     /// Stops this server and starts a new one on the same data directory.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like [`restart`](Self::restart), with the config changed first.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestApp {
         self.stop().await;
-        start(self.config.clone(), self.dir.take()).await
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        start(config, self.dir.take()).await
     }
 
     pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {

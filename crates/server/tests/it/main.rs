@@ -16,6 +16,7 @@ mod ops;
 mod profiles;
 mod resume;
 mod rooms;
+mod scale;
 mod search;
 mod security;
 mod tls;
