@@ -1,4 +1,5 @@
-//! Storage: SQLite (bundled, WAL, `synchronous=FULL`) in the data directory.
+//! Storage: SQLite (bundled, WAL, `synchronous=FULL`) in the data directory,
+//! or PostgreSQL (`--database postgres://…`).
 //!
 //! - this file: [`Store`], the handle. Writes go to one writer thread that
 //!   runs them in batches, one transaction and one fsync per batch (group
@@ -8,16 +9,16 @@
 //!   commits. Reads run on a small pool of read-only connections on the
 //!   blocking thread pool. Every connection compiles a cached statement once
 //!   (the query planner stability guarantee; see `tune`).
-//! - [`schema`]: the embedded migrations;
+//! - `backend`: how each engine opens connections, runs a batch and pools
+//!   its readers (PostgreSQL: a savepoint for every job, row locks waited
+//!   for at most 200 ms, batches of at most 128);
+//! - [`sql`]: [`Db`], the one SQL interface the queries use on both;
+//! - [`schema`]: SQLite's embedded migrations; [`schema_pg`]: PostgreSQL's;
 //! - [`users`], [`profiles`], [`invites`], [`settings`], [`sessions`],
 //!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
-//!   pins, threads, mentions, notification settings), [`files`], [`search`]:
-//!   the queries, plain functions over a
-//!   `&Connection`, so they compose inside one transaction.
-//!
-//! The method set of [`Store`] (`write`, `write_then`, `submit_then`,
-//! `submit_unguarded_then`, `read`) is the seam a PostgreSQL backend would
-//! implement for scale-out.
+//!   pins, threads, mentions, notification settings), [`files`], [`search`]
+//!   (FTS5; `search_pg` on PostgreSQL): the queries, plain functions over a
+//!   `&Db`, so they compose inside one transaction.
 
 mod backend;
 pub mod collab;
@@ -64,7 +65,7 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", sql::pg_message(.0))]
     Postgres(postgres::Error),
     #[error("cannot open database {path}: {source}")]
     Open {

@@ -113,15 +113,7 @@ pub fn search(
     } else {
         "substr(e.body, 1, 200)"
     };
-    sql.push_str(&format!(
-        "SELECT e.id, e.room_id, r.kind,
-           CASE WHEN r.kind = 'dm' THEN (
-               SELECT o.username FROM members mo JOIN users o ON o.id = mo.user_id
-               WHERE mo.room_id = r.id AND mo.user_id != ?1 LIMIT 1)
-           ELSE r.name END,
-           e.seq, e.ts, u.username, {snippet}, e.file_id
-         FROM "
-    ));
+    sql.push_str(&format!("{HIT_COLUMNS}, {snippet}, e.file_id FROM "));
     // A quiet room and a common word: walk the room's messages, newest
     // first, and check each against the index (see `quiet_room`).
     let by_room = match (&q.fts, &q.room, order) {
@@ -199,9 +191,30 @@ pub fn search(
     });
     arg(&mut sql, " LIMIT ?", Box::new(limit as i64 + 1));
     arg(&mut sql, " OFFSET ?", Box::new(offset as i64));
-    let mut stmt = conn.prepare(&sql)?;
+    page_of_hits(conn, &sql, &args, limit)
+}
+
+/// The columns both backends' search queries start with: the hit's ids,
+/// its room's kind and name (for a DM, the other member's username, as
+/// seen by the searcher `?1`), seq, time and sender; then each backend's
+/// snippet and the file id.
+pub(super) const HIT_COLUMNS: &str = "SELECT e.id, e.room_id, r.kind,
+           CASE WHEN r.kind = 'dm' THEN (
+               SELECT o.username FROM members mo JOIN users o ON o.id = mo.user_id
+               WHERE mo.room_id = r.id AND mo.user_id != ?1 LIMIT 1)
+           ELSE r.name END,
+           e.seq, e.ts, u.username";
+
+/// Runs a search query whose `LIMIT` is one more than `limit`: the hits,
+/// and whether more exist.
+pub(super) fn page_of_hits(
+    conn: &Db<'_>,
+    sql: &str,
+    args: &[Box<dyn Param>],
+    limit: usize,
+) -> Result<(Vec<Hit>, bool), StoreError> {
     let params: Vec<&dyn Param> = args.iter().map(|b| b.as_ref()).collect();
-    let mut hits = stmt.query_map(params.as_slice(), |r| {
+    let mut hits = conn.query_map(sql, params.as_slice(), |r| {
         Ok(Hit {
             id: MessageId(r.get(0)?),
             room: RoomId(r.get(1)?),

@@ -5,10 +5,10 @@
 //! lowercased and with diacritics folded (no stemming).
 
 use super::StoreError;
-use super::search::{Hit, MARK_END, MARK_START, Order};
+use super::search::{HIT_COLUMNS, Hit, MARK_END, MARK_START, Order, page_of_hits};
 use super::sql::{Db, Param};
 use crate::search::Query;
-use securechat_proto::{FileId, MessageId, RoomId, UserId};
+use securechat_proto::UserId;
 
 /// A `to_tsquery` lexeme for `word`, quoted, as a prefix.
 fn prefix_lexeme(word: &str) -> String {
@@ -58,12 +58,7 @@ pub fn search(
         None => "substr(e.body, 1, 200)".to_owned(),
     };
     let mut sql = format!(
-        "SELECT e.id, e.room_id, r.kind,
-           CASE WHEN r.kind = 'dm' THEN (
-               SELECT o.username FROM members mo JOIN users o ON o.id = mo.user_id
-               WHERE mo.room_id = r.id AND mo.user_id != ?1 LIMIT 1)
-           ELSE r.name END,
-           e.seq, e.ts, u.username, {snippet}, e.file_id
+        "{HIT_COLUMNS}, {snippet}, e.file_id
          FROM events e
          JOIN members m ON m.room_id = e.room_id AND m.user_id = ?1
          JOIN rooms r ON r.id = e.room_id
@@ -103,23 +98,7 @@ pub fn search(
     let page = arg(Box::new(limit as i64 + 1));
     let skip = arg(Box::new(offset as i64));
     sql.push_str(&format!(" LIMIT {page} OFFSET {skip}"));
-    let params: Vec<&dyn Param> = args.iter().map(|b| b.as_ref()).collect();
-    let mut hits = conn.query_map(&sql, params.as_slice(), |r| {
-        Ok(Hit {
-            id: MessageId(r.get(0)?),
-            room: RoomId(r.get(1)?),
-            room_kind: r.get(2)?,
-            room_name: r.get::<Option<String>>(3)?.unwrap_or_default(),
-            seq: r.get(4)?,
-            ts: r.get(5)?,
-            from: r.get(6)?,
-            snippet: r.get::<Option<String>>(7)?.unwrap_or_default(),
-            file: r.get::<Option<i64>>(8)?.map(FileId),
-        })
-    })?;
-    let more = hits.len() > limit;
-    hits.truncate(limit);
-    Ok((hits, more))
+    page_of_hits(conn, &sql, &args, limit)
 }
 
 #[cfg(test)]

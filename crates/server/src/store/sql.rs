@@ -604,6 +604,18 @@ impl<'a> FromSql<'a> for PgValue<'a> {
     }
 }
 
+/// What PostgreSQL said (its message and code, never the statement's
+/// values), or why the connection failed.
+pub(crate) fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
+
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         match e.code() {
