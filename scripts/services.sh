@@ -3,6 +3,8 @@
 #   start_postgres   installs Debian's postgresql when missing, starts a new
 #                    cluster in a temp dir on a free port, and exports
 #                    SC_TEST_POSTGRES (a URL whose user may create databases).
+#   need_nats        installs Debian's nats-server when missing (the
+#                    several-node tests start and stop their own).
 # Each sets an EXIT trap (chained) that stops what it started.
 
 _services_cleanup=()
@@ -50,4 +52,9 @@ start_postgres() {
   _services_cleanup+=("${run[*]} '$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'")
   export SC_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
   echo "PostgreSQL for the tests at 127.0.0.1:$port (log: $dir/server.log)" >&2
+}
+
+need_nats() {
+  command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || _apt_install nats-server
+  case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
 }

@@ -2,12 +2,13 @@
 # The whole test suite: unit, property and integration tests of every crate
 # (real server, real TLS, real SQLite; hostile input; the chaos run), the
 # server's integration suite again on a real PostgreSQL (a throwaway cluster
-# on loopback, see scripts/services.sh), the
+# on loopback, see scripts/services.sh) with the several-node tests (their
+# own nats-server), the
 # TLS scan (sslyze), WebSocket conformance (Autobahn cases), a short run of
 # every fuzz target, then the web app's end-to-end tests in headless
 # Chromium. Installs what the tests need when it is missing: openssl, curl,
 # tmux (the terminal client's end-to-end test), Debian's chromium (and its
-# emoji font, for the screenshots), postgresql, the npm
+# emoji font, for the screenshots), postgresql, nats-server, the npm
 # packages of tests/web, and (in ~/.cache, ~/.cargo/bin) sslyze, kosoku and
 # cargo-fuzz. FUZZ_SECONDS (default 10) sets the fuzz run per target.
 set -euo pipefail
@@ -33,9 +34,10 @@ fi
 
 cargo test --workspace --locked "$@"
 
-# The same server suite on the other backend.
+# The same server suite on the other backend, and several nodes on it.
 source scripts/services.sh
 start_postgres
+need_nats
 cargo test -p securechat-server --locked --test it "$@"
 
 cargo build --locked --bin securechat-server

@@ -56,6 +56,13 @@ pub struct Config {
     /// URL or `key=value` string). Several nodes share one for scale-out;
     /// files are then kept in it too. Unset: SQLite (the default).
     pub database: Option<String>,
+    /// A NATS server (`nats://HOST:PORT`) through which several nodes on
+    /// one `database` share fan-out, presence, typing and session
+    /// revocation. Unset: this node serves alone.
+    pub broker: Option<String>,
+    /// This node's name among several (logs, the broker). Unset: a random
+    /// one at each start.
+    pub node_id: Option<String>,
     /// Extra DNS names or IP addresses clients use to reach the server. They
     /// go into the generated certificate (and CA name constraints) and are
     /// accepted as WebSocket `Origin`s. localhost, 127.0.0.1 and ::1 are
@@ -160,6 +167,8 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8443)),
             data_dir: PathBuf::from("securechat-data"),
             database: None,
+            broker: None,
+            node_id: None,
             hostnames: Vec::new(),
             allowed_origins: Vec::new(),
             tls_cert: None,
@@ -206,6 +215,10 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<RegistrationMode>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -258,6 +271,16 @@ impl Config {
                 || url.contains("dbname="))
         {
             return bad("database must be a postgres:// URL (or unset for SQLite)".into());
+        }
+        if let Some(url) = &self.broker {
+            if !url.starts_with("nats://") {
+                return bad("broker must be a nats:// URL".into());
+            }
+            if self.database.is_none() {
+                return bad(
+                    "broker needs database: several nodes share one PostgreSQL database".into(),
+                );
+            }
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return bad("tls_cert and tls_key must be given together".into());
@@ -371,6 +394,13 @@ impl Config {
 
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_hours * 3600)
+    }
+
+    /// This node's name: `node_id`, or one made up for this process.
+    pub fn node_name(&self) -> String {
+        self.node_id
+            .clone()
+            .unwrap_or_else(|| format!("node-{:08x}", rand::random::<u32>()))
     }
 
     /// Path of the SQLite database.

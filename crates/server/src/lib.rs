@@ -9,7 +9,8 @@
 //! - [`tls`]: built-in CA and leaf certificates, renewal, rustls config;
 //! - [`http`]: router, security headers, the JSON API, ops endpoints;
 //! - [`ws`]: the `/ws` endpoint: upgrade, per-connection reader and writer;
-//! - [`hub`]: connections, room membership, fan-out, presence;
+//! - [`hub`]: connections, room membership, fan-out, presence; with several
+//!   nodes it relays all of it to the others through [`broker`] (NATS);
 //! - [`outbox`]: a connection's bounded outbound queue, drained whole;
 //! - [`chat`]: posting a message (authorize → store → fan out);
 //! - [`conversations`]: rooms, DMs, membership, history, read marks, edits;
@@ -32,6 +33,7 @@
 pub mod accounts;
 pub mod action;
 pub mod auth;
+pub mod broker;
 pub mod chat;
 pub mod collab;
 pub mod config;

@@ -45,6 +45,13 @@ struct Global {
         hide_env_values = true
     )]
     database: Option<String>,
+    /// NATS server (nats://host:port) shared by several nodes on one
+    /// --database.
+    #[arg(long, global = true, env = "SECURECHAT_BROKER")]
+    broker: Option<String>,
+    /// This node's name among several [default: random].
+    #[arg(long, global = true, env = "SECURECHAT_NODE_ID")]
+    node_id: Option<String>,
     /// Address and port to listen on [default: 127.0.0.1:8443].
     #[arg(long, global = true)]
     bind: Option<SocketAddr>,
@@ -159,6 +166,8 @@ fn main() -> Result<()> {
         bind: cli.global.bind,
         data_dir: cli.global.data_dir.clone(),
         database: cli.global.database.clone(),
+        broker: cli.global.broker.clone(),
+        node_id: cli.global.node_id.clone(),
         registration: cli.global.registration,
         tls_cert: cli.global.tls_cert.clone(),
         tls_key: cli.global.tls_key.clone(),

@@ -56,6 +56,8 @@ pub struct Prepared {
     shutdown_tx: watch::Sender<bool>,
     /// Held until [`serve`] returns: no second server on this data dir.
     lock: DataDirLock,
+    /// What the hub relays to the other nodes (with a broker).
+    relayed: Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::Wire>>,
 }
 
 impl Prepared {
@@ -70,9 +72,16 @@ impl Prepared {
         let tls = Arc::new(Tls::load(&config)?);
         let metrics = Arc::new(Metrics::default());
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let (hub, relayed) = match &config.broker {
+            Some(_) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (Hub::with_relay(metrics.clone(), tx), Some(rx))
+            }
+            None => (Hub::new(metrics.clone()), None),
+        };
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState::new(Inner {
-            hub: Arc::new(Hub::new(metrics.clone())),
+            hub: Arc::new(hub),
             hasher: Hasher::new(workers),
             budgets: Budgets::new(&config),
             logins: LoginThrottle::new(
@@ -99,6 +108,7 @@ impl Prepared {
             state,
             shutdown_tx,
             lock,
+            relayed,
         })
     }
 }
@@ -120,6 +130,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
         state,
         shutdown_tx,
         lock,
+        relayed,
     } = prepared;
     let tls_config = match state.tls.server_config() {
         Ok(c) => c,
@@ -132,6 +143,16 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     let app = crate::http::router(state.clone());
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
+    let broker = match (relayed, &state.config.broker) {
+        (Some(relayed), Some(url)) => Some(tokio::spawn(crate::broker::run(
+            url.clone(),
+            state.config.node_name(),
+            state.hub.clone(),
+            state.store.clone(),
+            relayed,
+        ))),
+        _ => None,
+    };
     tokio::pin!(shutdown);
 
     loop {
@@ -206,6 +227,9 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     drop(listener);
     maintenance.abort();
     sweeper.abort();
+    if let Some(broker) = broker {
+        broker.abort();
+    }
     let _ = shutdown_tx.send(true);
     state.hub.close_all(Close::GOING_AWAY);
     if tokio::time::timeout(DRAIN_TIMEOUT, state.tasks.idle())

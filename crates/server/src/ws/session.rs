@@ -68,6 +68,10 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
             return;
         }
     };
+    for room in &rooms {
+        // What the welcome says is this node's view of the room so far.
+        state.hub.mark_published(room.id, room.last_seq);
+    }
     tracing::debug!(user = %user, conn = conn_id, "connected");
     let welcome = Welcome {
         protocol_version: PROTOCOL_VERSION,

@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod inbox;
 mod limits;
+mod nodes;
 mod ops;
 mod profiles;
 mod resume;

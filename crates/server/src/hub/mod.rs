@@ -8,8 +8,15 @@
 //! resumes with `sync`.
 //!
 //! One `std::sync::Mutex` guards the maps; it is never held across an
-//! `.await`. This is the seam where a broker (NATS) would plug in for
-//! several nodes.
+//! `.await`.
+//!
+//! With several nodes ([`remote`]), whatever the hub delivers is also
+//! handed to the [`crate::broker`] as a [`Wire`] message, which every
+//! other node's hub applies to its own connections; presence then counts
+//! a user online while any node has a connection of theirs.
+
+mod remote;
+pub use remote::Wire;
 
 use crate::metrics::Metrics;
 use crate::outbox::{OutboxRx, OutboxTx, SendError, outbox};
@@ -20,7 +27,7 @@ use securechat_proto::{RoomId, Seq, ServerMsg, UserId};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
@@ -130,6 +137,11 @@ struct Inner {
     usernames: IdMap<UserId, String>,
     members: IdMap<RoomId, IdSet<UserId>>,
     rooms_of: IdMap<UserId, IdSet<RoomId>>,
+    /// Other nodes: who is online there (see [`remote`]).
+    nodes: remote::Nodes,
+    /// The newest seq published here per room (the broker's catch-up
+    /// compares it with the database).
+    published: IdMap<RoomId, Seq>,
 }
 
 /// The hub. Share it as `Arc<Hub>`.
@@ -137,6 +149,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
+    /// To the other nodes, through the broker; `None` on a single node.
+    relay: Option<mpsc::UnboundedSender<Wire>>,
 }
 
 /// A registered connection's end of the hub.
@@ -153,6 +167,23 @@ impl Hub {
             inner: Mutex::new(Inner::default()),
             next_id: AtomicU64::new(1),
             metrics,
+            relay: None,
+        }
+    }
+
+    /// A hub of one of several nodes: what it delivers also goes to `relay`
+    /// (the broker), and it receives the others' with [`Hub::receive`].
+    pub fn with_relay(metrics: Arc<Metrics>, relay: mpsc::UnboundedSender<Wire>) -> Self {
+        Hub {
+            relay: Some(relay),
+            ..Hub::new(metrics)
+        }
+    }
+
+    /// Hands `make()` to the other nodes, if there are any.
+    fn relay(&self, make: impl FnOnce() -> Wire) {
+        if let Some(relay) = &self.relay {
+            let _ = relay.send(make());
         }
     }
 
@@ -186,22 +217,42 @@ impl Hub {
             .is_some_and(|m| m.contains(&user))
     }
 
-    /// Users with at least one connection.
+    /// Users with at least one connection, on any node.
     pub fn online_users(&self) -> HashSet<UserId> {
-        self.lock().by_user.keys().copied().collect()
+        let inner = self.lock();
+        inner
+            .by_user
+            .keys()
+            .copied()
+            .chain(inner.nodes.users())
+            .collect()
     }
 
     /// Queues a frame to every connection of `user`.
     pub fn send_to_user(&self, user: UserId, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
         self.to_user(user, || Outbound::Frame(json.clone()));
+        self.relay(|| Wire::User {
+            user,
+            json: json.to_string(),
+        });
     }
 
     /// Adds `user` to the room of `info` and tells their connections
     /// (`room_added`), whose streams for it start at the event that added
     /// them (`info.last_seq`; none for a new DM).
     pub fn joined(&self, user: UserId, info: &RoomInfo) {
+        self.joined_here(user, info);
+        self.relay(|| Wire::Joined {
+            user,
+            info: info.clone(),
+        });
+    }
+
+    fn joined_here(&self, user: UserId, info: &RoomInfo) {
         self.add_member(info.id, user);
+        // Events from the one that added the user on are theirs.
+        self.mark_published(info.id, info.last_seq.saturating_sub(1));
         let json = Utf8Bytes::from(ServerMsg::RoomAdded { room: info.clone() }.to_json());
         let from = info.last_seq.max(1);
         self.to_user(user, || Outbound::Joined {
@@ -213,6 +264,11 @@ impl Hub {
 
     /// Removes `user` from `room` and tells their connections.
     pub fn left(&self, user: UserId, room: RoomId) {
+        self.left_here(user, room);
+        self.relay(|| Wire::Left { user, room });
+    }
+
+    fn left_here(&self, user: UserId, room: RoomId) {
         self.remove_member(room, user);
         let json = Utf8Bytes::from(ServerMsg::RoomRemoved { room }.to_json());
         self.to_user(user, || Outbound::Left {
@@ -231,6 +287,13 @@ impl Hub {
     /// everyone's, so a profile change is news to all).
     pub fn broadcast(&self, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
+        self.broadcast_here(&json);
+        self.relay(|| Wire::All {
+            json: json.to_string(),
+        });
+    }
+
+    fn broadcast_here(&self, json: &Utf8Bytes) {
         let mut inner = self.lock();
         let targets: Vec<ConnId> = inner.conns.keys().copied().collect();
         self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
@@ -239,6 +302,15 @@ impl Hub {
     /// Queues an ephemeral frame to every member of `room` but `except`.
     pub fn send_to_room(&self, room: RoomId, except: UserId, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
+        self.send_to_room_here(room, except, &json);
+        self.relay(|| Wire::Room {
+            room,
+            except,
+            json: json.to_string(),
+        });
+    }
+
+    fn send_to_room_here(&self, room: RoomId, except: UserId, json: &Utf8Bytes) {
         let mut inner = self.lock();
         let targets = room_conns(&inner, room, Some(except));
         self.deliver(&mut inner, &targets, || Outbound::Frame(json.clone()));
@@ -274,7 +346,7 @@ impl Hub {
         self.metrics.connections_total.fetch_add(1, Relaxed);
         if first {
             self.metrics.users_online.fetch_add(1, Relaxed);
-            self.announce(&mut inner, user, true);
+            self.local_presence(&mut inner, user, true);
         }
         Registration { id, rx, tx, kill }
     }
@@ -292,7 +364,7 @@ impl Hub {
         let mut names: Vec<String> = peers(&inner, user)
             .into_iter()
             .chain([user])
-            .filter(|u| inner.by_user.contains_key(u))
+            .filter(|u| inner.by_user.contains_key(u) || inner.nodes.has(*u))
             .filter_map(|u| inner.usernames.get(&u).cloned())
             .collect::<HashSet<_>>()
             .into_iter()
@@ -304,7 +376,19 @@ impl Hub {
     /// Queues a stored event to every connection of every member of `room`.
     pub fn publish(&self, room: RoomId, seq: Seq, msg: &ServerMsg) {
         let json = Utf8Bytes::from(msg.to_json());
+        self.publish_here(room, seq, &json);
+        self.relay(|| Wire::Event {
+            room,
+            seq,
+            json: json.to_string(),
+        });
+    }
+
+    /// Queues an event to this node's connections only.
+    pub(crate) fn publish_here(&self, room: RoomId, seq: Seq, json: &Utf8Bytes) {
         let mut inner = self.lock();
+        let newest = inner.published.entry(room).or_default();
+        *newest = (*newest).max(seq);
         let targets = room_conns(&inner, room, None);
         self.deliver(&mut inner, &targets, || Outbound::Event {
             room,
@@ -324,6 +408,14 @@ impl Hub {
 
     /// Closes every connection of the given sessions.
     pub fn close_sessions(&self, sessions: &[SessionId], why: Close) {
+        self.close_sessions_here(sessions, why.clone());
+        self.relay(|| Wire::Close {
+            sessions: sessions.iter().map(|s| s.0).collect(),
+            code: why.code,
+        });
+    }
+
+    fn close_sessions_here(&self, sessions: &[SessionId], why: Close) {
         let mut inner = self.lock();
         let ids: Vec<ConnId> = inner
             .conns
@@ -388,26 +480,9 @@ impl Hub {
         if now_offline {
             inner.by_user.remove(&user);
             self.metrics.users_online.fetch_sub(1, Relaxed);
-            self.announce(inner, user, false);
+            self.local_presence(inner, user, false);
         }
         now_offline
-    }
-
-    /// Tells everyone who shares a room with `user` (but not `user`) that
-    /// they came online or went offline.
-    fn announce(&self, inner: &mut Inner, user: UserId, online: bool) {
-        let Some(name) = inner.usernames.get(&user).cloned() else {
-            return;
-        };
-        let json = Utf8Bytes::from(ServerMsg::Presence { user: name, online }.to_json());
-        let targets: Vec<ConnId> = peers(inner, user)
-            .iter()
-            .filter(|u| **u != user)
-            .filter_map(|u| inner.by_user.get(u))
-            .flatten()
-            .copied()
-            .collect();
-        self.deliver(inner, &targets, || Outbound::Frame(json.clone()));
     }
 }
 
