@@ -39,6 +39,8 @@ source scripts/services.sh
 start_postgres
 need_nats
 cargo test -p securechat-server --locked --test it "$@"
+# The chaos run with three nodes: SIGKILLed nodes, cut links, NATS restarts.
+CHAOS_NODES=3 CHAOS_SECS=30 cargo test -p securechat-server --locked --test chaos "$@"
 
 cargo build --locked --bin securechat-server
 scripts/tls-scan.sh target/debug/securechat-server

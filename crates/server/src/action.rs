@@ -32,6 +32,8 @@ impl ActionError {
             ActionError::Conflict(_) => ErrorCode::Conflict,
             ActionError::BadRequest(_) => ErrorCode::BadRequest,
             ActionError::Invalid(v) => v.code(),
+            // Lost a row to another node's writer: try again shortly.
+            ActionError::Store(e) if e.is_contention() => ErrorCode::RateLimited,
             ActionError::Store(_) => ErrorCode::Internal,
         }
     }
@@ -39,11 +41,36 @@ impl ActionError {
     /// A message safe to show the client (storage errors say nothing more).
     pub fn public_message(&self) -> String {
         match self {
+            ActionError::Store(e) if e.is_contention() => {
+                format!("the server is busy: retry in {CONTENTION_RETRY_MS} ms")
+            }
             ActionError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 "internal error".into()
             }
             other => other.to_string(),
+        }
+    }
+}
+
+/// How long a client waits before retrying an action that lost a row to
+/// another node's writer (sent as `retry_after_ms` with `rate_limited`).
+pub const CONTENTION_RETRY_MS: u64 = 50;
+
+impl ActionError {
+    /// For `rate_limited` answers: when to try again.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            ActionError::Store(e) if e.is_contention() => Some(CONTENTION_RETRY_MS),
+            _ => None,
+        }
+    }
+
+    /// The `error` frame that answers this.
+    pub fn error_msg(&self) -> securechat_proto::ws::ErrorMsg {
+        securechat_proto::ws::ErrorMsg {
+            retry_after_ms: self.retry_after_ms(),
+            ..securechat_proto::ws::ErrorMsg::new(self.code(), self.public_message())
         }
     }
 }

@@ -146,6 +146,39 @@ pub async fn post(
     room: RoomId,
     post: Post,
 ) -> Result<impl Future<Output = Result<Posted, ActionError>> + Send + 'static, ActionError> {
+    let first = submit(state, user, room, post.clone()).await?;
+    let state = state.clone();
+    Ok(async move {
+        let mut result = first.await;
+        // On PostgreSQL with several nodes, a send that waited too long
+        // for its room's row (another node's batch held it) rolled back
+        // alone: send it again, with the same `client_msg_id`, so it is
+        // stored once. (It may then follow a later send of the same
+        // connection.)
+        for _ in 0..CONTENTION_RETRIES {
+            match &result {
+                Err(ActionError::Store(e)) if e.is_contention() => {}
+                _ => break,
+            }
+            metrics::inc(&state.metrics.store_retries_total);
+            result = match submit(&state, user, room, post.clone()).await {
+                Ok(again) => again.await,
+                Err(e) => Err(e),
+            };
+        }
+        result
+    })
+}
+
+/// Sends lost to another node's writer that are tried again at once.
+const CONTENTION_RETRIES: usize = 5;
+
+async fn submit(
+    state: &AppState,
+    user: UserId,
+    room: RoomId,
+    post: Post,
+) -> Result<impl Future<Output = Result<Posted, ActionError>> + Send + 'static, ActionError> {
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
     state

@@ -77,6 +77,9 @@ metrics! {
     handshakes_failed_total: AtomicU64,
     /// Frames refused as malformed or invalid.
     bad_frames_total: AtomicU64,
+    /// Sends run again because another node's writer held their room
+    /// (PostgreSQL with several nodes).
+    store_retries_total: AtomicU64,
 }
 
 /// Adds one to a counter.

@@ -16,6 +16,13 @@
 //! A bounded run (about a minute) is part of the suite. A long run:
 //! `CHAOS_SECS=1800 cargo test --release -p securechat-server --test chaos -- --nocapture`
 //! (also `CHAOS_USERS`, default 24, and `CHAOS_SEED`).
+//!
+//! Several nodes: with `CHAOS_NODES=3` and `SC_TEST_POSTGRES` (a
+//! PostgreSQL URL that may create databases), that many server processes
+//! share a new PostgreSQL database and a `nats-server` of the test's own;
+//! the proxy sends each new connection to a live node, the injector kills
+//! a random node (SIGKILL) and restarts it, and now and then restarts
+//! NATS. The same checks hold, against the PostgreSQL database.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -56,8 +63,8 @@ impl Drop for ServerProc {
     }
 }
 
-/// The server binary on `dir`, listening on `port`.
-fn start_server(dir: &Path, port: u16) -> ServerProc {
+/// The server binary on `dir`, listening on `port`, with `extra` flags.
+fn start_server(dir: &Path, port: u16, extra: &[String]) -> ServerProc {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("SECURECHAT_") {
@@ -67,12 +74,106 @@ fn start_server(dir: &Path, port: u16) -> ServerProc {
     cmd.arg("--data-dir")
         .arg(dir)
         .args(["--bind", &format!("127.0.0.1:{port}"), "--log", "error"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .map(ServerProc)
         .expect("server starts")
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// What several nodes share: a new PostgreSQL database and a NATS server.
+struct Shared {
+    database: String,
+    nats: NatsProc,
+}
+
+impl Shared {
+    async fn start() -> Shared {
+        let admin = std::env::var("SC_TEST_POSTGRES")
+            .expect("CHAOS_NODES > 1 needs SC_TEST_POSTGRES (a PostgreSQL URL)");
+        let name = format!("sc_chaos_{:08x}", rand::random::<u32>());
+        let database = tokio::task::spawn_blocking(move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            let mut config: postgres::Config = admin.parse().unwrap();
+            config.dbname(&name);
+            let host = match config.get_hosts().first() {
+                Some(postgres::config::Host::Tcp(h)) => h.clone(),
+                _ => "127.0.0.1".to_owned(),
+            };
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            let user = config.get_user().unwrap_or("postgres").to_owned();
+            format!("postgres://{user}@{host}:{port}/{name}")
+        })
+        .await
+        .unwrap();
+        let mut nats = NatsProc {
+            port: free_port(),
+            child: None,
+        };
+        nats.resume();
+        Shared { database, nats }
+    }
+}
+
+/// A `nats-server` on a loopback port, stopped and started by the test.
+struct NatsProc {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl NatsProc {
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn resume(&mut self) {
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs (Debian's nats-server)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for NatsProc {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 async fn wait_listening(port: u16) {
@@ -83,7 +184,9 @@ async fn wait_listening(port: u16) {
     }
 }
 
-/// A loopback TCP proxy whose links the fault injector can cut.
+/// A loopback TCP proxy whose links the fault injector can cut. With
+/// several upstreams (nodes), each new connection goes to the next one
+/// that accepts it, as a load balancer's health check would.
 #[derive(Clone, Default)]
 struct Proxy {
     links: Arc<Mutex<HashMap<u64, AbortHandle>>>,
@@ -91,7 +194,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn start(upstream: u16) -> (Proxy, u16) {
+    async fn start(upstreams: Vec<u16>) -> (Proxy, u16) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let proxy = Proxy::default();
@@ -100,9 +203,14 @@ impl Proxy {
             while let Ok((mut down, _)) = listener.accept().await {
                 let id = p.next.fetch_add(1, Ordering::Relaxed);
                 let links = p.links.clone();
+                let upstreams = upstreams.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    for k in 0..upstreams.len() {
+                        let node = upstreams[(id as usize + k) % upstreams.len()];
+                        if let Ok(mut up) = TcpStream::connect(("127.0.0.1", node)).await {
+                            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                            break;
+                        }
                     }
                     links.lock().unwrap().remove(&id);
                 });
@@ -245,13 +353,37 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
     println!("chaos: seed {seed} (CHAOS_SEED={seed} reuses its random choices)");
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
+    let nodes = env_or("CHAOS_NODES", 1usize).max(1);
+    let mut shared = if nodes > 1 {
+        Some(Shared::start().await)
+    } else {
+        None
     };
-    let mut server = start_server(dir.path(), port);
-    wait_listening(port).await;
+    let extras: Vec<Vec<String>> = (0..nodes)
+        .map(|i| match &shared {
+            Some(s) => vec![
+                "--database".into(),
+                s.database.clone(),
+                "--broker".into(),
+                s.nats.url(),
+                "--node-id".into(),
+                format!("node{i}"),
+            ],
+            None => Vec::new(),
+        })
+        .collect();
+    let dirs: Vec<tempfile::TempDir> = (0..nodes).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+    let mut servers = Vec::new();
+    for i in 0..nodes {
+        if i > 0 {
+            // One TLS identity for all nodes, as behind a load balancer.
+            copy_dir(&dirs[0].path().join("tls"), &dirs[i].path().join("tls"));
+        }
+        servers.push(start_server(dirs[i].path(), ports[i], &extras[i]));
+        wait_listening(ports[i]).await;
+    }
+    let (dir, port) = (&dirs[0], ports[0]);
     let ca = rustls::pki_types::CertificateDer::from_pem_file(dir.path().join("tls/ca.pem"));
     use rustls::pki_types::pem::PemObject;
     let tls = Tls::new(Trust::CaFile(vec![ca.unwrap()])).unwrap();
@@ -288,7 +420,7 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
     }
 
     // Everyone connects through the proxy before anyone speaks.
-    let (proxy, proxy_port) = Proxy::start(port).await;
+    let (proxy, proxy_port) = Proxy::start(ports.clone()).await;
     let via_proxy = Server::parse(&format!("https://127.0.0.1:{proxy_port}")).unwrap();
     let mut conns = Vec::new();
     let mut clients = Vec::new();
@@ -333,22 +465,34 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         .collect();
 
     // Faults: cut one or two random links every 50–300 ms; every 5–9 s,
-    // SIGKILL the server and start it again 0.1–1 s later.
-    let (mut cuts, mut kills) = (0u64, 0u64);
+    // SIGKILL a server (one of the nodes) and start it again 0.1–1 s
+    // later; with several nodes, every 8–12 s restart NATS too.
+    let (mut cuts, mut kills, mut broker_restarts) = (0u64, 0u64, 0u64);
     let mut next_kill = Instant::now() + Duration::from_millis(rng.random_range(5000..9000));
+    let mut next_broker = Instant::now() + Duration::from_millis(rng.random_range(8000..12000));
     while Instant::now() < until {
         sleep(Duration::from_millis(rng.random_range(50..300))).await;
         for _ in 0..rng.random_range(1..=2) {
             cuts += u64::from(proxy.cut_one(&mut rng));
         }
         if Instant::now() >= next_kill {
-            server.0.kill().unwrap();
-            server.0.wait().unwrap();
+            let i = rng.random_range(0..nodes);
+            servers[i].0.kill().unwrap();
+            servers[i].0.wait().unwrap();
             kills += 1;
             sleep(Duration::from_millis(rng.random_range(100..1000))).await;
-            server = start_server(dir.path(), port);
-            wait_listening(port).await;
+            servers[i] = start_server(dirs[i].path(), ports[i], &extras[i]);
+            wait_listening(ports[i]).await;
             next_kill = Instant::now() + Duration::from_millis(rng.random_range(5000..9000));
+        }
+        if let Some(s) = shared.as_mut()
+            && Instant::now() >= next_broker
+        {
+            s.nats.stop();
+            sleep(Duration::from_millis(rng.random_range(100..800))).await;
+            s.nats.resume();
+            broker_restarts += 1;
+            next_broker = Instant::now() + Duration::from_millis(rng.random_range(8000..12000));
         }
     }
 
@@ -384,35 +528,60 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
     for t in tasks {
         t.await.unwrap();
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(server.0.wait().unwrap().success(), "clean stop");
+    for server in &mut servers {
+        let status = Command::new("kill")
+            .args(["-TERM", &server.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(server.0.wait().unwrap().success(), "clean stop");
+    }
 
     // The database: (room, seq) → (client_msg_id, body).
-    let db = rusqlite::Connection::open_with_flags(
-        dir.path().join("securechat.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut stmt = db
-        .prepare("SELECT room_id, seq, client_msg_id, body FROM events ORDER BY room_id, seq")
-        .unwrap();
     type Row = (Option<String>, Option<String>);
     let mut stored: BTreeMap<RoomId, Vec<(Seq, Row)>> = BTreeMap::new();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                RoomId(r.get(0)?),
-                r.get::<_, i64>(1)? as Seq,
-                (r.get(2)?, r.get(3)?),
-            ))
-        })
-        .unwrap();
-    for row in rows {
-        let (room, seq, rest) = row.unwrap();
+    const STORED: &str =
+        "SELECT room_id, seq, client_msg_id, body FROM events ORDER BY room_id, seq";
+    let rows: Vec<(RoomId, Seq, Row)> = match &shared {
+        Some(s) => {
+            let url = s.database.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                db.query(STORED, &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            RoomId(r.get(0)),
+                            r.get::<_, i64>(1) as Seq,
+                            (r.get(2), r.get(3)),
+                        )
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap()
+        }
+        None => {
+            let db = rusqlite::Connection::open_with_flags(
+                dir.path().join("securechat.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            let mut stmt = db.prepare(STORED).unwrap();
+            stmt.query_map([], |r| {
+                Ok((
+                    RoomId(r.get(0)?),
+                    r.get::<_, i64>(1)? as Seq,
+                    (r.get(2)?, r.get(3)?),
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        }
+    };
+    for (room, seq, rest) in rows {
         stored.entry(room).or_default().push((seq, rest));
     }
     for (room, events) in &stored {
@@ -467,10 +636,14 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         .count();
     assert_eq!(stored_messages, sent, "stored messages = messages sent");
     assert!(sent > 0 && kills > 0 && cuts > 0);
+    if nodes > 1 {
+        assert!(broker_restarts > 0 || secs < 12, "NATS was restarted");
+    }
     println!(
-        "chaos: {users} clients, {} rooms, {secs} s of faults: {cuts} connections cut, \
-         {kills} server kills (SIGKILL), {reconnects} reconnects; {sent} messages sent, \
-         {sent} acked, {delivered} room events delivered; lost 0, duplicated 0",
+        "chaos: {users} clients, {} rooms, {nodes} node(s), {secs} s of faults: {cuts} \
+         connections cut, {kills} server kills (SIGKILL), {broker_restarts} NATS restarts, \
+         {reconnects} reconnects; {sent} messages sent, {sent} acked, {delivered} room events \
+         delivered; lost 0, duplicated 0",
         target.len()
     );
 }

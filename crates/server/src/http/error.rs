@@ -93,7 +93,11 @@ impl From<StoreError> for ApiError {
 
 impl From<ActionError> for ApiError {
     fn from(e: ActionError) -> Self {
-        ApiError::new(e.code(), e.public_message())
+        ApiError {
+            // Retry-After is whole seconds: at least one.
+            retry_after: e.retry_after_ms().map(|_| Duration::from_secs(1)),
+            ..ApiError::new(e.code(), e.public_message())
+        }
     }
 }
 

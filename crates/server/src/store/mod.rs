@@ -87,6 +87,23 @@ pub enum StoreError {
     TooNew(i64),
 }
 
+impl StoreError {
+    /// A write that lost to another node's writer (it waited too long for a
+    /// row, or was chosen to break a deadlock): it rolled back alone and
+    /// may simply run again.
+    pub fn is_contention(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            StoreError::Postgres(e) => e.code().is_some_and(|c| {
+                *c == SqlState::LOCK_NOT_AVAILABLE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            }),
+            _ => false,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e {

@@ -268,8 +268,7 @@ impl Reader<'_> {
                 }
                 let user = self.session.user.id;
                 if let Err(e) = conversations::mark_read(self.state, user, room, seq).await {
-                    self.error(ErrorMsg::new(e.code(), e.public_message()))
-                        .await;
+                    self.error(e.error_msg()).await;
                 }
             }
             ClientMsg::Typing { room } => return self.on_typing(room).await,
@@ -324,7 +323,7 @@ impl Reader<'_> {
                 }),
                 Err(e) => ServerMsg::Error(ErrorMsg {
                     client_msg_id: Some(client_msg_id),
-                    ..ErrorMsg::new(e.code(), e.public_message())
+                    ..e.error_msg()
                 }),
             }
         }));
