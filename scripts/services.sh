@@ -2,7 +2,8 @@
 # script exits. Source it, then call the functions:
 #   start_postgres   installs Debian's postgresql when missing, starts a new
 #                    cluster in a temp dir on a free port, and exports
-#                    SC_TEST_POSTGRES (a URL whose user may create databases).
+#                    SC_TEST_POSTGRES (a URL whose user may create databases)
+#                    and SC_TEST_POSTGRES_PID (its postmaster).
 #   need_nats        installs Debian's nats-server when missing (the
 #                    several-node tests start and stop their own).
 # Each sets an EXIT trap (chained) that stops what it started.
@@ -51,6 +52,8 @@ start_postgres() {
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
   _services_cleanup+=("${run[*]} '$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'")
   export SC_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+  SC_TEST_POSTGRES_PID=$(head -1 "$dir/data/postmaster.pid")
+  export SC_TEST_POSTGRES_PID
   echo "PostgreSQL for the tests at 127.0.0.1:$port (log: $dir/server.log)" >&2
 }
 

@@ -64,8 +64,9 @@ export function bodies(page) {
   return page.locator('#messages li.message:not(.pending) .body').allTextContents();
 }
 
-export async function waitForBody(page, text) {
-  await page.locator('#messages li.message:not(.pending) .body', { hasText: text }).first().waitFor();
+// `timeout` (ms) for waits that follow many sends (the default is 30 s).
+export async function waitForBody(page, text, timeout) {
+  await page.locator('#messages li.message:not(.pending) .body', { hasText: text }).first().waitFor({ timeout });
 }
 
 // axe-core, injected into the page (through the debugging protocol, so

@@ -412,7 +412,7 @@ test('search finds messages in your rooms and opens the room at the one clicked'
   await say(sol, 'the needle is in the haystack');
   await waitForBody(tim, 'the needle is in the haystack');
   await sendMany(sol, 'filler', 250);
-  await waitForBody(tim, 'filler 250');
+  await waitForBody(tim, 'filler 250', 90_000);
 
   await tim.getByRole('searchbox', { name: 'Search messages' }).fill('needle from:sol');
   await tim.getByRole('searchbox', { name: 'Search messages' }).press('Enter');

@@ -15,15 +15,18 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The server's address (loopback only).
+    /// The server's address (loopback only); repeat it for several nodes
+    /// of one installation (load connections take them in turn).
     #[arg(long, global = true, default_value = "127.0.0.1:8443")]
-    addr: SocketAddr,
+    addr: Vec<SocketAddr>,
     /// The server's CA certificate (`DATA_DIR/tls/ca.pem`).
     #[arg(long, global = true, default_value = "securechat-data/tls/ca.pem")]
     ca: PathBuf,
-    /// The server's process id, for memory readings (`idle`).
+    /// The server's process id, for memory readings (`idle`) and CPU;
+    /// repeat it for every node (and the database and broker, whose CPU
+    /// then counts as the server's too).
     #[arg(long, global = true)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// What runs at the address: SecureChat, or a peer broadcast server
     /// (`fanout` and `max` only).
     #[arg(long, global = true, value_enum, default_value = "securechat")]
@@ -85,8 +88,9 @@ fn check_load(load: f64, max: f64) -> Result<()> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let mut target = Target::new(cli.addr, &cli.ca, cli.proto)?;
-    target.server_pid = cli.server_pid;
+    let mut target = Target::new(&cli.addr, &cli.ca, cli.proto)?;
+    target.server_pid = cli.server_pid.first().copied();
+    target.server_pids = cli.server_pid.clone();
     if cli.proto != Proto::Securechat
         && !matches!(cli.scenario, Scenario::Fanout(_) | Scenario::Max(_))
     {
@@ -114,7 +118,7 @@ async fn main() -> Result<()> {
             check_load(r.generator_load, cli.max_load)?;
         }
         Scenario::Idle(o) => {
-            let Some(pid) = cli.server_pid else {
+            let Some(&pid) = cli.server_pid.first() else {
                 bail!("idle needs --server-pid to read the server's memory");
             };
             emit(cli.json, &idle::run(&target, o, pid).await?)?;
@@ -128,7 +132,7 @@ async fn main() -> Result<()> {
             check_load(r.generator_load, cli.max_load)?;
         }
         Scenario::Slow(o) => {
-            let Some(pid) = cli.server_pid else {
+            let Some(&pid) = cli.server_pid.first() else {
                 bail!("slow needs --server-pid to read the server's memory");
             };
             let r = slow::run(&target, o, pid).await?;

@@ -34,7 +34,14 @@ pub const IRC_CHANNEL: &str = "#bench";
 /// Where the server listens and the TLS setup that trusts it.
 #[derive(Clone)]
 pub struct Target {
+    /// The first node: set-up calls go here.
     pub addr: SocketAddr,
+    /// Every node of the installation (one, or several sharing a database
+    /// and a broker): load connections take them in turn.
+    pub nodes: Vec<SocketAddr>,
+    /// The processes whose CPU counts as the server's: every node, and the
+    /// database and broker when given (`--server-pid`, repeatable).
+    pub server_pids: Vec<u32>,
     pub tls: Arc<ClientConfig>,
     pub proto: Proto,
     /// The server's process, when known: its CPU time and memory are read
@@ -46,11 +53,14 @@ pub struct Target {
 const PASSWORD: &str = "load generator password";
 
 impl Target {
-    /// `addr` is `127.0.0.1:PORT` (load goes to loopback only); `ca` is the
-    /// server's `tls/ca.pem`.
-    pub fn new(addr: SocketAddr, ca: &Path, proto: Proto) -> Result<Target> {
-        if !addr.ip().is_loopback() {
-            bail!("the load generator only targets loopback addresses, not {addr}");
+    /// `nodes` are `127.0.0.1:PORT` (load goes to loopback only); `ca` is
+    /// the server's `tls/ca.pem` (one for all nodes).
+    pub fn new(nodes: &[SocketAddr], ca: &Path, proto: Proto) -> Result<Target> {
+        let Some(&addr) = nodes.first() else {
+            bail!("no server address");
+        };
+        if let Some(far) = nodes.iter().find(|a| !a.ip().is_loopback()) {
+            bail!("the load generator only targets loopback addresses, not {far}");
         }
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut roots = rustls::RootCertStore::empty();
@@ -66,10 +76,32 @@ impl Target {
             .build()?;
         Ok(Target {
             addr,
+            nodes: nodes.to_vec(),
+            server_pids: Vec::new(),
             tls: Arc::new(tls),
             proto,
             server_pid: None,
             http,
+        })
+    }
+
+    /// The node the next load connection goes to (round robin).
+    pub fn next_node(&self) -> SocketAddr {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        self.nodes[NEXT.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]
+    }
+
+    /// The server's CPU from now on, summed over [`Target::server_pids`]
+    /// (in cores); `None` when no process is known.
+    pub fn server_cpu(&self) -> Option<ServerCpu> {
+        (!self.server_pids.is_empty()).then(|| {
+            ServerCpu(
+                self.server_pids
+                    .iter()
+                    .map(|p| crate::procfs::CpuMeter::of(*p))
+                    .collect(),
+            )
         })
     }
 
@@ -178,5 +210,15 @@ impl Target {
             Proto::Securechat => crate::ws::is_ack(frame),
             _ => crate::ws::delivery(frame).is_some_and(|(s, _, _)| s == sender),
         }
+    }
+}
+
+/// CPU meters of the server's processes.
+pub struct ServerCpu(Vec<crate::procfs::CpuMeter>);
+
+impl ServerCpu {
+    /// Cores busy since the start, all processes together.
+    pub fn load(&self) -> f64 {
+        self.0.iter().map(|m| m.load()).sum()
     }
 }

@@ -48,8 +48,9 @@ pub async fn connect_stalled(target: &Target, token: &str) -> Result<Ws> {
 }
 
 async fn connect_with(target: &Target, token: &str, rcvbuf: Option<u32>) -> Result<(Ws, Welcome)> {
-    let tls = tls_to(target, rcvbuf).await?;
-    let mut req = format!("wss://localhost:{}/ws", target.addr.port()).into_client_request()?;
+    let node = target.next_node();
+    let tls = tls_to(target, node, rcvbuf).await?;
+    let mut req = format!("wss://localhost:{}/ws", node.port()).into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tls, Some(config()))
@@ -72,7 +73,8 @@ pub type Load = Lean<TlsStream<TcpStream>>;
 /// Opens a connection for load, ready to send and receive: for SecureChat
 /// as [`connect`] does; for a peer through its own handshake.
 pub async fn connect_any(target: &Target, token: &str) -> Result<Load> {
-    let port = target.addr.port();
+    let node = target.next_node();
+    let port = node.port();
     let (path, header) = match target.proto {
         Proto::Securechat => ("/ws", format!("Authorization: Bearer {token}\r\n")),
         Proto::Broadcast => ("/", String::new()),
@@ -80,7 +82,7 @@ pub async fn connect_any(target: &Target, token: &str) -> Result<Load> {
         // InspIRCd admits WebSocket clients by Origin.
         Proto::Irc => ("/", format!("Origin: https://localhost:{port}\r\n")),
     };
-    let tls = tls_to(target, None).await?;
+    let tls = tls_to(target, node, None).await?;
     let mut ws = Lean::upgrade(tls, &format!("localhost:{port}"), path, &header)
         .await
         .context("WebSocket upgrade")?;
@@ -159,14 +161,18 @@ fn config() -> WebSocketConfig {
 
 /// TCP from one of the source addresses (with a receive buffer of
 /// `rcvbuf` bytes if given), then TLS.
-async fn tls_to(target: &Target, rcvbuf: Option<u32>) -> Result<TlsStream<TcpStream>> {
+async fn tls_to(
+    target: &Target,
+    node: SocketAddr,
+    rcvbuf: Option<u32>,
+) -> Result<TlsStream<TcpStream>> {
     let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % SOURCES;
     let socket = TcpSocket::new_v4()?;
     if let Some(size) = rcvbuf {
         socket.set_recv_buffer_size(size)?;
     }
     socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, 1 + n as u8]), 0))?;
-    let tcp = socket.connect(target.addr).await.context("TCP connect")?;
+    let tcp = socket.connect(node).await.context("TCP connect")?;
     tcp.set_nodelay(true)?;
     TlsConnector::from(target.tls.clone())
         .connect(ServerName::try_from("localhost")?, tcp)

@@ -37,6 +37,10 @@ pub struct Report {
     pub rate_limited: u64,
     pub latency: Latency,
     pub generator_load: f64,
+    /// Cores the server's processes (`--server-pid`) used, if given.
+    pub server_load: Option<f64>,
+    /// Acked messages per second per server core.
+    pub acked_per_server_core: Option<f64>,
 }
 
 impl std::fmt::Display for Report {
@@ -51,7 +55,11 @@ impl std::fmt::Display for Report {
             self.latency,
             self.rate_limited,
             self.generator_load * 100.0
-        )
+        )?;
+        if let (Some(load), Some(per)) = (self.server_load, self.acked_per_server_core) {
+            write!(f, "; server {load:.2} cores, {per:.0} acked/s per core")?;
+        }
+        Ok(())
     }
 }
 
@@ -110,8 +118,10 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
     }
     tokio::time::sleep_until(crate::clock::at(measure_from)).await;
     let cpu = CpuMeter::start();
+    let server_cpu = target.server_cpu();
     tokio::time::sleep_until(crate::clock::at(measure_to)).await;
     let generator_load = cpu.load();
+    let server_load = server_cpu.map(|m| m.load());
     let mut h = histogram();
     let (mut acked, mut limited) = (0, 0);
     for t in tasks {
@@ -128,5 +138,9 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
         rate_limited: limited,
         latency: Latency::of(&h),
         generator_load,
+        server_load,
+        acked_per_server_core: server_load
+            .filter(|l| *l > 0.0)
+            .map(|l| acked as f64 / o.secs / l),
     })
 }

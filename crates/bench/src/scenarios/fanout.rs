@@ -275,7 +275,7 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
 
     tokio::time::sleep_until(at(measure_from)).await;
     let cpu = CpuMeter::start();
-    let server_cpu = target.server_pid.map(CpuMeter::of);
+    let server_cpu = target.server_cpu();
     tokio::time::sleep_until(at(measure_to)).await;
     let generator_load = cpu.load();
     let server_load = server_cpu.map(|m| m.load());

@@ -6,8 +6,8 @@ use super::sql::{Db, PgConn};
 use super::{JobError, StoreError, schema, schema_pg};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use tokio::sync::mpsc;
 
 /// A callback told whether a job's batch committed.
@@ -276,11 +276,24 @@ pub(super) enum ReaderPool {
         path: PathBuf,
         idle: Mutex<Vec<Connection>>,
     },
+    /// At most [`PG_READERS`] connections, open or lent; a reader waits
+    /// for one rather than opening more (each is a server process).
     Postgres {
         url: String,
-        idle: Mutex<Vec<PgConn>>,
+        idle: Mutex<PgReaders>,
+        freed: Condvar,
     },
 }
+
+/// PostgreSQL read connections: the idle ones, and how many exist.
+#[derive(Default)]
+pub(super) struct PgReaders {
+    idle: Vec<PgConn>,
+    open: usize,
+}
+
+/// Most PostgreSQL read connections a node holds.
+const PG_READERS: usize = 16;
 
 impl ReaderPool {
     pub fn new(at: &Location) -> ReaderPool {
@@ -291,7 +304,8 @@ impl ReaderPool {
             },
             Location::Postgres(url) => ReaderPool::Postgres {
                 url: url.clone(),
-                idle: Mutex::new(Vec::new()),
+                idle: Mutex::new(PgReaders::default()),
+                freed: Condvar::new(),
             },
         }
     }
@@ -308,18 +322,43 @@ impl ReaderPool {
                 push(idle, conn);
                 result
             }
-            ReaderPool::Postgres { url, idle } => {
-                let conn = match pop(idle) {
-                    Some(c) if !c.is_closed() => c,
-                    _ => PgConn::new(pg_connect(url)?),
-                };
+            ReaderPool::Postgres { url, idle, freed } => {
+                let conn = take_pg(url, idle, freed)?;
                 let result = f(&Db::Postgres(&conn));
-                if !conn.is_closed() {
-                    push(idle, conn);
+                let mut pool = idle.lock().unwrap_or_else(|e| e.into_inner());
+                if conn.is_closed() {
+                    pool.open -= 1;
+                } else {
+                    pool.idle.push(conn);
                 }
+                freed.notify_one();
                 result
             }
         }
+    }
+}
+
+/// An idle connection, a new one while fewer than [`PG_READERS`] exist, or
+/// the next one given back.
+fn take_pg(url: &str, pool: &Mutex<PgReaders>, freed: &Condvar) -> Result<PgConn, StoreError> {
+    let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(conn) = p.idle.pop() {
+            if !conn.is_closed() {
+                return Ok(conn);
+            }
+            p.open -= 1;
+            continue;
+        }
+        if p.open < PG_READERS {
+            p.open += 1;
+            drop(p);
+            return pg_connect(url).map(PgConn::new).inspect_err(|_| {
+                pool.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
+                freed.notify_one();
+            });
+        }
+        p = freed.wait(p).unwrap_or_else(|e| e.into_inner());
     }
 }
 
@@ -329,7 +368,7 @@ impl ReaderPool {
 impl Drop for ReaderPool {
     fn drop(&mut self) {
         if let ReaderPool::Postgres { idle, .. } = self {
-            let conns = std::mem::take(idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+            let conns = std::mem::take(&mut idle.get_mut().unwrap_or_else(|e| e.into_inner()).idle);
             if !conns.is_empty() {
                 let _ = std::thread::Builder::new()
                     .name("securechat-store-close".into())
