@@ -84,21 +84,29 @@ pub async fn run(
             wire,
         });
         async move {
-            let Ok(body) = body else { return };
-            // A message NATS cannot take soon is dropped: catch-up and the
-            // heartbeat cover what it carried.
+            let Ok(body) = body else { return false };
             let sent =
                 tokio::time::timeout(Duration::from_secs(1), client.publish(SUBJECT, body.into()))
                     .await;
-            if !matches!(sent, Ok(Ok(()))) {
-                tracing::debug!("a broker message was dropped");
-            }
+            matches!(sent, Ok(Ok(())))
         }
     };
     loop {
         tokio::select! {
             wire = relayed.recv() => match wire {
-                Some(wire) => publish(wire).await,
+                Some(wire) => {
+                    if !publish(wire).await {
+                        // NATS cannot take messages now: drop what waits
+                        // rather than pile it up. Catch-up from the
+                        // database covers the events, the heartbeat the
+                        // presence; frames to users on other nodes are lost.
+                        let mut dropped = 1;
+                        while relayed.try_recv().is_ok() {
+                            dropped += 1;
+                        }
+                        tracing::warn!(dropped, "the broker is not taking messages");
+                    }
+                }
                 None => return,
             },
             msg = inbox.next() => match msg {
@@ -111,7 +119,7 @@ pub async fn run(
             },
             _ = heartbeat.tick() => {
                 hub.expire_nodes();
-                publish(Wire::Alive { users: hub.local_users() }).await;
+                let _ = publish(Wire::Alive { users: hub.local_users() }).await;
             }
             _ = catch_up.tick() => {
                 if let Err(e) = catch_up_rooms(&hub, &store).await {

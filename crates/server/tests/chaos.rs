@@ -42,6 +42,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep};
 
+#[path = "common/services.rs"]
+mod services;
+use services::{Nats, new_database};
+
 const BIN: &str = env!("CARGO_BIN_EXE_securechat-server");
 const PASSWORD: &str = "correct horse battery";
 const ROOMS: [&str; 3] = ["red", "green", "blue"];
@@ -100,79 +104,18 @@ fn copy_dir(from: &Path, to: &Path) {
 /// What several nodes share: a new PostgreSQL database and a NATS server.
 struct Shared {
     database: String,
-    nats: NatsProc,
+    nats: Nats,
 }
 
 impl Shared {
     async fn start() -> Shared {
         let admin = std::env::var("SC_TEST_POSTGRES")
             .expect("CHAOS_NODES > 1 needs SC_TEST_POSTGRES (a PostgreSQL URL)");
-        let name = format!("sc_chaos_{:08x}", rand::random::<u32>());
-        let database = tokio::task::spawn_blocking(move || {
-            let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-            client
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap();
-            let mut config: postgres::Config = admin.parse().unwrap();
-            config.dbname(&name);
-            let host = match config.get_hosts().first() {
-                Some(postgres::config::Host::Tcp(h)) => h.clone(),
-                _ => "127.0.0.1".to_owned(),
-            };
-            let port = config.get_ports().first().copied().unwrap_or(5432);
-            let user = config.get_user().unwrap_or("postgres").to_owned();
-            format!("postgres://{user}@{host}:{port}/{name}")
-        })
-        .await
-        .unwrap();
-        let mut nats = NatsProc {
-            port: free_port(),
-            child: None,
-        };
-        nats.resume();
+        let database = tokio::task::spawn_blocking(move || new_database(&admin, "sc_chaos"))
+            .await
+            .unwrap();
+        let nats = Nats::start().expect("nats-server runs (Debian's nats-server)");
         Shared { database, nats }
-    }
-}
-
-/// A `nats-server` on a loopback port, stopped and started by the test.
-struct NatsProc {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl NatsProc {
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn resume(&mut self) {
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (Debian's nats-server)");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("nats-server did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for NatsProc {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -490,7 +433,7 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         {
             s.nats.stop();
             sleep(Duration::from_millis(rng.random_range(100..800))).await;
-            s.nats.resume();
+            s.nats.resume().expect("nats-server starts again");
             broker_restarts += 1;
             next_broker = Instant::now() + Duration::from_millis(rng.random_range(8000..12000));
         }

@@ -61,48 +61,10 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 /// database there; without it, SQLite in the app's data dir.
 pub async fn test_database() -> Option<String> {
     let admin = std::env::var("SC_TEST_POSTGRES").ok()?;
-    let name = format!("sc_test_{:016x}", rand_u64());
-    let url = tokio::task::spawn_blocking(move || {
-        let mut client =
-            postgres::Client::connect(&admin, postgres::NoTls).expect("SC_TEST_POSTGRES answers");
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
-        let mut config: postgres::Config = admin.parse().expect("a PostgreSQL URL");
-        config.dbname(&name);
-        pg_url(&config)
-    })
-    .await
-    .unwrap();
+    let url = tokio::task::spawn_blocking(move || crate::services::new_database(&admin, "sc_test"))
+        .await
+        .unwrap();
     Some(url)
-}
-
-/// `config` as a URL (host, port, user, password, database).
-fn pg_url(config: &postgres::Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    let db = config.get_dbname().unwrap_or("postgres");
-    format!("postgres://{user}{password}@{host}:{port}/{db}")
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
 }
 
 async fn start(config: Config, dir: Option<TempDir>) -> TestApp {

@@ -20,4 +20,6 @@ mod rooms;
 mod scale;
 mod search;
 mod security;
+#[path = "../common/services.rs"]
+mod services;
 mod tls;

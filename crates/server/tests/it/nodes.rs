@@ -6,67 +6,12 @@
 //! provides both); without them each test says so and passes.
 
 use crate::helpers::{Client, PASSWORD, TestApp, general, spawn_with, test_database};
+use crate::services::Nats;
 use securechat_proto::ws::MessageEvent;
 use securechat_proto::{RoomId, Seq, ServerMsg};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// A `nats-server` of the test's own, on a loopback port.
-pub struct Nats {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Nats {
-    /// Starts one, or `None` where `nats-server` is not installed.
-    pub fn start() -> Option<Nats> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let mut nats = Nats { port, child: None };
-        nats.resume().ok()?;
-        Some(nats)
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server again on the same port.
-    pub fn resume(&mut self) -> std::io::Result<()> {
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(std::io::Error::other("nats-server did not start"))
-    }
-
-    /// Kills the server (clients see the connection drop).
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// `count` nodes on one new database and `nats`, or `None` (and a note)
 /// without PostgreSQL.
