@@ -52,7 +52,15 @@ pub async fn run(
     store: Store,
     mut relayed: mpsc::UnboundedReceiver<Wire>,
 ) {
-    let client = match async_nats::ConnectOptions::new()
+    let (url, login) = credentials(&url);
+    let options = match login {
+        Some((user, Some(password))) => {
+            async_nats::ConnectOptions::with_user_and_password(user, password)
+        }
+        Some((token, None)) => async_nats::ConnectOptions::with_token(token),
+        None => async_nats::ConnectOptions::new(),
+    };
+    let client = match options
         .name(format!("securechat {node}"))
         .retry_on_initial_connect()
         .event_callback(|event| async move {
@@ -130,6 +138,28 @@ pub async fn run(
     }
 }
 
+/// `nats://user:password@host:port` (or `nats://token@host:port`) as the
+/// URL without them, and the user and password (or the token).
+fn credentials(url: &str) -> (String, Option<(String, Option<String>)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let Some((login, host)) = authority.rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let bare = if path.is_empty() {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}/{path}")
+    };
+    let login = match login.split_once(':') {
+        Some((user, password)) => (user.to_owned(), Some(password.to_owned())),
+        None => (login.to_owned(), None),
+    };
+    (bare, Some(login))
+}
+
 /// Publishes to this node's connections the events the database has beyond
 /// what the hub has seen, in the rooms this node has members in.
 async fn catch_up_rooms(hub: &Hub, store: &Store) -> Result<(), StoreError> {
@@ -170,4 +200,28 @@ async fn catch_up_rooms(hub: &Hub, store: &Store) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials;
+
+    #[test]
+    fn credentials_come_out_of_the_url() {
+        assert_eq!(
+            credentials("nats://127.0.0.1:4222"),
+            ("nats://127.0.0.1:4222".into(), None)
+        );
+        assert_eq!(
+            credentials("nats://sc:p@ss@10.0.0.5:4222"),
+            (
+                "nats://10.0.0.5:4222".into(),
+                Some(("sc".into(), Some("p@ss".into())))
+            )
+        );
+        assert_eq!(
+            credentials("nats://tok@h:1"),
+            ("nats://h:1".into(), Some(("tok".into(), None)))
+        );
+    }
 }

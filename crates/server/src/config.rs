@@ -56,9 +56,10 @@ pub struct Config {
     /// URL or `key=value` string). Several nodes share one for scale-out;
     /// files are then kept in it too. Unset: SQLite (the default).
     pub database: Option<String>,
-    /// A NATS server (`nats://HOST:PORT`) through which several nodes on
-    /// one `database` share fan-out, presence, typing and session
-    /// revocation. Unset: this node serves alone.
+    /// A NATS server (`nats://HOST:PORT`, with credentials
+    /// `nats://USER:PASSWORD@HOST:PORT` or `nats://TOKEN@HOST:PORT`) through
+    /// which several nodes on one `database` share fan-out, presence,
+    /// typing and session revocation. Unset: this node serves alone.
     pub broker: Option<String>,
     /// This node's name among several (logs, the broker). Unset: a random
     /// one at each start.
