@@ -156,10 +156,17 @@ pub(super) fn in_savepoint<T, E: JobError>(
     let sql = |s: &str| db.run_cached(s).map_err(E::from);
     sql("SAVEPOINT job")?;
     match f(db) {
-        Ok(v) => {
-            sql("RELEASE SAVEPOINT job")?;
-            Ok(v)
-        }
+        Ok(v) => match sql("RELEASE SAVEPOINT job") {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                // A statement of the job failed without failing the job
+                // (PostgreSQL then refuses everything until the rollback):
+                // undo the job so the batch stays usable.
+                let _ = sql("ROLLBACK TO SAVEPOINT job");
+                let _ = sql("RELEASE SAVEPOINT job");
+                Err(e)
+            }
+        },
         Err(e) => {
             sql("ROLLBACK TO SAVEPOINT job")?;
             sql("RELEASE SAVEPOINT job")?;
@@ -235,6 +242,13 @@ fn run_batch(conn: &mut Writer, batch: &mut Vec<Job>) -> Finished {
             }
             let ran = run_jobs(&db, batch);
             finish(ran, |commit| {
+                // COMMIT of a failed transaction rolls back without an
+                // error: ask first, so no job is told it is durable when
+                // it is not.
+                if commit && let Err(e) = db.batch("SELECT 1") {
+                    let _ = db.batch("ROLLBACK");
+                    return Err(e.to_string());
+                }
                 let end = if commit { "COMMIT" } else { "ROLLBACK" };
                 db.batch(end).map_err(|e| e.to_string())
             })

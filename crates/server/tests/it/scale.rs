@@ -236,3 +236,42 @@ async fn a_sqlite_installation_moves_to_postgresql_with_nothing_lost() {
     let stats = run_ok(app.cli().arg("stats"), None);
     assert!(stats.contains("users:    2"), "{stats}");
 }
+
+/// A job that ignores one of its statements failing (PostgreSQL then
+/// refuses the rest of the transaction) fails alone: the other jobs of its
+/// batch commit, and none is told it is durable when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_ignores_a_failed_statement_fails_alone() {
+    let Some(url) = test_database().await else {
+        eprintln!("skipped: needs SC_TEST_POSTGRES");
+        return;
+    };
+    let store = Store::connect(&url).unwrap();
+    let careless = store
+        .submit_then(
+            |db| -> Result<(), StoreError> {
+                let _ = db.execute("INSERT INTO no_such_table VALUES (1)", ());
+                Ok(())
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let fine = store
+        .submit_then(
+            |db| -> Result<(), StoreError> {
+                db.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", ())?;
+                Ok(())
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert!(careless.await.is_err(), "not reported durable");
+    fine.await.expect("the rest of the batch commits");
+    let keys: Vec<String> = store
+        .read(|db| db.query_map("SELECT key FROM settings", (), |r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(keys, ["k"]);
+}
