@@ -140,7 +140,7 @@ struct Inner {
     /// Other nodes: who is online there (see [`remote`]).
     nodes: remote::Nodes,
     /// The newest seq published here per room (the broker's catch-up
-    /// compares it with the database).
+    /// compares it with the database; kept with several nodes only).
     published: IdMap<RoomId, Seq>,
 }
 
@@ -387,8 +387,9 @@ impl Hub {
     /// Queues an event to this node's connections only.
     pub(crate) fn publish_here(&self, room: RoomId, seq: Seq, json: &Utf8Bytes) {
         let mut inner = self.lock();
-        let newest = inner.published.entry(room).or_default();
-        *newest = (*newest).max(seq);
+        if self.relay.is_some() {
+            note_published(&mut inner, room, seq);
+        }
         let targets = room_conns(&inner, room, None);
         self.deliver(&mut inner, &targets, || Outbound::Event {
             room,
@@ -484,6 +485,13 @@ impl Hub {
         }
         now_offline
     }
+}
+
+/// Records that this node has `room` up to `seq` (only the broker's
+/// catch-up reads it, so a single node keeps none).
+fn note_published(inner: &mut Inner, room: RoomId, seq: Seq) {
+    let newest = inner.published.entry(room).or_default();
+    *newest = (*newest).max(seq);
 }
 
 /// The connections of `room`'s members, but `except`'s.

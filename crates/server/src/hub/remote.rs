@@ -244,9 +244,9 @@ impl Hub {
     /// Notes that this node has seen `room` up to `seq` without publishing
     /// (a room first looked at: its connections synced from the database).
     pub fn mark_published(&self, room: RoomId, seq: Seq) {
-        let mut inner = self.lock();
-        let newest = inner.published.entry(room).or_default();
-        *newest = (*newest).max(seq);
+        if self.relay.is_some() {
+            super::note_published(&mut self.lock(), room, seq);
+        }
     }
 
     /// A user's first connection here opened, or their last closed: tell
