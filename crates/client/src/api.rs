@@ -259,6 +259,7 @@ impl Api {
     pub async fn open_dm(&self, username: &str) -> Result<RoomInfo, ClientError> {
         let req = UsernameRequest {
             username: username.to_owned(),
+            encrypted: false,
         };
         let res: Option<RoomResponse> = self.post("/api/dms", &req).await?;
         res.map(|r| r.room)
@@ -288,6 +289,7 @@ impl Api {
     pub async fn invite(&self, room: RoomId, username: &str) -> Result<(), ClientError> {
         let req = UsernameRequest {
             username: username.to_owned(),
+            encrypted: false,
         };
         self.post::<RoomResponse>(&format!("/api/rooms/{room}/invite"), &req)
             .await

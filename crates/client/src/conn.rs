@@ -274,6 +274,7 @@ impl Task {
                     room,
                     client_msg_id: id,
                     body,
+                    encrypted: None,
                     thread: thread.map(|(t, _)| t),
                     also_room: thread.is_some_and(|(_, also)| also),
                 },

@@ -32,6 +32,11 @@ pub enum ErrorCode {
     /// The request clashes with the current state (e.g. inviting a member,
     /// a room name in use).
     Conflict,
+    /// An encrypted send whose room key has not reached every device of
+    /// the room's members, or has reached a device that is no longer one:
+    /// share the key with the room's current devices (or start a new
+    /// session), then send again.
+    KeysOutdated,
 }
 
 impl ErrorCode {
@@ -49,11 +54,12 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::RegistrationClosed => "registration_closed",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::KeysOutdated => "keys_outdated",
         }
     }
 
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -65,6 +71,7 @@ impl ErrorCode {
         ErrorCode::InvalidCredentials,
         ErrorCode::RegistrationClosed,
         ErrorCode::Conflict,
+        ErrorCode::KeysOutdated,
     ];
 }
 

@@ -40,6 +40,9 @@ pub struct PasswordChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeResponse {
     pub user: UserInfo,
+    /// This session's device id (for end-to-end encryption keys).
+    #[serde(default)]
+    pub device: crate::DeviceId,
     #[serde(default)]
     pub profile: Profile,
 }
@@ -115,6 +118,9 @@ pub struct CreateRoom {
     pub topic: Option<String>,
     #[serde(default)]
     pub members: Vec<String>,
+    /// A private room only: end-to-end encrypted (for good).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// `PATCH /api/rooms/{id}`: set what is given.
@@ -131,6 +137,10 @@ pub struct UpdateRoom {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsernameRequest {
     pub username: String,
+    /// `POST /api/dms` only: the pair's end-to-end encrypted DM (a room of
+    /// its own, apart from their plain one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// `PATCH /api/rooms/{id}/messages/{msg}`.

@@ -37,5 +37,10 @@ id_type!(
     FileId
 );
 
+id_type!(
+    /// A device: one login (session) that holds end-to-end encryption keys.
+    DeviceId
+);
+
 /// Position of an event in its room's stream: 1, 2, 3, … with no gaps.
 pub type Seq = u64;

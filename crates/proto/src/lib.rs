@@ -11,6 +11,7 @@
 //! - [`range`]: the HTTP `Range` header of downloads;
 //! - [`validate`]: the rules for usernames, passwords and message bodies;
 //! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them;
+//! - [`e2e`]: device keys, to-device messages, encrypted content;
 //! - [`collab`]: threads, reactions, pins, mentions, notification levels;
 //! - [`markup`]: the formatting grammar (a Markdown subset) as a tree.
 //!
@@ -18,6 +19,7 @@
 
 pub mod collab;
 pub mod digest;
+pub mod e2e;
 pub mod error;
 pub mod http;
 pub mod ids;
@@ -28,7 +30,7 @@ pub mod validate;
 pub mod ws;
 
 pub use error::ErrorCode;
-pub use ids::{FileId, MessageId, RoomId, Seq, UserId};
+pub use ids::{DeviceId, FileId, MessageId, RoomId, Seq, UserId};
 pub use time::Timestamp;
 pub use ws::{ClientMsg, ServerMsg};
 

@@ -44,13 +44,21 @@ pub enum ValidationError {
     DisplayName,
     #[error("status must be at most 140 characters, without control characters")]
     Status,
+    #[error("encrypted content is {len} bytes; the limit is {max}")]
+    CiphertextTooLarge { len: usize, max: usize },
+    #[error("encrypted content must be unpadded base64 with a session id of 1 to 64 such characters")]
+    Ciphertext,
+    #[error("{0} must be unpadded base64 of at most 128 characters")]
+    Key(&'static str),
 }
 
 impl ValidationError {
     /// The wire error code for this failure.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ValidationError::BodyTooLarge { .. } => ErrorCode::TooLarge,
+            ValidationError::BodyTooLarge { .. } | ValidationError::CiphertextTooLarge { .. } => {
+                ErrorCode::TooLarge
+            }
             _ => ErrorCode::BadRequest,
         }
     }
@@ -98,6 +106,38 @@ pub fn validate_body(body: &str, max_bytes: usize) -> Result<(), ValidationError
         return Err(ValidationError::ControlCharacters);
     }
     Ok(())
+}
+
+/// Checks the ciphertext of an encrypted message or edit: unpadded
+/// base64, within what a `max_body`-byte message encrypts to, with a
+/// sensible session id (the server cannot look inside).
+pub fn validate_encrypted(enc: &crate::e2e::Encrypted, max_body: usize) -> Result<(), ValidationError> {
+    let max = crate::e2e::Encrypted::max_ciphertext(max_body);
+    if enc.ciphertext.len() > max {
+        return Err(ValidationError::CiphertextTooLarge {
+            len: enc.ciphertext.len(),
+            max,
+        });
+    }
+    let b64 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    if enc.ciphertext.is_empty()
+        || !b64(&enc.ciphertext)
+        || enc.session.is_empty()
+        || enc.session.len() > 64
+        || !b64(&enc.session)
+    {
+        return Err(ValidationError::Ciphertext);
+    }
+    Ok(())
+}
+
+/// Checks a public key, signature or key id: unpadded base64, 1–128
+/// characters (`what` names it in the error).
+pub fn validate_key(value: &str, what: &'static str) -> Result<(), ValidationError> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    if ok { Ok(()) } else { Err(ValidationError::Key(what)) }
 }
 
 /// Room names are case-insensitive like usernames: lowercased and checked.

@@ -15,7 +15,12 @@ pub enum ClientMsg {
     Send {
         room: RoomId,
         client_msg_id: String,
+        /// The text; empty (or left out) when `encrypted` is given.
+        #[serde(default)]
         body: String,
+        /// In an end-to-end encrypted room: the message, encrypted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encrypted: Option<crate::e2e::Encrypted>,
         /// Reply in the thread of this message (a reply to a reply joins
         /// the same thread).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,6 +41,9 @@ pub enum ClientMsg {
     Read { room: RoomId, seq: Seq },
     /// The user is typing in `room` (ephemeral, never stored).
     Typing { room: RoomId },
+    /// Every `to_device` message up to this id has been handled: the
+    /// server may forget them.
+    ToDeviceAck { upto: u64 },
 }
 
 /// A frame from the server.
@@ -85,6 +93,8 @@ pub enum ServerMsg {
     Presence { user: String, online: bool },
     /// A user's profile (display name, status, picture) changed.
     Profile { user: crate::http::DirectoryEntry },
+    /// A device-to-device message for this connection's device.
+    ToDevice(crate::e2e::ToDeviceEvent),
     /// A request failed.
     Error(ErrorMsg),
 }
@@ -95,6 +105,9 @@ pub struct Welcome {
     pub protocol_version: u32,
     pub server_version: String,
     pub user: UserInfo,
+    /// This connection's device id (its session's).
+    #[serde(default)]
+    pub device: crate::DeviceId,
     pub rooms: Vec<RoomInfo>,
     /// Usernames online now (sharing a room with you), you included.
     pub online: Vec<String>,
@@ -145,6 +158,10 @@ pub struct RoomInfo {
     /// the title badge.
     #[serde(default)]
     pub muted: bool,
+    /// End-to-end encrypted: messages are Megolm ciphertext the server
+    /// cannot read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// Limits the client should respect (the server enforces them anyway).
@@ -181,8 +198,11 @@ pub struct MessageEvent {
     pub ts: Timestamp,
     /// Sender's username.
     pub from: String,
-    /// Current text (empty once deleted).
+    /// Current text (empty once deleted, and in an encrypted room).
     pub body: String,
+    /// In an encrypted room: the current content, encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<crate::e2e::Encrypted>,
     /// Set once the message has been edited.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub edited: bool,

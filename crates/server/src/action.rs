@@ -18,6 +18,8 @@ pub enum ActionError {
     Conflict(String),
     #[error("{0}")]
     BadRequest(&'static str),
+    #[error("{0}")]
+    KeysOutdated(&'static str),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -31,6 +33,7 @@ impl ActionError {
             ActionError::Forbidden(_) => ErrorCode::Forbidden,
             ActionError::Conflict(_) => ErrorCode::Conflict,
             ActionError::BadRequest(_) => ErrorCode::BadRequest,
+            ActionError::KeysOutdated(_) => ErrorCode::KeysOutdated,
             ActionError::Invalid(v) => v.code(),
             // Lost a row to another node's writer: try again shortly.
             ActionError::Store(e) if e.is_contention() => ErrorCode::RateLimited,

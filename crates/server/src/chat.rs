@@ -11,7 +11,9 @@ use crate::state::AppState;
 use crate::store::events::{self, Appended, NewMessage};
 use crate::store::{Db, StoreError, collab, rooms};
 use securechat_proto::collab::ThreadState;
-use securechat_proto::{FileId, MessageId, RoomId, ServerMsg, UserId};
+use crate::store::e2e;
+use securechat_proto::e2e::Encrypted;
+use securechat_proto::{DeviceId, FileId, MessageId, RoomId, ServerMsg, UserId};
 
 /// What to post.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +25,10 @@ pub struct Post {
     pub thread: Option<MessageId>,
     /// With `thread`: also show it in the room.
     pub also_room: bool,
+    /// In an encrypted room: the ciphertext (and `body` is empty).
+    pub encrypted: Option<Encrypted>,
+    /// The posting session's device (to check `encrypted.device`).
+    pub device: Option<DeviceId>,
 }
 
 /// A stored (or retried) message, and the users who now follow a thread
@@ -67,8 +73,11 @@ pub fn store(
     };
     let mut new = NewMessage::new(room, user, &post.client_msg_id, &post.body);
     new.file = post.file;
-    // (If nothing is stored here, it is not a member, or a retry.)
+    new.encrypted = post.encrypted.as_ref();
+    // (If nothing is stored here, it is not a member, a retry, or text in
+    // an encrypted room or ciphertext elsewhere.)
     if post.thread.is_none()
+        && post.encrypted.is_none()
         && !post.body.contains('@')
         && let Some(m) = events::insert_message(tx, &new)?
     {
@@ -79,6 +88,9 @@ pub fn store(
     }
     if let Some(first) = events::by_client_msg_id(tx, user, &post.client_msg_id)? {
         return plain(Appended::Duplicate(first));
+    }
+    if let Err(refused) = check_encryption(tx, room, post)? {
+        return Ok(Err(refused));
     }
     // A reply or a mention: check the root, resolve the names, then write.
     let root = match post.thread {
@@ -134,6 +146,55 @@ pub fn store(
         appended: Appended::New(m),
         follows,
     }))
+}
+
+/// An encrypted room takes only ciphertext, from the posting session's
+/// own device, encrypted with a Megolm session that every current device
+/// of the room's members has received and no former one has (else
+/// `keys_outdated`: the client shares its key, or starts a new session,
+/// and sends again). Other rooms take only text.
+fn check_encryption(
+    tx: &Db<'_>,
+    room: RoomId,
+    post: &Post,
+) -> Result<Result<(), ActionError>, StoreError> {
+    let encrypted_room = e2e::room_encrypted(tx, room)?;
+    let Some(enc) = &post.encrypted else {
+        return Ok(if encrypted_room {
+            Err(ActionError::BadRequest(
+                "this conversation is end-to-end encrypted: send ciphertext",
+            ))
+        } else {
+            Ok(())
+        });
+    };
+    if !encrypted_room {
+        return Ok(Err(ActionError::BadRequest(
+            "this conversation is not encrypted: send text",
+        )));
+    }
+    if post.device != Some(enc.device) || e2e::device(tx, enc.device)?.is_none() {
+        return Ok(Err(ActionError::Forbidden(
+            "encrypt with this session's own published device keys",
+        )));
+    }
+    if post.file.is_some() || !post.body.is_empty() {
+        return Ok(Err(ActionError::BadRequest(
+            "an encrypted message carries no text and no file in the clear",
+        )));
+    }
+    let (missing, gone) = e2e::share_gaps(tx, room, &enc.session, enc.device)?;
+    if gone > 0 {
+        return Ok(Err(ActionError::KeysOutdated(
+            "a device that has this room key left the room: start a new session",
+        )));
+    }
+    if missing > 0 {
+        return Ok(Err(ActionError::KeysOutdated(
+            "this room key has not reached every device in the room: share it first",
+        )));
+    }
+    Ok(Ok(()))
 }
 
 /// Stores `post` from `user` in `room` (once per `client_msg_id`) and

@@ -149,6 +149,7 @@ fn view(tx: &Db<'_>, r: &RoomRow, user: UserId) -> Result<RoomInfo, ActionError>
             mentions: 0,
             notify: Default::default(),
             muted: false,
+            encrypted: false,
         }),
     }
 }
@@ -195,10 +196,18 @@ pub async fn create_room(
         return Err(ActionError::BadRequest("at most 100 members at creation"));
     }
     let kind = req.kind;
+    if req.encrypted && kind != RoomKind::Private {
+        return Err(ActionError::BadRequest(
+            "only private rooms and DMs can be end-to-end encrypted",
+        ));
+    }
     act(state, move |tx, fx| {
         let now = Timestamp::now().0;
         let id = rooms::insert(tx, kind, &name, topic.as_deref(), creator, None, now)
             .map_err(name_taken(&name))?;
+        if req.encrypted {
+            rooms::set_encrypted(tx, id)?;
+        }
         add(tx, fx, id, creator, MemberAction::Join, creator)?;
         for username in &req.members {
             let user = user_named(tx, username)?;
@@ -355,6 +364,7 @@ pub async fn open_dm(
     state: &AppState,
     user: UserId,
     username: String,
+    encrypted: bool,
 ) -> Result<RoomInfo, ActionError> {
     act(state, move |tx, fx| {
         let other = user_named(tx, &username)?;
@@ -363,12 +373,18 @@ pub async fn open_dm(
                 "a direct message needs another user",
             ));
         }
-        let key = format!("{}:{}", user.0.min(other.id.0), user.0.max(other.id.0));
+        let mut key = format!("{}:{}", user.0.min(other.id.0), user.0.max(other.id.0));
+        if encrypted {
+            key.push_str(":e2e");
+        }
         if let Some(id) = rooms::dm_by_key(tx, &key)? {
             return Ok(rooms::info_for(tx, id, user)?);
         }
         let now = Timestamp::now().0;
         let id = rooms::insert(tx, RoomKind::Dm, &key, None, user, Some(&key), now)?;
+        if encrypted {
+            rooms::set_encrypted(tx, id)?;
+        }
         for member in [user, other.id] {
             rooms::add_member(tx, id, member, now)?;
         }
@@ -451,6 +467,11 @@ pub async fn edit(
         if row.sender != user {
             return Err(ActionError::Forbidden(
                 "you can only edit your own messages",
+            ));
+        }
+        if crate::store::e2e::room_encrypted(tx, id)? {
+            return Err(ActionError::BadRequest(
+                "this conversation is end-to-end encrypted: edit with ciphertext",
             ));
         }
         if row.body != body {

@@ -14,6 +14,8 @@
 //! - [`outbox`]: a connection's bounded outbound queue, drained whole;
 //! - [`chat`]: posting a message (authorize → store → fan out);
 //! - [`conversations`]: rooms, DMs, membership, history, read marks, edits;
+//! - [`e2e`]: end-to-end encryption's relay: device keys, one-time keys,
+//!   to-device messages (the server holds no private key, no plaintext);
 //! - [`action`]: the error type of user actions;
 //! - [`accounts`]: users, sessions, passwords, invites (API and CLI);
 //! - [`files`]: file bytes on disk by SHA-256, streamed uploads, the sweep;
@@ -39,6 +41,7 @@ pub mod collab;
 pub mod config;
 pub mod conversations;
 pub mod datadir;
+pub mod e2e;
 pub mod files;
 pub mod http;
 pub mod hub;

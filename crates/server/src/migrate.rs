@@ -31,6 +31,10 @@ const TABLES: &[(&str, Option<&str>)] = &[
     ("reactions", None),
     ("mentions", None),
     ("thread_follows", None),
+    ("devices", None),
+    ("one_time_keys", None),
+    ("to_device", Some("id")),
+    ("room_key_shares", None),
 ];
 
 #[derive(Debug, Error)]

@@ -352,6 +352,7 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
             kind: RoomKind::Public,
             topic: None,
             members: Vec::new(),
+            encrypted: false,
         };
         rooms.push(owner.create_room(&req).await.unwrap().id);
     }

@@ -180,6 +180,7 @@ async fn perform(
                     kind,
                     topic: None,
                     members: Vec::new(),
+                    encrypted: false,
                 })
                 .await?;
             follow(app, api, conn, info).await?;

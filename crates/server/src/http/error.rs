@@ -58,7 +58,9 @@ impl ApiError {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::UsernameTaken | ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken | ErrorCode::Conflict | ErrorCode::KeysOutdated => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

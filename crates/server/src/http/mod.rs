@@ -26,6 +26,7 @@ pub mod collab;
 pub mod csrf;
 pub mod error;
 pub mod files;
+pub mod keys;
 pub mod ops;
 pub mod rooms;
 pub mod search;
@@ -45,6 +46,10 @@ use securechat_proto::validate::AVATAR_MAX_BYTES;
 
 /// Largest JSON body the API accepts.
 const MAX_BODY: usize = 16 * 1024;
+/// A key upload: device keys and up to 100 signed one-time keys.
+const KEYS_MAX_BODY: usize = 128 * 1024;
+/// A batch of to-device messages (a room key for a large room).
+const TO_DEVICE_MAX_BODY: usize = 4 * 1024 * 1024;
 /// Largest request head (request line, headers, their line ends): a larger
 /// one is refused with 431. hyper's read buffer is a little larger (see
 /// `server.rs`), so this, not the buffer, is the exact limit.
@@ -110,6 +115,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/files/{id}", get(files::download))
         .route("/api/dms", post(rooms::open_dm))
+        .route(
+            "/api/keys",
+            post(keys::upload).layer(DefaultBodyLimit::max(KEYS_MAX_BODY)),
+        )
+        .route("/api/keys/query", post(keys::query))
+        .route("/api/keys/claim", post(keys::claim))
+        .route(
+            "/api/to_device",
+            post(keys::to_device).layer(DefaultBodyLimit::max(TO_DEVICE_MAX_BODY)),
+        )
+        .route("/api/devices", get(keys::mine))
+        .route("/api/devices/{id}", delete(keys::remove))
+        .route("/api/rooms/{id}/devices", get(keys::room_devices))
         .route(
             "/api/admin/users",
             get(admin::list_users).post(admin::create_user),

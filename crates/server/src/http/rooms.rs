@@ -144,6 +144,6 @@ pub async fn open_dm(
     ApiJson(req): ApiJson<UsernameRequest>,
 ) -> Answer<RoomResponse> {
     Ok(room(
-        conversations::open_dm(&state, s.user.id, req.username).await?,
+        conversations::open_dm(&state, s.user.id, req.username, req.encrypted).await?,
     ))
 }

@@ -77,6 +77,7 @@ pub async fn me(State(state): State<AppState>, Authed(session): Authed) -> Answe
     let profile = state.store.read(move |c| profiles::get(c, id)).await?;
     Ok(Json(MeResponse {
         user: session.user.info(),
+        device: securechat_proto::DeviceId(session.id.0),
         profile: profile.view(&session.user.username),
     }))
 }

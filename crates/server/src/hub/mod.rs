@@ -119,6 +119,9 @@ pub enum Outbound {
     Sync(BTreeMap<RoomId, Seq>),
     /// Go live without a replay (the client did not start with `sync`).
     Release,
+    /// New to-device messages wait for this connection's device: read
+    /// them from the store.
+    ToDevice,
     /// Close the connection.
     Close(Close),
 }
@@ -281,6 +284,26 @@ impl Hub {
         let mut inner = self.lock();
         let targets: Vec<ConnId> = inner.by_user.get(&user).cloned().unwrap_or_default();
         self.deliver(&mut inner, &targets, make);
+    }
+
+    /// Tells the connections of these sessions (devices) that to-device
+    /// messages wait for them.
+    pub fn poke_devices(&self, sessions: &[SessionId]) {
+        self.poke_devices_here(sessions);
+        self.relay(|| Wire::ToDevice {
+            sessions: sessions.iter().map(|s| s.0).collect(),
+        });
+    }
+
+    pub(super) fn poke_devices_here(&self, sessions: &[SessionId]) {
+        let mut inner = self.lock();
+        let targets: Vec<ConnId> = inner
+            .conns
+            .iter()
+            .filter(|(_, c)| sessions.contains(&c.session))
+            .map(|(id, _)| *id)
+            .collect();
+        self.deliver(&mut inner, &targets, || Outbound::ToDevice);
     }
 
     /// Queues an ephemeral frame to every connection (the user directory is

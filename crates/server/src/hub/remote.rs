@@ -52,6 +52,8 @@ pub enum Wire {
     },
     /// Close these sessions' connections (`code` is a [`Close`] code).
     Close { sessions: Vec<i64>, code: u16 },
+    /// To-device messages wait for these sessions' devices.
+    ToDevice { sessions: Vec<i64> },
     /// `user`'s first connection on the sending node opened, or its last
     /// closed.
     Presence {
@@ -114,6 +116,10 @@ impl Hub {
             Wire::Left { user, room } => self.left_here(user, room),
             Wire::All { json } => self.broadcast_here(&json.into()),
             Wire::Room { room, except, json } => self.send_to_room_here(room, except, &json.into()),
+            Wire::ToDevice { sessions } => {
+                let sessions: Vec<SessionId> = sessions.into_iter().map(SessionId).collect();
+                self.poke_devices_here(&sessions);
+            }
             Wire::Close { sessions, code } => {
                 let sessions: Vec<SessionId> = sessions.into_iter().map(SessionId).collect();
                 self.close_sessions_here(&sessions, close_of(code));
@@ -304,6 +310,9 @@ mod tests {
             Wire::Close {
                 sessions: vec![1, 2],
                 code: 4001,
+            },
+            Wire::ToDevice {
+                sessions: vec![3],
             },
             Wire::Presence {
                 user: UserId(5),

@@ -32,7 +32,8 @@ macro_rules! select {
                              (SELECT string_agg(x.emoji || '\u{1}' || xu.username, '\u{2}'
                                                 ORDER BY x.created_at, x.emoji)
                               FROM reactions x JOIN users xu ON xu.id = x.user_id
-                              WHERE x.message_id = e.id)
+                              WHERE x.message_id = e.id),
+                             e.encrypted
                       FROM events e JOIN users a ON a.id = e.user_id
                       LEFT JOIN users s ON s.id = e.subject_id
                       LEFT JOIN files f ON f.id = e.file_id AND f.removed = 0 ",
@@ -121,6 +122,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> Result<Stored, StoreError> {
             ts,
             from: by,
             body: body.unwrap_or_default(),
+            encrypted: encrypted_of(r.get(25)?),
             edited: r.get::<Option<i64>>(10)?.is_some(),
             deleted: r.get(11)?,
             file: match r.get::<Option<i64>>(12)? {
@@ -202,4 +204,10 @@ fn reactions(s: Option<String>) -> Vec<ReactionCount> {
         }
     }
     out
+}
+
+/// The stored JSON of an encrypted content (written by the server itself,
+/// so it always parses; a row that does not is shown as plain).
+pub(crate) fn encrypted_of(json: Option<String>) -> Option<securechat_proto::e2e::Encrypted> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
 }

@@ -154,6 +154,10 @@ pub struct NewMessage<'a> {
     pub also_room: bool,
     /// Whom it mentions (see [`mentions_data`]).
     pub mentions: Option<&'a str>,
+    /// In an encrypted room: the ciphertext (`body` is then empty). A
+    /// message is stored only where it matches the room: ciphertext in an
+    /// encrypted room, text elsewhere.
+    pub encrypted: Option<&'a securechat_proto::e2e::Encrypted>,
     pub ts: Timestamp,
 }
 
@@ -169,6 +173,7 @@ impl<'a> NewMessage<'a> {
             thread: None,
             also_room: false,
             mentions: None,
+            encrypted: None,
             ts: Timestamp::now(),
         }
     }
@@ -192,17 +197,17 @@ pub fn insert_message(
     const MEMBER: &str = "SELECT r.last_seq, u.username FROM rooms r
              JOIN members m ON m.room_id = r.id AND m.user_id = ?2
              JOIN users u ON u.id = m.user_id
-             WHERE r.id = ?1";
+             WHERE r.id = ?1 AND r.encrypted = ?3";
     const MEMBER_LOCKED: &str = "SELECT r.last_seq, u.username FROM rooms r
              JOIN members m ON m.room_id = r.id AND m.user_id = ?2
              JOIN users u ON u.id = m.user_id
-             WHERE r.id = ?1 FOR UPDATE OF r";
+             WHERE r.id = ?1 AND r.encrypted = ?3 FOR UPDATE OF r";
     let member = conn.query_opt(
         match conn.backend() {
             Backend::Sqlite => MEMBER,
             Backend::Postgres => MEMBER_LOCKED,
         },
-        params![m.room.0, m.user.0],
+        params![m.room.0, m.user.0, m.encrypted.is_some()],
         |r| Ok((r.get::<Seq>(0)?, r.get::<String>(1)?)),
     )?;
     let Some((last_seq, from)) = member else {
@@ -210,10 +215,13 @@ pub fn insert_message(
     };
     let seq = last_seq + 1;
     let in_room = m.thread.is_none() || m.also_room;
+    let encrypted_json = m
+        .encrypted
+        .map(|e| serde_json::to_string(e).expect("ciphertext serializes"));
     let inserted = conn.insert(
         "INSERT INTO events (room_id, seq, ts, user_id, kind, body, client_msg_id, file_id,
-                             thread_id, in_room, data)
-         VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7, ?8, ?9, ?10)
+                             thread_id, in_room, data, encrypted)
+         VALUES (?1, ?2, ?3, ?4, 'message', ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING",
         params![
             m.room.0,
@@ -226,6 +234,7 @@ pub fn insert_message(
             m.thread.map(|t| t.0),
             in_room,
             m.mentions,
+            encrypted_json.as_deref(),
         ],
     )?;
     let Some(id) = inserted else {
@@ -246,6 +255,7 @@ pub fn insert_message(
         ts: m.ts,
         from,
         body: m.body.to_owned(),
+        encrypted: m.encrypted.cloned(),
         thread: m.thread,
         also_room: m.thread.is_some() && m.also_room,
         mentions,
@@ -323,7 +333,8 @@ pub fn mark_deleted(conn: &Db<'_>, id: MessageId) -> Result<(), StoreError> {
         [id.0],
     )?;
     conn.execute(
-        "UPDATE events SET body = NULL, data = NULL, deleted = 1, pinned_at = NULL WHERE id = ?1",
+        "UPDATE events SET body = NULL, data = NULL, encrypted = NULL, deleted = 1, pinned_at = NULL
+         WHERE id = ?1",
         [id.0],
     )?;
     conn.execute("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;

@@ -16,12 +16,14 @@
 //! - [`schema`]: SQLite's embedded migrations; [`schema_pg`]: PostgreSQL's;
 //! - [`users`], [`profiles`], [`invites`], [`settings`], [`sessions`],
 //!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
-//!   pins, threads, mentions, notification settings), [`files`], [`search`]
+//!   pins, threads, mentions, notification settings), [`e2e`] (devices,
+//!   keys, to-device messages, room key shares), [`files`], [`search`]
 //!   (FTS5; `search_pg` on PostgreSQL): the queries, plain functions over a
 //!   `&Db`, so they compose inside one transaction.
 
 mod backend;
 pub mod collab;
+pub mod e2e;
 pub mod event_rows;
 pub mod events;
 pub mod files;

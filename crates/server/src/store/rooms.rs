@@ -73,7 +73,7 @@ const INFO: &str = "SELECT r.id, r.kind,
         m.read_seq,
         (SELECT COUNT(*) FROM mentions x
           WHERE x.user_id = m.user_id AND x.room_id = r.id AND x.seq > m.read_seq),
-        m.notify, m.muted
+        m.notify, m.muted, r.encrypted
     FROM members m JOIN rooms r ON r.id = m.room_id";
 
 fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
@@ -88,6 +88,7 @@ fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
         mentions: r.get(7)?,
         notify: NotifyLevel::parse(&r.get::<String>(8)?).unwrap_or_default(),
         muted: r.get(9)?,
+        encrypted: r.get(10)?,
     })
 }
 
@@ -142,6 +143,12 @@ pub fn insert(
     )?
     .map(RoomId)
     .ok_or(StoreError::NotFound)
+}
+
+/// Makes a new room end-to-end encrypted (there is no way back).
+pub fn set_encrypted(conn: &Db<'_>, room: RoomId) -> Result<(), StoreError> {
+    conn.execute("UPDATE rooms SET encrypted = 1 WHERE id = ?1", [room.0])?;
+    Ok(())
 }
 
 /// The DM room of a pair, if it exists.

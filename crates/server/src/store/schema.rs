@@ -182,6 +182,50 @@ const MIGRATIONS: &[&str] = &[
         CHECK (notify IN ('all', 'mentions', 'none'));
     ALTER TABLE members ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: end-to-end encryption. A device is a session that published keys
+    // (it goes with its session); its one-time keys are handed out once;
+    // to-device messages wait per device until acked; a room key share
+    // records which devices got which Megolm session, so a send can be
+    // refused until every current device has its key. Encrypted rooms
+    // keep messages as ciphertext in `events.encrypted` (never in `body`,
+    // so nothing reaches the search index).
+    r#"
+    ALTER TABLE rooms ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN encrypted TEXT;
+    CREATE TABLE devices (
+        id          INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        curve25519  TEXT NOT NULL UNIQUE,
+        ed25519     TEXT NOT NULL UNIQUE,
+        signature   TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX devices_user ON devices(user_id);
+    CREATE TABLE one_time_keys (
+        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        fallback  INTEGER NOT NULL DEFAULT 0,
+        key_id    TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (device_id, fallback, key_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE to_device (
+        id            INTEGER PRIMARY KEY,
+        device_id     INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        sender_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sender_device INTEGER NOT NULL,
+        body          TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX to_device_device ON to_device(device_id, id);
+    CREATE TABLE room_key_shares (
+        room_id       INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        session       TEXT NOT NULL,
+        sender_device INTEGER NOT NULL,
+        device_id     INTEGER NOT NULL,
+        PRIMARY KEY (room_id, session, device_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -15,9 +15,11 @@ use crate::{chat, conversations};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
-use securechat_proto::validate::{validate_body, validate_client_msg_id};
+use securechat_proto::validate::{validate_body, validate_client_msg_id, validate_encrypted};
 use securechat_proto::ws::{Ack, ErrorMsg, Limits, Welcome};
-use securechat_proto::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RoomId, ServerMsg, Timestamp};
+use securechat_proto::{
+    ClientMsg, DeviceId, ErrorCode, PROTOCOL_VERSION, RoomId, ServerMsg, Timestamp,
+};
 use std::collections::HashMap;
 use std::future::{Future, ready};
 use std::pin::Pin;
@@ -77,6 +79,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         protocol_version: PROTOCOL_VERSION,
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
         user: session.user.info(),
+        device: DeviceId(session.id.0),
         online: state.hub.online_peers(user),
         limits: Limits {
             max_message_bytes: state.config.max_message_bytes,
@@ -103,6 +106,8 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
         idle_timeout: state.config.idle_timeout(),
         session_expires: Timestamp(session.expires_at),
         hold_limit: state.config.outbound_queue,
+        device: DeviceId(session.id.0),
+        to_device_after: 0,
     };
     let mut writer_task = tokio::spawn(writer.run(welcome, reg.kill, state.shutdown.clone()));
 
@@ -246,6 +251,7 @@ impl Reader<'_> {
                 room,
                 client_msg_id,
                 body,
+                encrypted,
                 thread,
                 also_room,
             } => {
@@ -255,6 +261,8 @@ impl Reader<'_> {
                     thread,
                     also_room,
                     file: None,
+                    encrypted,
+                    device: Some(DeviceId(self.session.id.0)),
                 };
                 return self.on_send(room, post).await;
             }
@@ -272,6 +280,17 @@ impl Reader<'_> {
                 }
             }
             ClientMsg::Typing { room } => return self.on_typing(room).await,
+            ClientMsg::ToDeviceAck { upto } => {
+                let device = DeviceId(self.session.id.0);
+                let acked = self
+                    .state
+                    .store
+                    .write(move |tx| crate::store::e2e::ack(tx, device, upto))
+                    .await;
+                if let Err(e) = acked {
+                    tracing::warn!(error = %e, "cannot forget acked to-device messages");
+                }
+            }
         }
         None
     }
@@ -288,7 +307,11 @@ impl Reader<'_> {
             client_msg_id: Some(client_msg_id.clone()),
             ..ErrorMsg::new(code, message)
         };
-        if let Err(e) = validate_body(&post.body, state.config.max_message_bytes) {
+        let checked = match &post.encrypted {
+            None => validate_body(&post.body, state.config.max_message_bytes),
+            Some(enc) => validate_encrypted(enc, state.config.max_message_bytes),
+        };
+        if let Err(e) = checked {
             metrics::inc(&state.metrics.bad_frames_total);
             self.answer(refusal(e.code(), e.to_string()));
             return None;

@@ -18,7 +18,8 @@ use crate::store::{Store, StoreError, events};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use securechat_proto::{RoomId, Seq, ServerMsg, Timestamp};
+use crate::store::e2e;
+use securechat_proto::{DeviceId, RoomId, Seq, ServerMsg, Timestamp};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -29,6 +30,8 @@ use tokio::sync::{oneshot, watch};
 pub const SYNC_GRACE: Duration = Duration::from_secs(1);
 /// Events fetched per store read during a replay.
 const REPLAY_PAGE: usize = 500;
+/// To-device messages fetched per store read.
+const TO_DEVICE_PAGE: usize = 200;
 /// A peer that does not read gets this long to take the close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -79,6 +82,10 @@ pub struct Writer {
     pub session_expires: Timestamp,
     /// Most events held before going live anyway.
     pub hold_limit: usize,
+    /// This connection's device (its session), and the last to-device
+    /// message sent on it.
+    pub device: DeviceId,
+    pub to_device_after: u64,
 }
 
 /// Why the writer stopped sending.
@@ -149,6 +156,10 @@ impl Writer {
         let hold_deadline = tokio::time::sleep(SYNC_GRACE);
         tokio::pin!(hold_deadline);
         let mut batch = VecDeque::new();
+        // Whatever waited for this device while it was away goes first.
+        if let Err(stop) = self.to_device().await {
+            return stop;
+        }
         loop {
             tokio::select! {
                 biased;
@@ -193,6 +204,9 @@ impl Writer {
             return Err(Stop::Close(Close::SESSION_ENDED));
         }
         self.sink.send(Message::Ping(Default::default())).await?;
+        // A poke from another node may have been lost on the way (the
+        // broker is at most once): look again now and then.
+        self.to_device().await?;
         Ok(())
     }
 
@@ -221,6 +235,7 @@ impl Writer {
             }
             Outbound::Sync(since) => self.sync(since).await?,
             Outbound::Release => self.go_live().await?,
+            Outbound::ToDevice => self.to_device().await?,
             Outbound::Close(close) => return Err(Stop::Close(close)),
         }
         Ok(())
@@ -265,6 +280,29 @@ impl Writer {
         if let Some(held) = self.held.take() {
             for (room, seq, json) in held {
                 self.live(room, seq, json).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the to-device messages this connection has not sent yet (the
+    /// client acks them; unacked ones come again on its next connection).
+    async fn to_device(&mut self) -> Result<(), Stop> {
+        loop {
+            let (device, after) = (self.device, self.to_device_after);
+            let page = self
+                .store
+                .read(move |c| e2e::pending(c, device, after, TO_DEVICE_PAGE))
+                .await?;
+            let Some(last) = page.last() else { break };
+            self.to_device_after = last.id;
+            let full = page.len() == TO_DEVICE_PAGE;
+            for ev in page {
+                let json = ServerMsg::ToDevice(ev).to_json();
+                self.sink.feed(Message::Text(json.into())).await?;
+            }
+            if !full {
+                break;
             }
         }
         Ok(())
