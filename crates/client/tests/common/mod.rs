@@ -294,6 +294,7 @@ pub async fn new_room(api: &Api, name: &str, kind: RoomKind, members: &[&str]) -
         kind,
         topic: None,
         members: members.iter().map(|m| m.to_string()).collect(),
+        encrypted: false,
     })
     .await
     .unwrap()
