@@ -37,13 +37,21 @@ fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
             any_text(),
             any_text(),
             proptest::option::of(any::<i64>()),
-            any::<bool>()
+            any::<bool>(),
+            proptest::option::of((any::<i64>(), any_text(), any_text())),
         )
-            .prop_map(|(room, client_msg_id, body, thread, also_room)| {
+            .prop_map(|(room, client_msg_id, body, thread, also_room, enc)| {
                 ClientMsg::Send {
                     room,
                     client_msg_id,
                     body,
+                    encrypted: enc.map(|(d, session, ciphertext)| {
+                        securechat_proto::e2e::Encrypted {
+                            device: securechat_proto::DeviceId(d),
+                            session,
+                            ciphertext,
+                        }
+                    }),
                     thread: thread.map(MessageId),
                     also_room,
                 }
@@ -53,6 +61,7 @@ fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
         any_text().prop_map(|nonce| ClientMsg::Ping { nonce }),
         (any_room(), any::<u64>()).prop_map(|(room, seq)| ClientMsg::Read { room, seq }),
         any_room().prop_map(|room| ClientMsg::Typing { room }),
+        any::<u64>().prop_map(|upto| ClientMsg::ToDeviceAck { upto }),
     ]
 }
 
@@ -63,10 +72,10 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
         any_text(),
         proptest::option::of(any_text()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
-        (any::<u64>(), any::<bool>()),
+        (any::<u64>(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(id, kind, name, topic, (last_seq, unread, read_seq), (mentions, muted))| RoomInfo {
+            |(id, kind, name, topic, (last_seq, unread, read_seq), (mentions, muted, encrypted))| RoomInfo {
                 id,
                 kind,
                 name,
@@ -76,6 +85,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
                 read_seq,
                 mentions,
                 muted,
+                encrypted,
                 notify: Default::default(),
             },
         )
@@ -178,6 +188,7 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
                     protocol_version,
                     server_version,
                     user,
+                    device: securechat_proto::DeviceId(7),
                     rooms,
                     online,
                     limits: Limits {

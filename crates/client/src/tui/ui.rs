@@ -416,6 +416,7 @@ mod tests {
                 username: "alice".into(),
                 is_admin: false,
             },
+            device: Default::default(),
             rooms: vec![
                 room(1, RoomKind::Public, "general", 2, 0),
                 room(2, RoomKind::Private, "dev", 5, 3),
