@@ -391,6 +391,7 @@ mod tests {
                 room: RoomId(1),
                 client_msg_id: "c1".into(),
                 body: "hi".into(),
+                encrypted: None,
                 thread: None,
                 also_room: false,
             }
