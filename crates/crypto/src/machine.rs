@@ -22,7 +22,9 @@ use securechat_proto::e2e::{
 use securechat_proto::{DeviceId, RoomId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use vodozemac::megolm::{GroupSession, InboundGroupSession, MegolmMessage, SessionConfig, SessionKey};
+use vodozemac::megolm::{
+    GroupSession, InboundGroupSession, MegolmMessage, SessionConfig, SessionKey,
+};
 use vodozemac::olm::{self, Account, OlmMessage, SessionConfig as OlmConfig};
 
 /// A device's keys and sessions.
@@ -252,7 +254,7 @@ impl Machine {
         for d in devices.iter().filter(|d| d.device != me) {
             match self.trusted(d) {
                 Ok(()) => current.push(d.clone()),
-                Err(t) => plan.refused.push(t),
+                Err(t) => plan.refused.push(*t),
             }
         }
         let ids: BTreeSet<DeviceId> = current.iter().map(|d| d.device).collect();
@@ -272,7 +274,7 @@ impl Machine {
         plan.claim = plan
             .targets
             .iter()
-            .filter(|d| !self.olm.get(&d.curve25519).is_some_and(|s| !s.is_empty()))
+            .filter(|d| self.olm.get(&d.curve25519).is_none_or(|s| s.is_empty()))
             .map(|d| d.device)
             .collect();
         plan
@@ -280,16 +282,16 @@ impl Machine {
 
     /// Checks a device's signature and that its keys are the ones first
     /// seen (recording them if new).
-    fn trusted(&mut self, d: &DeviceKeys) -> Result<(), Trust> {
+    fn trusted(&mut self, d: &DeviceKeys) -> Result<(), Box<Trust>> {
         if keys::verify_device(d).is_err() {
-            return Err(Trust::New(d.clone()));
+            return Err(Box::new(Trust::New(d.clone())));
         }
         match self.known.get(&d.device) {
             Some(old) if keys::same_device(old, d) => Ok(()),
-            Some(old) => Err(Trust::Changed {
+            Some(old) => Err(Box::new(Trust::Changed {
                 old: old.clone(),
                 new: d.clone(),
-            }),
+            })),
             None => {
                 self.known.insert(d.device, d.clone());
                 Ok(())
@@ -368,7 +370,10 @@ impl Machine {
         claimed: Option<&ClaimedKey>,
         content: Content,
     ) -> Result<Option<String>, Error> {
-        let has_session = self.olm.get(&target.curve25519).is_some_and(|s| !s.is_empty());
+        let has_session = self
+            .olm
+            .get(&target.curve25519)
+            .is_some_and(|s| !s.is_empty());
         if !has_session {
             let Some(claimed) = claimed else {
                 return Ok(None);
@@ -379,7 +384,10 @@ impl Machine {
                 .account
                 .create_outbound_session(OlmConfig::version_1(), identity, otk)
                 .map_err(|e| Error::format("one-time key", e))?;
-            self.olm.entry(target.curve25519.clone()).or_default().push(session);
+            self.olm
+                .entry(target.curve25519.clone())
+                .or_default()
+                .push(session);
         }
         let payload = OlmPayload {
             sender: self.user.clone(),
@@ -395,14 +403,18 @@ impl Machine {
             .get_mut(&target.curve25519)
             .and_then(|s| s.last_mut())
             .ok_or(Error::Decrypt("no Olm session".into()))?;
-        let message = session.encrypt(&plain).map_err(|e| Error::format("Olm", e))?;
+        let message = session
+            .encrypt(&plain)
+            .map_err(|e| Error::format("Olm", e))?;
         let (kind, bytes) = message.to_parts();
         let wrapped = Wrapped {
             sender_key: self.account.curve25519_key().to_base64(),
             kind,
             body: vodozemac::base64_encode(bytes),
         };
-        Ok(Some(serde_json::to_string(&wrapped).map_err(|e| Error::format("wrapper", e))?))
+        Ok(Some(
+            serde_json::to_string(&wrapped).map_err(|e| Error::format("wrapper", e))?,
+        ))
     }
 
     /// Encrypts a message for `room` with our current session (share it
@@ -443,7 +455,8 @@ impl Machine {
         if wrapped.sender_key != sender.curve25519 {
             return Err(Error::WrongSender);
         }
-        let bytes = vodozemac::base64_decode(&wrapped.body).map_err(|e| Error::format("base64", e))?;
+        let bytes =
+            vodozemac::base64_decode(&wrapped.body).map_err(|e| Error::format("base64", e))?;
         let message =
             OlmMessage::from_parts(wrapped.kind, &bytes).map_err(|e| Error::format("Olm", e))?;
         let plain = self.olm_decrypt(&sender, &message)?;
@@ -461,18 +474,21 @@ impl Machine {
         }
         match payload.content {
             Content::RoomKey { room, session, key } => {
-                let key = SessionKey::from_base64(&key).map_err(|e| Error::format("room key", e))?;
+                let key =
+                    SessionKey::from_base64(&key).map_err(|e| Error::format("room key", e))?;
                 let inbound = InboundGroupSession::new(&key, SessionConfig::version_1());
                 if inbound.session_id() != session {
                     return Err(Error::Misdirected("another session"));
                 }
                 // A key we hold already (from an earlier share) stays: a
                 // later share may start at a later message.
-                self.inbound.entry((room, session.clone())).or_insert(Inbound {
-                    session: inbound,
-                    sender: sender.user.clone(),
-                    sender_device: sender.device,
-                });
+                self.inbound
+                    .entry((room, session.clone()))
+                    .or_insert(Inbound {
+                        session: inbound,
+                        sender: sender.user.clone(),
+                        sender_device: sender.device,
+                    });
                 Ok(Received::RoomKey {
                     key: RoomKeyRef { room, session },
                     from: sender.user,
@@ -505,7 +521,12 @@ impl Machine {
     }
 
     /// Opens a message `from` sent in `room`.
-    pub fn decrypt(&mut self, room: RoomId, from: &str, enc: &Encrypted) -> Result<Decrypted, Error> {
+    pub fn decrypt(
+        &mut self,
+        room: RoomId,
+        from: &str,
+        enc: &Encrypted,
+    ) -> Result<Decrypted, Error> {
         let inbound = self
             .inbound
             .get_mut(&(room, enc.session.clone()))
@@ -513,7 +534,8 @@ impl Machine {
         if inbound.sender != from || inbound.sender_device != enc.device {
             return Err(Error::WrongSender);
         }
-        let message = MegolmMessage::from_base64(&enc.ciphertext).map_err(|e| Error::format("Megolm", e))?;
+        let message =
+            MegolmMessage::from_base64(&enc.ciphertext).map_err(|e| Error::format("Megolm", e))?;
         let opened = inbound
             .session
             .decrypt(&message)

@@ -53,7 +53,12 @@ impl Machine {
             olm: self
                 .olm
                 .iter()
-                .map(|(k, ss)| (k.clone(), ss.iter().map(|s| s.pickle().encrypt(key)).collect()))
+                .map(|(k, ss)| {
+                    (
+                        k.clone(),
+                        ss.iter().map(|s| s.pickle().encrypt(key)).collect(),
+                    )
+                })
                 .collect(),
             outbound: self
                 .outbound
@@ -109,7 +114,8 @@ impl Machine {
         }
         let mut inbound = HashMap::new();
         for i in s.inbound {
-            let p = InboundGroupSessionPickle::from_encrypted(&i.session, key).map_err(|e| bad(&e))?;
+            let p =
+                InboundGroupSessionPickle::from_encrypted(&i.session, key).map_err(|e| bad(&e))?;
             inbound.insert(
                 (i.room, i.session_id),
                 Inbound {

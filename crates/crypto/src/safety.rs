@@ -36,11 +36,18 @@ pub fn safety_code(a: &DeviceKeys, b: &DeviceKeys) -> SafetyCode {
     h.update(second.as_bytes());
     let hash = h.finalize();
     let bits = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"));
-    let emoji = (0..7).map(|i| EMOJI[((bits >> (58 - 6 * i)) & 63) as usize]).collect();
+    let emoji = (0..7)
+        .map(|i| EMOJI[((bits >> (58 - 6 * i)) & 63) as usize])
+        .collect();
     let digits = hash[8..]
         .chunks(4)
         .take(6)
-        .map(|c| format!("{:05}", u32::from_be_bytes(c.try_into().expect("4 bytes")) % 100_000))
+        .map(|c| {
+            format!(
+                "{:05}",
+                u32::from_be_bytes(c.try_into().expect("4 bytes")) % 100_000
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ");
     SafetyCode { emoji, digits }

@@ -30,7 +30,11 @@ impl Relay {
             .filter_map(|id| {
                 let i = self.otks.iter().position(|(d, _)| d == id)?;
                 let (device, key) = self.otks.remove(i);
-                Some(ClaimedKey { device, key, fallback: false })
+                Some(ClaimedKey {
+                    device,
+                    key,
+                    fallback: false,
+                })
             })
             .collect()
     }
@@ -40,7 +44,12 @@ impl Relay {
             self.next += 1;
             self.queue.push((
                 m.device,
-                ToDeviceEvent { id: self.next, from: from.user().into(), from_device: from.device(), body: m.body },
+                ToDeviceEvent {
+                    id: self.next,
+                    from: from.user().into(),
+                    from_device: from.device(),
+                    body: m.body,
+                },
             ));
         }
     }
@@ -48,7 +57,12 @@ impl Relay {
     fn deliver(&mut self, to: &mut Machine) {
         let devices = self.devices.clone();
         to.observe(&devices);
-        let mine: Vec<_> = self.queue.iter().filter(|(d, _)| *d == to.device()).map(|(_, e)| e.clone()).collect();
+        let mine: Vec<_> = self
+            .queue
+            .iter()
+            .filter(|(d, _)| *d == to.device())
+            .map(|(_, e)| e.clone())
+            .collect();
         for ev in mine {
             to.receive_to_device(&ev).expect("to-device opens");
         }
@@ -80,13 +94,22 @@ fn members_read_each_other_and_redelivery_is_harmless() {
     relay.deliver(&mut bob);
     relay.deliver(&mut bob2);
     // A second delivery of the same to-device messages changes nothing.
-    let again = relay.queue.iter().find(|(d, _)| *d == bob.device()).unwrap().1.clone();
+    let again = relay
+        .queue
+        .iter()
+        .find(|(d, _)| *d == bob.device())
+        .unwrap()
+        .1
+        .clone();
     assert_eq!(bob.receive_to_device(&again).unwrap(), Received::Duplicate);
     for m in [&mut bob, &mut bob2] {
         assert_eq!(m.decrypt(ROOM, "alice", &enc).unwrap().body, "hello bob");
     }
     // Alice reads her own message; the second one needs no new share.
-    assert_eq!(alice.decrypt(ROOM, "alice", &enc).unwrap().body, "hello bob");
+    assert_eq!(
+        alice.decrypt(ROOM, "alice", &enc).unwrap().body,
+        "hello bob"
+    );
     let before = relay.queue.len();
     let enc2 = relay.send(&mut alice, &all, "again");
     assert_eq!(relay.queue.len(), before, "no new key shares");
@@ -107,7 +130,10 @@ fn a_removed_device_gets_nothing_new_and_others_lose_nothing() {
     let all = relay.devices.clone();
     let first = relay.send(&mut alice, &all, "before eve left");
     relay.deliver(&mut eve);
-    assert_eq!(eve.decrypt(ROOM, "alice", &first).unwrap().body, "before eve left");
+    assert_eq!(
+        eve.decrypt(ROOM, "alice", &first).unwrap().body,
+        "before eve left"
+    );
     // Eve leaves: the room's devices no longer include hers.
     let without: Vec<_> = all.iter().filter(|d| d.user != "eve").cloned().collect();
     let plan = alice.plan_share(ROOM, &without);
@@ -120,14 +146,21 @@ fn a_removed_device_gets_nothing_new_and_others_lose_nothing() {
     assert_ne!(secret.session, first.session);
     relay.deliver(&mut eve);
     relay.deliver(&mut bob);
-    assert_eq!(eve.decrypt(ROOM, "alice", &secret), Err(Error::UnknownSession));
-    assert_eq!(bob.decrypt(ROOM, "alice", &secret).unwrap().body, "after eve left");
+    assert_eq!(
+        eve.decrypt(ROOM, "alice", &secret),
+        Err(Error::UnknownSession)
+    );
+    assert_eq!(
+        bob.decrypt(ROOM, "alice", &secret).unwrap().body,
+        "after eve left"
+    );
 }
 
 #[test]
 fn forgeries_and_misdirections_are_refused() {
     let mut relay = Relay::default();
-    let (mut alice, mut bob, mut mallory) = (device("alice", 1), device("bob", 2), device("mallory", 3));
+    let (mut alice, mut bob, mut mallory) =
+        (device("alice", 1), device("bob", 2), device("mallory", 3));
     for m in [&mut alice, &mut bob, &mut mallory] {
         relay.join(m);
     }
@@ -137,16 +170,33 @@ fn forgeries_and_misdirections_are_refused() {
     // Another sender name on alice's session.
     assert_eq!(bob.decrypt(ROOM, "mallory", &enc), Err(Error::WrongSender));
     // The same ciphertext shown in another room.
-    assert_eq!(bob.decrypt(RoomId(8), "alice", &enc), Err(Error::UnknownSession));
+    assert_eq!(
+        bob.decrypt(RoomId(8), "alice", &enc),
+        Err(Error::UnknownSession)
+    );
     // A flipped byte.
     let mut bad = enc.clone();
     let mut raw = vodozemac::base64_decode(&bad.ciphertext).unwrap();
     raw[10] ^= 1;
     bad.ciphertext = vodozemac::base64_encode(raw);
-    assert!(matches!(bob.decrypt(ROOM, "alice", &bad), Err(Error::Decrypt(_))));
+    assert!(matches!(
+        bob.decrypt(ROOM, "alice", &bad),
+        Err(Error::Decrypt(_))
+    ));
     // A to-device message relabelled as coming from another device.
-    let ev = relay.queue.iter().find(|(d, _)| *d == mallory.device()).unwrap().1.clone();
-    let forged = ToDeviceEvent { id: 99, from: "mallory".into(), from_device: mallory.device(), ..ev };
+    let ev = relay
+        .queue
+        .iter()
+        .find(|(d, _)| *d == mallory.device())
+        .unwrap()
+        .1
+        .clone();
+    let forged = ToDeviceEvent {
+        id: 99,
+        from: "mallory".into(),
+        from_device: mallory.device(),
+        ..ev
+    };
     let mut fresh = device("mallory", 3);
     fresh.observe(&relay.devices);
     assert!(fresh.receive_to_device(&forged).is_err());
@@ -184,18 +234,28 @@ fn a_saved_machine_opens_with_its_key_only_and_keeps_reading() {
     let key = [7u8; 32];
     let saved = bob.save(&key);
     assert!(!saved.contains("kept"));
-    assert!(matches!(Machine::load(&saved, &[8u8; 32]), Err(Error::Pickle(_))));
+    assert!(matches!(
+        Machine::load(&saved, &[8u8; 32]),
+        Err(Error::Pickle(_))
+    ));
     let mut back = Machine::load(&saved, &key).unwrap();
     assert_eq!(back.decrypt(ROOM, "alice", &enc).unwrap().body, "kept");
     assert_eq!(back.device_keys(), bob.device_keys());
     assert_eq!(back.to_device_done(), bob.to_device_done());
     let enc2 = relay.send(&mut alice, &all, "after restart");
-    assert_eq!(back.decrypt(ROOM, "alice", &enc2).unwrap().body, "after restart");
+    assert_eq!(
+        back.decrypt(ROOM, "alice", &enc2).unwrap().body,
+        "after restart"
+    );
 }
 
 #[test]
 fn safety_codes_match_on_both_sides_and_differ_per_pair() {
-    let (a, b, c) = (device("alice", 1).device_keys(), device("bob", 2).device_keys(), device("bob", 2).device_keys());
+    let (a, b, c) = (
+        device("alice", 1).device_keys(),
+        device("bob", 2).device_keys(),
+        device("bob", 2).device_keys(),
+    );
     let ab = safety_code(&a, &b);
     assert_eq!(ab, safety_code(&b, &a));
     assert_eq!(ab.emoji.len(), 7);

@@ -139,7 +139,8 @@ pub struct ToDeviceSend {
 /// connections as `{"type":"to_device", …}` until it acks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToDeviceEvent {
-    /// Increases per recipient device; ack with `to_device_ack`.
+    /// Numbers the recipient device's messages 1, 2, 3, … with no gaps,
+    /// in the order they were stored; ack with `to_device_ack`.
     pub id: u64,
     pub from: String,
     pub from_device: DeviceId,
@@ -157,10 +158,10 @@ pub struct Encrypted {
 
 impl Encrypted {
     /// Most bytes of ciphertext for a body of `max_body` bytes: base64 of
-    /// the JSON plaintext (a body may grow ×6 when escaped), its MAC and
-    /// signature.
+    /// the JSON plaintext (a valid body at most doubles when escaped: no
+    /// control characters), its padding, MAC and signature.
     pub fn max_ciphertext(max_body: usize) -> usize {
-        (max_body * 6 + 1024) * 4 / 3 + 256
+        (max_body * 2 + 256) * 4 / 3 + 64
     }
 }
 

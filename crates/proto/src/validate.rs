@@ -46,7 +46,9 @@ pub enum ValidationError {
     Status,
     #[error("encrypted content is {len} bytes; the limit is {max}")]
     CiphertextTooLarge { len: usize, max: usize },
-    #[error("encrypted content must be unpadded base64 with a session id of 1 to 64 such characters")]
+    #[error(
+        "encrypted content must be unpadded base64 with a session id of 1 to 64 such characters"
+    )]
     Ciphertext,
     #[error("{0} must be unpadded base64 of at most 128 characters")]
     Key(&'static str),
@@ -111,7 +113,10 @@ pub fn validate_body(body: &str, max_bytes: usize) -> Result<(), ValidationError
 /// Checks the ciphertext of an encrypted message or edit: unpadded
 /// base64, within what a `max_body`-byte message encrypts to, with a
 /// sensible session id (the server cannot look inside).
-pub fn validate_encrypted(enc: &crate::e2e::Encrypted, max_body: usize) -> Result<(), ValidationError> {
+pub fn validate_encrypted(
+    enc: &crate::e2e::Encrypted,
+    max_body: usize,
+) -> Result<(), ValidationError> {
     let max = crate::e2e::Encrypted::max_ciphertext(max_body);
     if enc.ciphertext.len() > max {
         return Err(ValidationError::CiphertextTooLarge {
@@ -119,7 +124,10 @@ pub fn validate_encrypted(enc: &crate::e2e::Encrypted, max_body: usize) -> Resul
             max,
         });
     }
-    let b64 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    let b64 = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    };
     if enc.ciphertext.is_empty()
         || !b64(&enc.ciphertext)
         || enc.session.is_empty()
@@ -136,8 +144,14 @@ pub fn validate_encrypted(enc: &crate::e2e::Encrypted, max_body: usize) -> Resul
 pub fn validate_key(value: &str, what: &'static str) -> Result<(), ValidationError> {
     let ok = !value.is_empty()
         && value.len() <= 128
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
-    if ok { Ok(()) } else { Err(ValidationError::Key(what)) }
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::Key(what))
+    }
 }
 
 /// Room names are case-insensitive like usernames: lowercased and checked.

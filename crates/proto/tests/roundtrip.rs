@@ -75,7 +75,14 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
         (any::<u64>(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |(id, kind, name, topic, (last_seq, unread, read_seq), (mentions, muted, encrypted))| RoomInfo {
+            |(
+                id,
+                kind,
+                name,
+                topic,
+                (last_seq, unread, read_seq),
+                (mentions, muted, encrypted),
+            )| RoomInfo {
                 id,
                 kind,
                 name,

@@ -8,10 +8,10 @@ use crate::conversations::NO_MESSAGE;
 use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
+use crate::store::e2e;
 use crate::store::events::{self, Appended, NewMessage};
 use crate::store::{Db, StoreError, collab, rooms};
 use securechat_proto::collab::ThreadState;
-use crate::store::e2e;
 use securechat_proto::e2e::Encrypted;
 use securechat_proto::{DeviceId, FileId, MessageId, RoomId, ServerMsg, UserId};
 

@@ -72,9 +72,9 @@ pub async fn upload(
             )?;
             match r {
                 Ok(n) => Ok(n),
-                Err(UploadRefused::NoDevice) => Err(ActionError::BadRequest(
-                    "publish this device's keys first",
-                )),
+                Err(UploadRefused::NoDevice) => {
+                    Err(ActionError::BadRequest("publish this device's keys first"))
+                }
                 Err(UploadRefused::KeysChanged) => Err(ActionError::Conflict(
                     "this device published other keys; log in again for a new device".into(),
                 )),
@@ -97,7 +97,10 @@ pub async fn upload(
 /// `GET /api/devices`: the caller's devices.
 pub async fn mine(state: &AppState, session: &Session) -> Result<Devices, ActionError> {
     let user = session.user.id;
-    let devices = state.store.read(move |c| e2e::devices_of(c, &[user])).await?;
+    let devices = state
+        .store
+        .read(move |c| e2e::devices_of(c, &[user]))
+        .await?;
     Ok(Devices { devices })
 }
 
@@ -145,7 +148,10 @@ pub async fn claim(state: &AppState, devices: Vec<DeviceId>) -> Result<KeysClaim
     if devices.len() > MAX_LOOKUP {
         return Err(ActionError::BadRequest("at most 1000 devices at once"));
     }
-    let keys = state.store.write(move |tx| e2e::claim(tx, &devices)).await?;
+    let keys = state
+        .store
+        .write(move |tx| e2e::claim(tx, &devices))
+        .await?;
     Ok(KeysClaimed { keys })
 }
 
@@ -225,7 +231,9 @@ fn check_room_key(
 ) -> Result<(), ActionError> {
     require_member(rooms::access(tx, room, sender)?)?;
     if !e2e::room_encrypted(tx, room)? {
-        return Err(ActionError::BadRequest("this conversation is not encrypted"));
+        return Err(ActionError::BadRequest(
+            "this conversation is not encrypted",
+        ));
     }
     if rooms::access(tx, room, owner)? != rooms::Access::Member {
         return Err(ActionError::BadRequest(
@@ -238,7 +246,11 @@ fn check_room_key(
 /// `DELETE /api/devices/{id}`: removes one of the caller's devices (ends
 /// that session and closes its connections). Senders then start new room
 /// keys, which it never gets.
-pub async fn remove(state: &AppState, session: &Session, device: DeviceId) -> Result<(), ActionError> {
+pub async fn remove(
+    state: &AppState,
+    session: &Session,
+    device: DeviceId,
+) -> Result<(), ActionError> {
     let user = session.user.id;
     let sid = SessionId(device.0);
     state

@@ -33,7 +33,7 @@ const TABLES: &[(&str, Option<&str>)] = &[
     ("thread_follows", None),
     ("devices", None),
     ("one_time_keys", None),
-    ("to_device", Some("id")),
+    ("to_device", None),
     ("room_key_shares", None),
 ];
 

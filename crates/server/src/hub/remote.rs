@@ -311,9 +311,7 @@ mod tests {
                 sessions: vec![1, 2],
                 code: 4001,
             },
-            Wire::ToDevice {
-                sessions: vec![3],
-            },
+            Wire::ToDevice { sessions: vec![3] },
             Wire::Presence {
                 user: UserId(5),
                 name: "ann".into(),

@@ -59,14 +59,25 @@ pub fn upload(
     let existing = device(db, id)?;
     match (keys, &existing) {
         (None, None) => return Ok(Err(UploadRefused::NoDevice)),
-        (Some(k), Some(e)) if k.curve25519 != e.curve25519 || k.ed25519 != e.ed25519 || k.signature != e.signature => {
+        (Some(k), Some(e))
+            if k.curve25519 != e.curve25519
+                || k.ed25519 != e.ed25519
+                || k.signature != e.signature =>
+        {
             return Ok(Err(UploadRefused::KeysChanged));
         }
         (Some(k), None) => {
             db.execute(
                 "INSERT INTO devices (id, user_id, curve25519, ed25519, signature, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id.0, user.0, k.curve25519.as_str(), k.ed25519.as_str(), k.signature.as_str(), now],
+                params![
+                    id.0,
+                    user.0,
+                    k.curve25519.as_str(),
+                    k.ed25519.as_str(),
+                    k.signature.as_str(),
+                    now
+                ],
             )?;
         }
         _ => {}
@@ -79,15 +90,28 @@ pub fn upload(
         stored += db.execute(
             "INSERT INTO one_time_keys (device_id, fallback, key_id, key, signature)
              VALUES (?1, 0, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            params![id.0, k.key_id.as_str(), k.key.as_str(), k.signature.as_str()],
+            params![
+                id.0,
+                k.key_id.as_str(),
+                k.key.as_str(),
+                k.signature.as_str()
+            ],
         )? as u64;
     }
     if let Some(k) = fallback {
-        db.execute("DELETE FROM one_time_keys WHERE device_id = ?1 AND fallback = 1", [id.0])?;
+        db.execute(
+            "DELETE FROM one_time_keys WHERE device_id = ?1 AND fallback = 1",
+            [id.0],
+        )?;
         db.execute(
             "INSERT INTO one_time_keys (device_id, fallback, key_id, key, signature)
              VALUES (?1, 1, ?2, ?3, ?4)",
-            params![id.0, k.key_id.as_str(), k.key.as_str(), k.signature.as_str()],
+            params![
+                id.0,
+                k.key_id.as_str(),
+                k.key.as_str(),
+                k.signature.as_str()
+            ],
         )?;
     }
     Ok(Ok(stored))
@@ -158,7 +182,11 @@ pub fn claim(db: &Db<'_>, devices: &[DeviceId]) -> Result<Vec<ClaimedKey>, Store
                 params![device.0, k.key_id.as_str()],
             )?;
             if taken == 1 {
-                claimed = Some(ClaimedKey { device, key: k, fallback: false });
+                claimed = Some(ClaimedKey {
+                    device,
+                    key: k,
+                    fallback: false,
+                });
                 break;
             }
         }
@@ -170,14 +198,20 @@ pub fn claim(db: &Db<'_>, devices: &[DeviceId]) -> Result<Vec<ClaimedKey>, Store
                     [device.0],
                     key,
                 )?
-                .map(|k| ClaimedKey { device, key: k, fallback: true });
+                .map(|k| ClaimedKey {
+                    device,
+                    key: k,
+                    fallback: true,
+                });
         }
         out.extend(claimed);
     }
     Ok(out)
 }
 
-/// Queues a to-device message; returns its id.
+/// Queues a to-device message; returns its number, the device's next
+/// (its row's counter, taken in this transaction: numbers are gapless and
+/// in commit order, even with several nodes writing).
 pub fn queue(
     db: &Db<'_>,
     to: DeviceId,
@@ -186,20 +220,26 @@ pub fn queue(
     body: &str,
     now: i64,
 ) -> Result<u64, StoreError> {
-    db.insert(
-        "INSERT INTO to_device (device_id, sender_id, sender_device, body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![to.0, sender.0, sender_device.0, body, now],
-    )?
-    .map(|id| id as u64)
-    .ok_or(StoreError::NotFound)
+    let seq: i64 = db.query_row(
+        "UPDATE devices SET to_device_seq = to_device_seq + 1 WHERE id = ?1 RETURNING to_device_seq",
+        [to.0],
+        |r| r.get(0),
+    )?;
+    db.execute(
+        "INSERT INTO to_device (device_id, seq, sender_id, sender_device, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![to.0, seq, sender.0, sender_device.0, body, now],
+    )?;
+    Ok(seq as u64)
 }
 
 /// The owner of a device, if it exists.
 pub fn owner(db: &Db<'_>, device: DeviceId) -> Result<Option<UserId>, StoreError> {
-    db.query_opt("SELECT user_id FROM devices WHERE id = ?1", [device.0], |r| {
-        Ok(UserId(r.get(0)?))
-    })
+    db.query_opt(
+        "SELECT user_id FROM devices WHERE id = ?1",
+        [device.0],
+        |r| Ok(UserId(r.get(0)?)),
+    )
 }
 
 /// Records that `device` got `sender_device`'s Megolm session `session`
@@ -256,9 +296,9 @@ pub fn pending(
     limit: usize,
 ) -> Result<Vec<ToDeviceEvent>, StoreError> {
     db.query_map(
-        "SELECT t.id, u.username, t.sender_device, t.body FROM to_device t
+        "SELECT t.seq, u.username, t.sender_device, t.body FROM to_device t
          JOIN users u ON u.id = t.sender_id
-         WHERE t.device_id = ?1 AND t.id > ?2 ORDER BY t.id LIMIT ?3",
+         WHERE t.device_id = ?1 AND t.seq > ?2 ORDER BY t.seq LIMIT ?3",
         params![device.0, after.min(i64::MAX as u64) as i64, limit as i64],
         |r| {
             Ok(ToDeviceEvent {
@@ -274,7 +314,7 @@ pub fn pending(
 /// Forgets `device`'s to-device messages up to `upto` (it has them).
 pub fn ack(db: &Db<'_>, device: DeviceId, upto: u64) -> Result<usize, StoreError> {
     db.execute(
-        "DELETE FROM to_device WHERE device_id = ?1 AND id <= ?2",
+        "DELETE FROM to_device WHERE device_id = ?1 AND seq <= ?2",
         params![device.0, upto.min(i64::MAX as u64) as i64],
     )
 }
@@ -282,6 +322,8 @@ pub fn ack(db: &Db<'_>, device: DeviceId, upto: u64) -> Result<usize, StoreError
 /// Whether a room is end-to-end encrypted.
 pub fn room_encrypted(db: &Db<'_>, room: RoomId) -> Result<bool, StoreError> {
     Ok(db
-        .query_opt("SELECT encrypted FROM rooms WHERE id = ?1", [room.0], |r| r.get::<bool>(0))?
+        .query_opt("SELECT encrypted FROM rooms WHERE id = ?1", [room.0], |r| {
+            r.get::<bool>(0)
+        })?
         .unwrap_or(false))
 }

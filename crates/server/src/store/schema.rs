@@ -184,7 +184,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 7: end-to-end encryption. A device is a session that published keys
     // (it goes with its session); its one-time keys are handed out once;
-    // to-device messages wait per device until acked; a room key share
+    // to-device messages wait per device until acked, numbered per device
+    // by a counter on its row (gapless, in commit order); a room key share
     // records which devices got which Megolm session, so a send can be
     // refused until every current device has its key. Encrypted rooms
     // keep messages as ciphertext in `events.encrypted` (never in `body`,
@@ -198,7 +199,8 @@ const MIGRATIONS: &[&str] = &[
         curve25519  TEXT NOT NULL UNIQUE,
         ed25519     TEXT NOT NULL UNIQUE,
         signature   TEXT NOT NULL,
-        created_at  INTEGER NOT NULL
+        created_at  INTEGER NOT NULL,
+        to_device_seq INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX devices_user ON devices(user_id);
     CREATE TABLE one_time_keys (
@@ -210,14 +212,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, fallback, key_id)
     ) WITHOUT ROWID;
     CREATE TABLE to_device (
-        id            INTEGER PRIMARY KEY,
         device_id     INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+        seq           INTEGER NOT NULL,
         sender_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         sender_device INTEGER NOT NULL,
         body          TEXT NOT NULL,
-        created_at    INTEGER NOT NULL
-    );
-    CREATE INDEX to_device_device ON to_device(device_id, id);
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (device_id, seq)
+    ) WITHOUT ROWID;
     CREATE TABLE room_key_shares (
         room_id       INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
         session       TEXT NOT NULL,

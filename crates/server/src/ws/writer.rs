@@ -14,11 +14,11 @@
 use crate::hub::{Close, IdMap, Outbound};
 use crate::metrics::{self, Metrics};
 use crate::outbox::OutboxRx;
+use crate::store::e2e;
 use crate::store::{Store, StoreError, events};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use crate::store::e2e;
 use securechat_proto::{DeviceId, RoomId, Seq, ServerMsg, Timestamp};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -157,7 +157,7 @@ impl Writer {
         tokio::pin!(hold_deadline);
         let mut batch = VecDeque::new();
         // Whatever waited for this device while it was away goes first.
-        if let Err(stop) = self.to_device().await {
+        if let Err(stop) = self.send_to_device_messages().await {
             return stop;
         }
         loop {
@@ -206,7 +206,7 @@ impl Writer {
         self.sink.send(Message::Ping(Default::default())).await?;
         // A poke from another node may have been lost on the way (the
         // broker is at most once): look again now and then.
-        self.to_device().await?;
+        self.send_to_device_messages().await?;
         Ok(())
     }
 
@@ -235,7 +235,7 @@ impl Writer {
             }
             Outbound::Sync(since) => self.sync(since).await?,
             Outbound::Release => self.go_live().await?,
-            Outbound::ToDevice => self.to_device().await?,
+            Outbound::ToDevice => self.send_to_device_messages().await?,
             Outbound::Close(close) => return Err(Stop::Close(close)),
         }
         Ok(())
@@ -287,7 +287,7 @@ impl Writer {
 
     /// Sends the to-device messages this connection has not sent yet (the
     /// client acks them; unacked ones come again on its next connection).
-    async fn to_device(&mut self) -> Result<(), Stop> {
+    async fn send_to_device_messages(&mut self) -> Result<(), Stop> {
         loop {
             let (device, after) = (self.device, self.to_device_after);
             let page = self

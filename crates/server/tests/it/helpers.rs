@@ -2,25 +2,21 @@
 //! temp data dir and its own CA, real HTTPS (reqwest + rustls) and real wss
 //! clients (tokio-tungstenite over tokio-rustls).
 
+pub use crate::endpoint::Endpoint;
 use futures_util::{SinkExt, StreamExt};
-use reqwest::StatusCode;
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
-use securechat_proto::ws::{Ack, RoomInfo, Welcome};
+use rustls::pki_types::{CertificateDer, pem::PemObject};
+use securechat_proto::ws::{Ack, Welcome};
 use securechat_proto::{RoomId, ServerMsg};
 use securechat_server::{Config, Prepared, state::AppState};
 use serde_json::{Value, json};
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -29,11 +25,10 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
-    pub addr: SocketAddr,
+    /// How clients reach it (`app.addr`, `app.http`, `app.post(…)`, …).
+    pub ep: Endpoint,
     pub state: AppState,
     pub config: Config,
-    pub ca_der: CertificateDer<'static>,
-    pub http: reqwest::Client,
     pub dir: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -80,17 +75,10 @@ async fn start(config: Config, dir: Option<TempDir>) -> TestApp {
     let task = tokio::spawn(securechat_server::serve(listener, prepared, async {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(client_tls(&ca_der))
-        .resolve("localhost", addr)
-        .build()
-        .unwrap();
     TestApp {
-        addr,
+        ep: Endpoint::new(addr, ca_der),
         state,
         config,
-        ca_der,
-        http,
         dir,
         stop: Some(stop),
         task: Some(task),
@@ -118,10 +106,6 @@ pub fn client_tls(ca: &CertificateDer<'static>) -> rustls::ClientConfig {
 pub type Ws = WebSocketStream<TlsStream<TcpStream>>;
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.addr.port())
-    }
-
     pub fn data_dir(&self) -> PathBuf {
         self.config.data_dir.clone()
     }
@@ -162,109 +146,6 @@ impl TestApp {
         start(config, self.dir.take()).await
     }
 
-    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.post(self.url(path)).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.expect("request")
-    }
-
-    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.get(self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.expect("request")
-    }
-
-    pub async fn patch(&self, path: &str, body: Value, token: &str) -> reqwest::Response {
-        self.http
-            .patch(self.url(path))
-            .json(&body)
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn put(&self, path: &str, body: Value, token: &str) -> reqwest::Response {
-        self.http
-            .put(self.url(path))
-            .json(&body)
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn delete(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    /// POSTs and returns the `room` of a `RoomResponse`, asserting `status`.
-    pub async fn post_room(&self, path: &str, body: Value, token: &str, status: u16) -> RoomInfo {
-        let res = self.post(path, body, Some(token)).await;
-        assert_eq!(res.status().as_u16(), status, "POST {path}");
-        let body: Value = res.json().await.unwrap();
-        serde_json::from_value(body["room"].clone()).expect("a room")
-    }
-
-    /// Creates a room named `name` of `kind` ("public" or "private") as
-    /// `token`'s user; returns its id.
-    pub async fn new_room(&self, token: &str, name: &str, kind: &str) -> RoomId {
-        self.post_room(
-            "/api/rooms",
-            json!({"name": name, "kind": kind}),
-            token,
-            201,
-        )
-        .await
-        .id
-    }
-
-    /// The bodies of the latest page of `room`'s history, oldest first.
-    pub async fn history_bodies(&self, room: RoomId, token: &str) -> Vec<String> {
-        let history = self
-            .get_json(&format!("/api/rooms/{room}/events"), token)
-            .await;
-        history["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .filter_map(|e| e["body"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// GETs JSON, asserting 200.
-    pub async fn get_json(&self, path: &str, token: &str) -> Value {
-        let res = self.get(path, Some(token)).await;
-        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-        res.json().await.unwrap()
-    }
-
-    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
-        self.post(
-            "/api/register",
-            json!({"username": username, "password": password}),
-            None,
-        )
-        .await
-    }
-
-    /// Registers `username` and returns its session token.
-    pub async fn register_ok(&self, username: &str) -> String {
-        let res = self.register(username, PASSWORD).await;
-        assert_eq!(res.status(), StatusCode::CREATED, "register {username}");
-        let body: Value = res.json().await.unwrap();
-        body["token"].as_str().unwrap().to_owned()
-    }
-
     /// How many file rows the database holds.
     pub async fn file_rows(&self) -> i64 {
         self.state
@@ -281,92 +162,13 @@ impl TestApp {
             .unwrap()
             .expect("user exists")
     }
+}
 
-    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
-        self.post(
-            "/api/login",
-            json!({"username": username, "password": password}),
-            None,
-        )
-        .await
-    }
+impl std::ops::Deref for TestApp {
+    type Target = Endpoint;
 
-    /// Opens a wss:// connection with `token` and reads its `welcome`.
-    pub async fn connect(&self, token: &str) -> (Client, Welcome) {
-        let mut c = self.ws(token).await.expect("websocket connects");
-        let welcome = c.welcome().await;
-        (c, welcome)
-    }
-
-    /// Opens `/ws` with a bearer token.
-    pub async fn ws(&self, token: &str) -> Result<Client, tungstenite::Error> {
-        self.ws_with(&[("authorization", format!("Bearer {token}"))], None)
-            .await
-    }
-
-    /// Opens `/ws` with the given headers; `recv_buffer` shrinks the
-    /// client's TCP receive buffer (to make a slow consumer).
-    pub async fn ws_with(
-        &self,
-        headers: &[(&str, String)],
-        recv_buffer: Option<u32>,
-    ) -> Result<Client, tungstenite::Error> {
-        let socket = TcpSocket::new_v4().unwrap();
-        if let Some(size) = recv_buffer {
-            socket.set_recv_buffer_size(size).unwrap();
-        }
-        self.ws_on(socket, headers).await
-    }
-
-    /// Opens `/ws` with a bearer token from the local address `ip` (any
-    /// 127.0.0.0/8 address works on Linux loopback).
-    pub async fn ws_from(&self, token: &str, ip: IpAddr) -> Result<Client, tungstenite::Error> {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(ip, 0)).unwrap();
-        self.ws_on(socket, &[("authorization", format!("Bearer {token}"))])
-            .await
-    }
-
-    async fn ws_on(
-        &self,
-        socket: TcpSocket,
-        headers: &[(&str, String)],
-    ) -> Result<Client, tungstenite::Error> {
-        let tcp = socket.connect(self.addr).await?;
-        let connector = TlsConnector::from(Arc::new(client_tls(&self.ca_der)));
-        let tls = connector
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await?;
-        let mut req = format!("wss://localhost:{}/ws", self.addr.port())
-            .into_client_request()
-            .unwrap();
-        for (k, v) in headers {
-            let name: tungstenite::http::HeaderName = k.parse().expect("header name");
-            req.headers_mut()
-                .insert(name, v.parse().expect("header value"));
-        }
-        let (stream, _) = tokio_tungstenite::client_async(req, tls).await?;
-        Ok(Client { stream })
-    }
-
-    /// An HTTPS client (trusting this server) whose connections come from
-    /// the local address `ip`.
-    pub fn http_from(&self, ip: IpAddr) -> reqwest::Client {
-        reqwest::Client::builder()
-            .tls_backend_preconfigured(client_tls(&self.ca_der))
-            .resolve("localhost", self.addr)
-            .local_address(ip)
-            .build()
-            .unwrap()
-    }
-
-    /// A TLS connection to the server on which nothing was sent yet.
-    pub async fn raw_tls(&self) -> TlsStream<TcpStream> {
-        let tcp = TcpStream::connect(self.addr).await.unwrap();
-        TlsConnector::from(Arc::new(client_tls(&self.ca_der)))
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .expect("TLS handshake")
+    fn deref(&self) -> &Endpoint {
+        &self.ep
     }
 }
 

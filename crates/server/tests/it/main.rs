@@ -7,6 +7,8 @@ mod auth;
 mod chat;
 mod cli;
 mod collab;
+mod e2e;
+mod endpoint;
 mod files;
 mod helpers;
 mod hostile;
