@@ -305,6 +305,7 @@ impl Api {
     ) -> Result<(), ClientError> {
         let req = EditRequest {
             body: body.to_owned(),
+            encrypted: None,
         };
         self.call::<IgnoredAny>(Method::PATCH, &message_path(room, msg), Some(&req))
             .await

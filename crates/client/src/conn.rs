@@ -275,6 +275,7 @@ impl Task {
                     client_msg_id: id,
                     body,
                     encrypted: None,
+                    mentions: Vec::new(),
                     thread: thread.map(|(t, _)| t),
                     also_room: thread.is_some_and(|(_, also)| also),
                 },

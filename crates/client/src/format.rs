@@ -245,6 +245,7 @@ mod tests {
             ts: ts(),
             target: MessageId(5),
             body: "new".into(),
+            encrypted: None,
             by: "bob".into(),
         });
         assert_eq!(said(&edit), None, "history shows the edited message once");

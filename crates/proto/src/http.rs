@@ -146,7 +146,12 @@ pub struct UsernameRequest {
 /// `PATCH /api/rooms/{id}/messages/{msg}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditRequest {
+    /// The new text; empty (or left out) when `encrypted` is given.
+    #[serde(default)]
     pub body: String,
+    /// In an encrypted room: the new content, encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<crate::e2e::Encrypted>,
 }
 
 /// A room as answered by the rooms API.

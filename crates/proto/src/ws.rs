@@ -21,6 +21,10 @@ pub enum ClientMsg {
         /// In an end-to-end encrypted room: the message, encrypted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encrypted: Option<crate::e2e::Encrypted>,
+        /// With `encrypted`: whom it mentions (usernames, or `room`), in
+        /// the clear so the server can notify them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<String>,
         /// Reply in the thread of this message (a reply to a reply joins
         /// the same thread).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -299,6 +303,9 @@ pub struct Edited {
     pub ts: Timestamp,
     pub target: MessageId,
     pub body: String,
+    /// In an encrypted room: the new content, encrypted (`body` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<crate::e2e::Encrypted>,
     pub by: String,
 }
 
@@ -392,6 +399,7 @@ mod tests {
                 client_msg_id: "c1".into(),
                 body: "hi".into(),
                 encrypted: None,
+                mentions: Vec::new(),
                 thread: None,
                 also_room: false,
             }

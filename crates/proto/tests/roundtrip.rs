@@ -52,6 +52,7 @@ fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
                             ciphertext,
                         }
                     }),
+                    mentions: Vec::new(),
                     thread: thread.map(MessageId),
                     also_room,
                 }
@@ -147,6 +148,7 @@ fn any_room_event() -> impl Strategy<Value = ServerMsg> {
                 ts,
                 target: MessageId(target),
                 body,
+                encrypted: None,
                 by
             })
         ),

@@ -29,6 +29,8 @@ pub struct Post {
     pub encrypted: Option<Encrypted>,
     /// The posting session's device (to check `encrypted.device`).
     pub device: Option<DeviceId>,
+    /// With `encrypted`: whom it mentions, in the clear.
+    pub mentions: Vec<String>,
 }
 
 /// A stored (or retried) message, and the users who now follow a thread
@@ -89,7 +91,8 @@ pub fn store(
     if let Some(first) = events::by_client_msg_id(tx, user, &post.client_msg_id)? {
         return plain(Appended::Duplicate(first));
     }
-    if let Err(refused) = check_encryption(tx, room, post)? {
+    let clear = post.file.is_some() || !post.body.is_empty();
+    if let Err(refused) = check_encryption(tx, room, post.encrypted.as_ref(), post.device, clear)? {
         return Ok(Err(refused));
     }
     // A reply or a mention: check the root, resolve the names, then write.
@@ -111,7 +114,20 @@ pub fn store(
             _ => return Ok(Err(NO_MESSAGE)),
         },
     };
-    let mentions = resolve_mentions(tx, room, user, &post.body)?;
+    // Ciphertext mentions whom its sender names in the clear.
+    let named;
+    let text = match &post.encrypted {
+        None => &post.body,
+        Some(_) => {
+            named = post
+                .mentions
+                .iter()
+                .map(|m| format!("@{m} "))
+                .collect::<String>();
+            &named
+        }
+    };
+    let mentions = resolve_mentions(tx, room, user, text)?;
     new.thread = root.map(|(r, _)| r);
     new.also_room = post.also_room;
     new.mentions = mentions.data.as_deref();
@@ -148,18 +164,21 @@ pub fn store(
     }))
 }
 
-/// An encrypted room takes only ciphertext, from the posting session's
-/// own device, encrypted with a Megolm session that every current device
-/// of the room's members has received and no former one has (else
+/// An encrypted room takes only ciphertext (a message or an edit with
+/// nothing `clear`: no text, no file), from the posting session's own
+/// `device`, encrypted with a Megolm session that every current device of
+/// the room's members has received and no former one has (else
 /// `keys_outdated`: the client shares its key, or starts a new session,
 /// and sends again). Other rooms take only text.
-fn check_encryption(
+pub fn check_encryption(
     tx: &Db<'_>,
     room: RoomId,
-    post: &Post,
+    encrypted: Option<&Encrypted>,
+    device: Option<DeviceId>,
+    clear: bool,
 ) -> Result<Result<(), ActionError>, StoreError> {
     let encrypted_room = e2e::room_encrypted(tx, room)?;
-    let Some(enc) = &post.encrypted else {
+    let Some(enc) = encrypted else {
         return Ok(if encrypted_room {
             Err(ActionError::BadRequest(
                 "this conversation is end-to-end encrypted: send ciphertext",
@@ -173,12 +192,12 @@ fn check_encryption(
             "this conversation is not encrypted: send text",
         )));
     }
-    if post.device != Some(enc.device) || e2e::device(tx, enc.device)?.is_none() {
+    if device != Some(enc.device) || e2e::device(tx, enc.device)?.is_none() {
         return Ok(Err(ActionError::Forbidden(
             "encrypt with this session's own published device keys",
         )));
     }
-    if post.file.is_some() || !post.body.is_empty() {
+    if clear {
         return Ok(Err(ActionError::BadRequest(
             "an encrypted message carries no text and no file in the clear",
         )));

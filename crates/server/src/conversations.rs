@@ -14,10 +14,10 @@ use crate::store::events::{self, Kind, NewEvent, Stored};
 use crate::store::rooms::{self, Access, RoomRow};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Db, StoreError};
-use securechat_proto::http::{CreateRoom, HistoryResponse, RoomsResponse, UpdateRoom};
+use securechat_proto::http::{CreateRoom, EditRequest, HistoryResponse, RoomsResponse, UpdateRoom};
 use securechat_proto::validate::{self, normalize_room_name, validate_topic};
 use securechat_proto::ws::{MemberAction, RoomInfo, RoomKind};
-use securechat_proto::{MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
+use securechat_proto::{DeviceId, MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
 
 /// Largest history page.
 pub const MAX_PAGE: usize = 200;
@@ -453,11 +453,16 @@ pub async fn history(
 pub async fn edit(
     state: &AppState,
     user: UserId,
+    device: DeviceId,
     id: RoomId,
     msg: MessageId,
-    body: String,
+    req: EditRequest,
 ) -> Result<ServerMsg, ActionError> {
-    validate::validate_body(&body, state.config.max_message_bytes)?;
+    let EditRequest { body, encrypted } = req;
+    match &encrypted {
+        None => validate::validate_body(&body, state.config.max_message_bytes)?,
+        Some(enc) => validate::validate_encrypted(enc, state.config.max_message_bytes)?,
+    }
     act(state, move |tx, fx| {
         require_member(rooms::access(tx, id, user)?)?;
         let row = events::message_row(tx, id, msg)?.ok_or(NO_MESSAGE)?;
@@ -469,12 +474,20 @@ pub async fn edit(
                 "you can only edit your own messages",
             ));
         }
-        if crate::store::e2e::room_encrypted(tx, id)? {
-            return Err(ActionError::BadRequest(
-                "this conversation is end-to-end encrypted: edit with ciphertext",
-            ));
-        }
-        if row.body != body {
+        crate::chat::check_encryption(tx, id, encrypted.as_ref(), Some(device), !body.is_empty())??;
+        if let Some(enc) = &encrypted {
+            // The server cannot compare ciphertexts: every encrypted edit
+            // is a new event.
+            let ts = Timestamp::now();
+            let json = serde_json::to_string(enc).expect("ciphertext serializes");
+            events::set_encrypted(tx, msg, &json, ts)?;
+            let ev = NewEvent {
+                target: Some(msg),
+                encrypted: Some(&json),
+                ..NewEvent::new(Kind::Edit, user)
+            };
+            fx.push(Effect::Publish(events::append(tx, id, ev, ts)?));
+        } else if row.body != body {
             let ts = Timestamp::now();
             let mentions = crate::collab::resolve_mentions(tx, id, user, &body)?;
             events::set_body(tx, msg, &body, mentions.data.as_deref(), ts)?;

@@ -483,6 +483,7 @@ pub(super) mod tests {
             ts: Timestamp(0),
             target: MessageId(11),
             body: "fixed".into(),
+            encrypted: None,
             by: "bob".into(),
         })));
         let general = app.rooms.iter().find(|r| r.info.id == RoomId(1)).unwrap();

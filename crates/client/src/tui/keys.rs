@@ -382,6 +382,7 @@ mod tests {
             ts: Timestamp(0),
             target: MessageId(11),
             body: "first, fixed".into(),
+            encrypted: None,
             by: "alice".into(),
         })));
         app.key(key(KeyCode::Up));

@@ -12,7 +12,7 @@ use securechat_proto::http::{
     CreateRoom, EditRequest, HistoryResponse, MembersResponse, RoomResponse, RoomsResponse,
     UpdateRoom, UsernameRequest,
 };
-use securechat_proto::{MessageId, RoomId, Seq, ServerMsg};
+use securechat_proto::{DeviceId, MessageId, RoomId, Seq, ServerMsg};
 use serde::Deserialize;
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -123,7 +123,7 @@ pub async fn edit(
     ApiJson(req): ApiJson<EditRequest>,
 ) -> Answer<ServerMsg> {
     Ok(Json(
-        conversations::edit(&state, s.user.id, id, msg, req.body).await?,
+        conversations::edit(&state, s.user.id, DeviceId(s.id.0), id, msg, req).await?,
     ))
 }
 

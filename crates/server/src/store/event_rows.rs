@@ -86,6 +86,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> Result<Stored, StoreError> {
             ts,
             target,
             body: body.unwrap_or_default(),
+            encrypted: encrypted_of(r.get(25)?),
             by,
         }),
         "delete" => ServerMsg::Deleted(Deleted {

@@ -60,6 +60,8 @@ pub struct NewEvent<'a> {
     pub body: Option<&'a str>,
     /// A room's new topic.
     pub data: Option<&'a str>,
+    /// An edit in an encrypted room: the new content's ciphertext (JSON).
+    pub encrypted: Option<&'a str>,
 }
 
 impl<'a> NewEvent<'a> {
@@ -71,6 +73,7 @@ impl<'a> NewEvent<'a> {
             target: None,
             body: None,
             data: None,
+            encrypted: None,
         }
     }
 }
@@ -108,8 +111,9 @@ pub fn append(
         .optional()?
         .ok_or(StoreError::NotFound)?;
     let id = conn.insert(
-        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO events (room_id, seq, ts, user_id, kind, subject_id, target_id, body, data,
+                             encrypted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
         room.0,
         seq,
@@ -120,6 +124,7 @@ pub fn append(
         ev.target.map(|m| m.0),
         ev.body,
         ev.data,
+        ev.encrypted,
         ],
     )?
     .ok_or(StoreError::NotFound)?;
@@ -321,6 +326,20 @@ pub fn set_body(
     conn.execute(
         "UPDATE events SET body = ?2, data = ?3, edited_at = ?4 WHERE id = ?1",
         params![id.0, body, mentions, ts.0],
+    )?;
+    Ok(())
+}
+
+/// Replaces the encrypted content of `id` (an edit in an encrypted room).
+pub fn set_encrypted(
+    conn: &Db<'_>,
+    id: MessageId,
+    encrypted: &str,
+    ts: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE events SET encrypted = ?2, edited_at = ?3 WHERE id = ?1",
+        params![id.0, encrypted, ts.0],
     )?;
     Ok(())
 }

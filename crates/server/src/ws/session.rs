@@ -36,6 +36,9 @@ const WRITER_GRACE: Duration = Duration::from_secs(5);
 /// it a slow consumer.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// Most users an encrypted message may name in the clear.
+const MAX_CLEAR_MENTIONS: usize = 100;
+
 /// The answer to one frame, possibly still waiting for a commit.
 type Answer = Pin<Box<dyn Future<Output = ServerMsg> + Send>>;
 
@@ -252,6 +255,7 @@ impl Reader<'_> {
                 client_msg_id,
                 body,
                 encrypted,
+                mentions,
                 thread,
                 also_room,
             } => {
@@ -263,6 +267,7 @@ impl Reader<'_> {
                     file: None,
                     encrypted,
                     device: Some(DeviceId(self.session.id.0)),
+                    mentions,
                 };
                 return self.on_send(room, post).await;
             }
@@ -309,6 +314,13 @@ impl Reader<'_> {
         };
         let checked = match &post.encrypted {
             None => validate_body(&post.body, state.config.max_message_bytes),
+            Some(_) if post.mentions.len() > MAX_CLEAR_MENTIONS => {
+                self.answer(refusal(
+                    ErrorCode::BadRequest,
+                    format!("at most {MAX_CLEAR_MENTIONS} mentions"),
+                ));
+                return None;
+            }
             Some(enc) => validate_encrypted(enc, state.config.max_message_bytes),
         };
         if let Err(e) = checked {

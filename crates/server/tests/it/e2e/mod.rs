@@ -98,11 +98,17 @@ impl Dev {
         cmid: &str,
         enc: &Encrypted,
     ) -> Result<Ack, ErrorCode> {
-        self.ws
-            .send_json(
-                json!({"type": "send", "room": room, "client_msg_id": cmid, "encrypted": enc}),
-            )
-            .await;
+        self.send_frame(
+            json!({"type": "send", "room": room, "client_msg_id": cmid, "encrypted": enc}),
+        )
+        .await
+    }
+
+    /// Sends a `send` frame and returns its ack or error code.
+    pub async fn send_frame(&mut self, frame: Value) -> Result<Ack, ErrorCode> {
+        let cmid = frame["client_msg_id"].as_str().unwrap().to_owned();
+        let cmid = cmid.as_str();
+        self.ws.send_json(frame).await;
         let answer = self
             .ws
             .next_where(|m| match m {
@@ -132,6 +138,24 @@ impl Dev {
             }
         }
         panic!("keys still outdated after three shares");
+    }
+
+    /// An encrypted reply in the thread of `root`, naming `mentions` in the
+    /// clear for notifications.
+    pub async fn reply(
+        &mut self,
+        ep: &Endpoint,
+        room: RoomId,
+        cmid: &str,
+        body: &str,
+        root: securechat_proto::MessageId,
+        mentions: &[&str],
+    ) -> Ack {
+        self.share(ep, room).await;
+        let enc = self.m.encrypt(room, body).unwrap();
+        let frame = json!({"type": "send", "room": room, "client_msg_id": cmid, "encrypted": enc,
+                           "thread": root, "mentions": mentions});
+        self.send_frame(frame).await.expect("reply stored")
     }
 
     /// Reads frames until a message of `room` arrives, handling to-device

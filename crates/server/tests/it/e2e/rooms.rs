@@ -71,6 +71,34 @@ async fn members_read_and_outsiders_and_leavers_cannot() {
         ("bob".into(), "great, I'll tell the team".into())
     );
 
+    // A thread reply that mentions alice: the thread and the mention
+    // (named in the clear) work as in any room; the text stays sealed.
+    let reply = bob
+        .reply(&app, room, "b2", "@alice see thread", ack.id, &["alice"])
+        .await;
+    assert_eq!(alice.next_message(&app, room).await.1, "@alice see thread");
+    let rooms = app.get_json("/api/rooms", &alice.token).await;
+    let info = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == room.0)
+        .unwrap()
+        .clone();
+    assert_eq!(info["mentions"], 1, "{info}");
+    let thread = app
+        .get_json(
+            &format!("/api/rooms/{room}/threads/{}", ack.id),
+            &alice.token,
+        )
+        .await;
+    assert!(
+        thread
+            .to_string()
+            .contains(&format!("\"id\":{}", reply.id.0)),
+        "{thread}"
+    );
+
     // An outsider sees nothing of the room, cannot take its devices or
     // slip a key in, and holds no key for it.
     assert_eq!(
@@ -168,7 +196,7 @@ async fn text_and_ciphertext_stay_where_they_belong() {
     let alice_token = app.register_ok("alice").await;
     let bob_token = app.register_ok("bob").await;
     let mut alice = Dev::new(&app, "alice", alice_token).await;
-    let _bob = Dev::new(&app, "bob", bob_token).await;
+    let mut bob = Dev::new(&app, "bob", bob_token).await;
     let plain_room = app.new_room(&alice.token, "open", "private").await;
     let enc = alice.m.encrypt(plain_room, "x").unwrap();
     assert_eq!(
@@ -227,6 +255,37 @@ async fn text_and_ciphertext_stay_where_they_belong() {
         )
         .await;
     assert_eq!(res.status(), 400);
+    assert_eq!(bob.next_message(&app, dm.id).await.1, "hello");
+    // An encrypted edit: the others open the new content.
+    let edited = alice.m.encrypt(dm.id, "hello, edited").unwrap();
+    let res = app
+        .patch(
+            &format!("/api/rooms/{}/messages/{}", dm.id, ack.id),
+            json!({"encrypted": edited}),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let now: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (now["edited"].as_bool(), now["body"].as_str()),
+        (Some(true), Some(""))
+    );
+    match bob
+        .ws
+        .next_where(|m| matches!(m, ServerMsg::Edited(_)))
+        .await
+    {
+        ServerMsg::Edited(e) => {
+            assert_eq!((e.target, e.body.as_str()), (ack.id, ""));
+            let opened = bob
+                .m
+                .decrypt(dm.id, "alice", &e.encrypted.unwrap())
+                .unwrap();
+            assert_eq!(opened.body, "hello, edited");
+        }
+        _ => unreachable!(),
+    }
     // An oversized or malformed ciphertext is refused before anything else.
     let mut big = alice.m.encrypt(dm.id, "x").unwrap();
     big.ciphertext = "A".repeat(50_000);
