@@ -9,17 +9,22 @@
 //!   with whom before sending, and decryption;
 //! - [`pickle`]: saving and loading a machine, every secret encrypted with
 //!   a 32-byte pickle key;
+//! - [`backup`]: the recovery key (or passphrase, via Argon2id) and the
+//!   sealed copies of room keys the server keeps for a new device;
 //! - [`safety`]: the safety code two users compare to verify each other's
 //!   devices.
 //!
 //! No cryptography is written here: keys, signatures, Olm and Megolm are
-//! vodozemac's, hashes are RustCrypto's `sha2`.
+//! vodozemac's; hashes, the key backup's AEAD (XChaCha20-Poly1305) and
+//! Argon2id are RustCrypto's.
 
+pub mod backup;
 pub mod keys;
 pub mod machine;
 pub mod pickle;
 pub mod safety;
 
+pub use backup::RecoveryKey;
 pub use machine::{Decrypted, Machine, Received, SharePlan, Trust};
 pub use safety::{SafetyCode, safety_code};
 

@@ -262,3 +262,72 @@ fn safety_codes_match_on_both_sides_and_differ_per_pair() {
     assert_eq!(ab.digits.len(), 6 * 5 + 5);
     assert_ne!(ab, safety_code(&a, &c), "other keys, other code");
 }
+
+#[test]
+fn a_new_device_reads_old_history_from_the_backup_and_only_with_the_key() {
+    let mut relay = Relay::default();
+    let (mut alice, mut bob) = (device("alice", 1), device("bob", 2));
+    relay.join(&mut alice);
+    relay.join(&mut bob);
+    let all = relay.devices.clone();
+    let old = relay.send(&mut alice, &all, "history before the new phone");
+    relay.deliver(&mut bob);
+    // Bob backs up his keys with a passphrase.
+    let salt = RecoveryKey::new_salt().unwrap();
+    let key = RecoveryKey::from_passphrase("correct horse battery staple", &salt).unwrap();
+    let info = key.info(Some(salt.clone())).unwrap();
+    let entries = bob.backup_entries(&key, &Default::default()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert!(!format!("{entries:?}").contains("history"));
+    // His new phone: nothing until the passphrase is given.
+    let mut phone = device("bob", 3);
+    assert_eq!(
+        phone.decrypt(ROOM, "alice", &old),
+        Err(Error::UnknownSession)
+    );
+    let wrong = RecoveryKey::from_passphrase("wrong horse", &salt).unwrap();
+    assert!(phone.restore(&wrong, &info, &entries).is_err());
+    assert_eq!(
+        phone.decrypt(ROOM, "alice", &old),
+        Err(Error::UnknownSession)
+    );
+    let again = RecoveryKey::from_passphrase("correct horse battery staple", &salt).unwrap();
+    assert_eq!(phone.restore(&again, &info, &entries).unwrap(), 1);
+    assert_eq!(
+        phone.decrypt(ROOM, "alice", &old).unwrap().body,
+        "history before the new phone"
+    );
+    // Restoring twice adds nothing; an entry moved to another room fails.
+    assert_eq!(phone.restore(&again, &info, &entries).unwrap(), 0);
+    let mut moved = entries.clone();
+    moved[0].room = RoomId(99);
+    assert!(device("bob", 4).restore(&again, &info, &moved).is_err());
+    // Already backed up: not sealed again.
+    let skip = entries
+        .iter()
+        .map(|e| (e.room, e.session.clone()))
+        .collect();
+    assert!(bob.backup_entries(&key, &skip).unwrap().is_empty());
+}
+
+#[test]
+fn recovery_keys_print_and_parse_forgivingly() {
+    let key = RecoveryKey::generate().unwrap();
+    let shown = key.to_display();
+    assert_eq!(shown.replace(' ', "").len(), 52);
+    assert_eq!(RecoveryKey::parse(&shown).unwrap(), key);
+    let sloppy = shown
+        .to_lowercase()
+        .replace('0', "o")
+        .replace('1', "l")
+        .replace(' ', "-");
+    assert_eq!(RecoveryKey::parse(&sloppy).unwrap(), key);
+    assert!(RecoveryKey::parse("ABCD").is_err());
+    assert!(RecoveryKey::parse(&shown.replace(shown.chars().next().unwrap(), "U")).is_err());
+    assert_ne!(RecoveryKey::generate().unwrap(), key);
+    assert_eq!(
+        format!("{key:?}"),
+        "RecoveryKey(…)",
+        "never printed by accident"
+    );
+}

@@ -172,3 +172,31 @@ pub struct Plaintext {
     pub room: RoomId,
     pub body: String,
 }
+
+/// What the server keeps about a user's key backup: the passphrase's
+/// Argon2id salt (when the key came from one) and a sealed check text
+/// that tells a right recovery key from a wrong one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    pub check: String,
+}
+
+/// One room key in the backup, sealed with the recovery key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupEntry {
+    pub room: RoomId,
+    pub session: String,
+    pub data: String,
+}
+
+/// `GET /api/keys/backup` (the whole backup) and `PUT /api/keys/backup`
+/// (more keys; `info` left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyBackup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<BackupInfo>,
+    #[serde(default)]
+    pub keys: Vec<BackupEntry>,
+}

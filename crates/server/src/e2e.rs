@@ -10,7 +10,8 @@ use crate::store::e2e::{self, UploadRefused};
 use crate::store::sessions::{self, Session, SessionId};
 use crate::store::{Db, StoreError, rooms, users};
 use securechat_proto::e2e::{
-    Devices, KeysClaimed, KeysUpload, KeysUploaded, OneTimeKey, ToDeviceOut,
+    BackupEntry, BackupInfo, Devices, KeyBackup, KeysClaimed, KeysUpload, KeysUploaded, OneTimeKey,
+    ToDeviceOut,
 };
 use securechat_proto::validate::validate_key;
 use securechat_proto::{DeviceId, RoomId, Timestamp};
@@ -267,4 +268,70 @@ pub async fn remove(
     state.hub.close_sessions(&[sid], Close::SESSION_ENDED);
     tracing::info!(user = %user, device = %device, "device removed");
     Ok(())
+}
+
+/// Most room keys added to a backup in one request.
+pub const MAX_BACKUP_BATCH: usize = 1000;
+
+/// `GET /api/keys/backup`: the caller's backup (their own only).
+pub async fn backup(state: &AppState, session: &Session) -> Result<KeyBackup, ActionError> {
+    let user = session.user.id;
+    Ok(state.store.read(move |c| e2e::backup(c, user)).await?)
+}
+
+/// `PUT /api/keys/backup/info`: starts a new backup (a new recovery key);
+/// what the old one held is dropped. `DELETE /api/keys/backup` passes
+/// `None`: no backup.
+pub async fn reset_backup(
+    state: &AppState,
+    session: &Session,
+    info: Option<BackupInfo>,
+) -> Result<(), ActionError> {
+    if let Some(i) = &info {
+        validate_key(&i.check, "check")?;
+        if let Some(salt) = &i.salt {
+            validate_key(salt, "salt")?;
+        }
+    }
+    let user = session.user.id;
+    state
+        .store
+        .write(move |tx| e2e::reset_backup(tx, user, info.as_ref()))
+        .await?;
+    tracing::info!(user = %user, "key backup replaced");
+    Ok(())
+}
+
+/// `PUT /api/keys/backup`: adds sealed room keys; returns how many were
+/// new.
+pub async fn add_to_backup(
+    state: &AppState,
+    session: &Session,
+    keys: Vec<BackupEntry>,
+) -> Result<usize, ActionError> {
+    if keys.len() > MAX_BACKUP_BATCH {
+        return Err(ActionError::BadRequest("at most 1000 keys at once"));
+    }
+    for k in &keys {
+        validate_key(&k.session, "session")?;
+        if k.data.is_empty()
+            || k.data.len() > MAX_TO_DEVICE_BODY
+            || !k
+                .data
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        {
+            return Err(ActionError::BadRequest(
+                "a backed-up key is 1 to 8192 characters of base64",
+            ));
+        }
+    }
+    let user = session.user.id;
+    state
+        .store
+        .write(move |tx| e2e::add_to_backup(tx, user, &keys))
+        .await?
+        .ok_or(ActionError::Conflict(
+            "no key backup: start one first".into(),
+        ))
 }

@@ -35,6 +35,8 @@ const TABLES: &[(&str, Option<&str>)] = &[
     ("one_time_keys", None),
     ("to_device", None),
     ("room_key_shares", None),
+    ("key_backup_info", None),
+    ("key_backup", None),
 ];
 
 #[derive(Debug, Error)]

@@ -10,7 +10,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use securechat_proto::e2e::{
-    Devices, KeysClaim, KeysClaimed, KeysQuery, KeysUpload, KeysUploaded, ToDeviceSend,
+    BackupInfo, Devices, KeyBackup, KeysClaim, KeysClaimed, KeysQuery, KeysUpload, KeysUploaded,
+    ToDeviceSend,
 };
 use securechat_proto::{DeviceId, RoomId};
 
@@ -75,4 +76,38 @@ pub async fn room_devices(
     ApiPath(id): ApiPath<RoomId>,
 ) -> Answer<Devices> {
     Ok(Json(e2e::room_devices(&state, &s, id).await?))
+}
+
+/// `GET /api/keys/backup`.
+pub async fn backup(State(state): State<AppState>, Authed(s): Authed) -> Answer<KeyBackup> {
+    Ok(Json(e2e::backup(&state, &s).await?))
+}
+
+/// `PUT /api/keys/backup`.
+pub async fn add_to_backup(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiJson(req): ApiJson<KeyBackup>,
+) -> Answer<serde_json::Value> {
+    let added = e2e::add_to_backup(&state, &s, req.keys).await?;
+    Ok(Json(serde_json::json!({ "added": added })))
+}
+
+/// `DELETE /api/keys/backup`.
+pub async fn delete_backup(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+) -> Result<StatusCode, ApiError> {
+    e2e::reset_backup(&state, &s, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/keys/backup/info`.
+pub async fn new_backup(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiJson(info): ApiJson<BackupInfo>,
+) -> Result<StatusCode, ApiError> {
+    e2e::reset_backup(&state, &s, Some(info)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -120,6 +120,14 @@ pub fn router(state: AppState) -> Router {
             post(keys::upload).layer(DefaultBodyLimit::max(KEYS_MAX_BODY)),
         )
         .route("/api/keys/query", post(keys::query))
+        .route(
+            "/api/keys/backup",
+            get(keys::backup)
+                .put(keys::add_to_backup)
+                .delete(keys::delete_backup)
+                .layer(DefaultBodyLimit::max(TO_DEVICE_MAX_BODY)),
+        )
+        .route("/api/keys/backup/info", put(keys::new_backup))
         .route("/api/keys/claim", post(keys::claim))
         .route(
             "/api/to_device",

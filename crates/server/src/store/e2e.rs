@@ -6,7 +6,9 @@
 use super::StoreError;
 use super::sessions::SessionId;
 use super::sql::{Db, params};
-use securechat_proto::e2e::{ClaimedKey, DeviceKeys, OneTimeKey, ToDeviceEvent};
+use securechat_proto::e2e::{
+    BackupEntry, BackupInfo, ClaimedKey, DeviceKeys, KeyBackup, OneTimeKey, ToDeviceEvent,
+};
 use securechat_proto::{DeviceId, RoomId, UserId};
 
 /// Most unclaimed one-time keys the server keeps per device.
@@ -326,4 +328,68 @@ pub fn room_encrypted(db: &Db<'_>, room: RoomId) -> Result<bool, StoreError> {
             r.get::<bool>(0)
         })?
         .unwrap_or(false))
+}
+
+/// A user's key backup: its info and every sealed room key.
+pub fn backup(db: &Db<'_>, user: UserId) -> Result<KeyBackup, StoreError> {
+    let info = db.query_opt(
+        "SELECT salt, check_text FROM key_backup_info WHERE user_id = ?1",
+        [user.0],
+        |r| {
+            Ok(BackupInfo {
+                salt: r.get(0)?,
+                check: r.get(1)?,
+            })
+        },
+    )?;
+    let keys = db.query_map(
+        "SELECT room_id, session, data FROM key_backup WHERE user_id = ?1 ORDER BY room_id, session",
+        [user.0],
+        |r| {
+            Ok(BackupEntry {
+                room: RoomId(r.get(0)?),
+                session: r.get(1)?,
+                data: r.get(2)?,
+            })
+        },
+    )?;
+    Ok(KeyBackup { info, keys })
+}
+
+/// Starts a new backup (a new recovery key): the old entries go.
+pub fn reset_backup(
+    db: &Db<'_>,
+    user: UserId,
+    info: Option<&BackupInfo>,
+) -> Result<(), StoreError> {
+    db.execute("DELETE FROM key_backup WHERE user_id = ?1", [user.0])?;
+    db.execute("DELETE FROM key_backup_info WHERE user_id = ?1", [user.0])?;
+    if let Some(info) = info {
+        db.execute(
+            "INSERT INTO key_backup_info (user_id, salt, check_text) VALUES (?1, ?2, ?3)",
+            params![user.0, info.salt.as_deref(), info.check.as_str()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Adds sealed room keys to a user's backup (one already there stays);
+/// `None` when the user has no backup.
+pub fn add_to_backup(
+    db: &Db<'_>,
+    user: UserId,
+    keys: &[BackupEntry],
+) -> Result<Option<usize>, StoreError> {
+    if !db.exists("SELECT 1 FROM key_backup_info WHERE user_id = ?1", [user.0])? {
+        return Ok(None);
+    }
+    let mut added = 0;
+    for k in keys {
+        added += db.execute(
+            "INSERT INTO key_backup (user_id, room_id, session, data) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![user.0, k.room.0, k.session.as_str(), k.data.as_str()],
+        )?;
+    }
+    Ok(Some(added))
 }

@@ -189,7 +189,8 @@ const MIGRATIONS: &[&str] = &[
     // records which devices got which Megolm session, so a send can be
     // refused until every current device has its key. Encrypted rooms
     // keep messages as ciphertext in `events.encrypted` (never in `body`,
-    // so nothing reaches the search index).
+    // so nothing reaches the search index). A user's key backup is room
+    // keys sealed with a recovery key the server never sees.
     r#"
     ALTER TABLE rooms ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE events ADD COLUMN encrypted TEXT;
@@ -226,6 +227,18 @@ const MIGRATIONS: &[&str] = &[
         sender_device INTEGER NOT NULL,
         device_id     INTEGER NOT NULL,
         PRIMARY KEY (room_id, session, device_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE key_backup_info (
+        user_id    INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        salt       TEXT,
+        check_text TEXT NOT NULL
+    );
+    CREATE TABLE key_backup (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        room_id INTEGER NOT NULL,
+        session TEXT NOT NULL,
+        data    TEXT NOT NULL,
+        PRIMARY KEY (user_id, room_id, session)
     ) WITHOUT ROWID;
     "#,
 ];

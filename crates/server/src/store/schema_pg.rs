@@ -180,6 +180,18 @@ const MIGRATIONS: &[&str] = &[
         device_id     BIGINT NOT NULL,
         PRIMARY KEY (room_id, session, device_id)
     );
+    CREATE TABLE key_backup_info (
+        user_id    BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        salt       TEXT,
+        check_text TEXT NOT NULL
+    );
+    CREATE TABLE key_backup (
+        user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        room_id BIGINT NOT NULL,
+        session TEXT NOT NULL,
+        data    TEXT NOT NULL,
+        PRIMARY KEY (user_id, room_id, session)
+    );
     "#,
 ];
 

@@ -3,6 +3,7 @@
 //! keys, shares room keys over to-device messages and sends ciphertext
 //! over the WebSocket.
 
+mod backup;
 mod keys;
 mod rooms;
 mod server_blind;
