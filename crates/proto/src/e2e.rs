@@ -200,3 +200,9 @@ pub struct KeyBackup {
     #[serde(default)]
     pub keys: Vec<BackupEntry>,
 }
+
+/// `POST /api/keys/report`: messages this client could not open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub undecryptable: u64,
+}

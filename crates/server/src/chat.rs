@@ -246,6 +246,9 @@ pub async fn post(
                 Err(e) => Err(e),
             };
         }
+        if matches!(result, Err(ActionError::KeysOutdated(_))) {
+            metrics::inc(&state.metrics.keys_outdated_total);
+        }
         result
     })
 }

@@ -212,6 +212,7 @@ pub async fn send(
     to.sort();
     to.dedup();
     state.hub.poke_devices(&to);
+    crate::metrics::add(&state.metrics.to_device_total, count as u64);
     Ok(count)
 }
 
@@ -334,4 +335,17 @@ pub async fn add_to_backup(
         .ok_or(ActionError::Conflict(
             "no key backup: start one first".into(),
         ))
+}
+
+/// `POST /api/keys/report`: a client counts messages it could not open
+/// (for `/metrics`; at most 1000 a report).
+pub fn report_undecryptable(state: &AppState, count: u64) -> Result<(), ActionError> {
+    if count > 1000 {
+        return Err(ActionError::BadRequest("at most 1000 at once"));
+    }
+    crate::metrics::add(&state.metrics.undecryptable_total, count);
+    if count > 0 {
+        tracing::warn!(count, "a client could not decrypt messages");
+    }
+    Ok(())
 }

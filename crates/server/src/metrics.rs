@@ -80,11 +80,24 @@ metrics! {
     /// Sends run again because another node's writer held their room
     /// (PostgreSQL with several nodes).
     store_retries_total: AtomicU64,
+    /// Device-to-device (end-to-end encryption) messages queued.
+    to_device_total: AtomicU64,
+    /// Encrypted sends refused because their room key had not reached
+    /// every device yet (the client shares it and sends again).
+    keys_outdated_total: AtomicU64,
+    /// Encrypted messages clients reported they could not open (after
+    /// waiting for the key and trying the backup): should stay 0.
+    undecryptable_total: AtomicU64,
 }
 
 /// Adds one to a counter.
 pub fn inc(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// Adds `n` to a counter.
+pub fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
 }
 
 #[cfg(test)]

@@ -111,3 +111,13 @@ pub async fn new_backup(
     e2e::reset_backup(&state, &s, Some(info)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /api/keys/report`: `{"undecryptable": N}`.
+pub async fn report(
+    State(state): State<AppState>,
+    Authed(_): Authed,
+    ApiJson(req): ApiJson<securechat_proto::e2e::Report>,
+) -> Result<StatusCode, ApiError> {
+    e2e::report_undecryptable(&state, req.undecryptable)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/keys/backup/info", put(keys::new_backup))
         .route("/api/keys/claim", post(keys::claim))
+        .route("/api/keys/report", post(keys::report))
         .route(
             "/api/to_device",
             post(keys::to_device).layer(DefaultBodyLimit::max(TO_DEVICE_MAX_BODY)),

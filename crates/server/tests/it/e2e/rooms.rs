@@ -188,6 +188,35 @@ async fn members_read_and_outsiders_and_leavers_cannot() {
         }
     }
     assert!(!eve.m.has_session(room, &secret.session));
+
+    // What the server counted: key shares, refused stale sends, and no
+    // client reported a message it could not open.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("securechat_{name} ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("to_device_total") >= 4, "{metrics}");
+    assert_eq!(
+        value("keys_outdated_total"),
+        2,
+        "the early send and the stale one"
+    );
+    assert_eq!(value("undecryptable_total"), 0);
+    let res = app
+        .post(
+            "/api/keys/report",
+            json!({"undecryptable": 2}),
+            Some(&bob.token),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("securechat_undecryptable_total 2"));
 }
 
 #[tokio::test]
