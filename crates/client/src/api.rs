@@ -93,6 +93,7 @@ pub struct Download {
 }
 
 /// An API client, with or without a session.
+#[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: String,
@@ -257,9 +258,18 @@ impl Api {
     }
 
     pub async fn open_dm(&self, username: &str) -> Result<RoomInfo, ClientError> {
+        self.open_dm_with(username, false).await
+    }
+
+    /// The pair's DM: the end-to-end encrypted one with `encrypted`.
+    pub async fn open_dm_with(
+        &self,
+        username: &str,
+        encrypted: bool,
+    ) -> Result<RoomInfo, ClientError> {
         let req = UsernameRequest {
             username: username.to_owned(),
-            encrypted: false,
+            encrypted,
         };
         let res: Option<RoomResponse> = self.post("/api/dms", &req).await?;
         res.map(|r| r.room)
@@ -403,11 +413,49 @@ impl Api {
     }
 
     /// A room by `name`, `#name`, `@user` (a DM, opened if needed) or id.
+    /// Your devices.
+    pub async fn devices(&self) -> Result<securechat_proto::e2e::Devices, ClientError> {
+        self.get("/api/devices").await
+    }
+
+    /// The devices of `user`.
+    pub async fn query_keys(
+        &self,
+        user: &str,
+    ) -> Result<securechat_proto::e2e::Devices, ClientError> {
+        Ok(self
+            .post("/api/keys/query", &serde_json::json!({"users": [user]}))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Removes one of your devices.
+    pub async fn remove_device(
+        &self,
+        device: securechat_proto::DeviceId,
+    ) -> Result<(), ClientError> {
+        self.call::<serde::de::IgnoredAny>(
+            Method::DELETE,
+            &format!("/api/devices/{device}"),
+            None::<&()>,
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn resolve_room(&self, spec: &str) -> Result<RoomInfo, ClientError> {
-        if let Some(user) = spec.strip_prefix('@') {
-            return self.open_dm(user).await;
-        }
         let rooms = self.rooms().await?.rooms;
+        if let Some(user) = spec.strip_prefix('@') {
+            // The encrypted DM when there is one.
+            let user = user.to_ascii_lowercase();
+            if let Some(r) = rooms
+                .iter()
+                .find(|r| r.kind == RoomKind::Dm && r.encrypted && r.name == user)
+            {
+                return Ok(r.clone());
+            }
+            return self.open_dm(&user).await;
+        }
         let name = spec.trim_start_matches('#').to_ascii_lowercase();
         rooms
             .into_iter()

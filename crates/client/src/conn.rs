@@ -8,6 +8,13 @@
 //! again, and the server stores a repeated id once, so every message is
 //! delivered exactly once and in typing order. A `rate_limited` answer
 //! pauses the queue for `retry_after_ms`.
+//!
+//! With an end-to-end encryption device ([`crate::e2e`]), a send to an
+//! encrypted room shares the room key and goes as ciphertext (shared again
+//! and resent on `keys_outdated`), `to_device` messages are opened and
+//! acked, and encrypted events are opened before they are reported. An
+//! event whose key has not arrived waits (with everything after it, so
+//! order holds) until the key comes or [`KEY_WAIT`] passes.
 
 use crate::api::Server;
 use futures_util::{SinkExt, StreamExt};
@@ -15,7 +22,7 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use securechat_proto::ws::{Ack, ErrorMsg, Welcome};
 use securechat_proto::{ClientMsg, ErrorCode, MessageId, RoomId, Seq, ServerMsg};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -28,6 +35,11 @@ use tokio_tungstenite::tungstenite::{self, Message};
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEARTBEAT: Duration = Duration::from_secs(20);
 const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// How long an encrypted event waits for its key before it is shown as
+/// undecryptable.
+pub const KEY_WAIT: Duration = Duration::from_secs(5);
+/// Shares and resends of one message refused with `keys_outdated`.
+const KEY_RETRIES: u32 = 3;
 
 /// The connection's state, for a status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +70,8 @@ pub enum Event {
     Acked(Ack),
     /// A send was refused (not for rate limits: those are retried).
     Failed(ErrorMsg),
+    /// Something the user must see (a device's keys changed).
+    Notice(String),
 }
 
 enum Cmd {
@@ -97,6 +111,17 @@ impl Connection {
         token: String,
         since: BTreeMap<RoomId, Seq>,
     ) -> Connection {
+        Self::spawn_with(server, tls, token, since, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), with this login's encryption device.
+    pub fn spawn_with(
+        server: Server,
+        tls: Arc<ClientConfig>,
+        token: String,
+        since: BTreeMap<RoomId, Seq>,
+        crypto: Option<crate::e2e::Shared>,
+    ) -> Connection {
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let (tx, events) = mpsc::unbounded_channel();
         let task = Task {
@@ -109,6 +134,11 @@ impl Connection {
             paused_until: None,
             events: tx,
             cmds: cmd_rx,
+            crypto,
+            encrypted: HashSet::new(),
+            held: VecDeque::new(),
+            held_since: None,
+            key_retries: 0,
         };
         tokio::spawn(task.run());
         Connection { cmds, events }
@@ -171,6 +201,15 @@ struct Task {
     paused_until: Option<Instant>,
     events: mpsc::UnboundedSender<Event>,
     cmds: mpsc::UnboundedReceiver<Cmd>,
+    crypto: Option<crate::e2e::Shared>,
+    /// Rooms whose messages go encrypted.
+    encrypted: HashSet<RoomId>,
+    /// Room events waiting for a key (and those after them).
+    held: VecDeque<ServerMsg>,
+    /// When the head of `held` started waiting.
+    held_since: Option<Instant>,
+    /// `keys_outdated` answers to the message in flight.
+    key_retries: u32,
 }
 
 impl Task {
@@ -268,14 +307,29 @@ impl Task {
             self.paused_until = None;
         }
         if let Some((id, room, body, thread)) = self.outbox.front().cloned() {
+            let (body, encrypted, mentions) = if self.encrypted.contains(&room) {
+                match self.seal(room, &body).await {
+                    Ok(enc) => (String::new(), Some(enc), mentioned(&body)),
+                    Err(e) => {
+                        self.outbox.pop_front();
+                        self.emit(Event::Failed(ErrorMsg {
+                            client_msg_id: Some(id),
+                            ..ErrorMsg::new(ErrorCode::BadRequest, e.to_string())
+                        }));
+                        return Box::pin(self.pump(ws, live)).await;
+                    }
+                }
+            } else {
+                (body, None, Vec::new())
+            };
             Self::send(
                 ws,
                 &ClientMsg::Send {
                     room,
                     client_msg_id: id,
                     body,
-                    encrypted: None,
-                    mentions: Vec::new(),
+                    encrypted,
+                    mentions,
                     thread: thread.map(|(t, _)| t),
                     also_room: thread.is_some_and(|(_, also)| also),
                 },
@@ -284,6 +338,89 @@ impl Task {
             self.inflight = true;
         }
         Ok(())
+    }
+
+    /// `body` encrypted for `room` by this login's device.
+    async fn seal(
+        &mut self,
+        room: RoomId,
+        body: &str,
+    ) -> Result<securechat_proto::e2e::Encrypted, crate::ClientError> {
+        let Some(crypto) = &self.crypto else {
+            return Err(crate::ClientError::Crypto(
+                "this conversation is end-to-end encrypted, and this client has no keys".into(),
+            ));
+        };
+        let mut c = crypto.lock().await;
+        let enc = c.encrypt(room, body).await;
+        let notices = std::mem::take(&mut c.warnings);
+        drop(c);
+        for n in notices {
+            self.emit(Event::Notice(n));
+        }
+        enc
+    }
+
+    /// Opens a to-device message, acks it, and lets held events go that
+    /// now have their key.
+    async fn open_to_device(
+        &mut self,
+        ws: &mut Socket,
+        ev: securechat_proto::e2e::ToDeviceEvent,
+    ) -> Result<(), End> {
+        if let Some(crypto) = &self.crypto {
+            let mut c = crypto.lock().await;
+            if let Err(e) = c.receive(&ev).await {
+                c.warnings
+                    .push(format!("a key from {} could not be opened: {e}", ev.from));
+            }
+            let notices = std::mem::take(&mut c.warnings);
+            drop(c);
+            for n in notices {
+                self.emit(Event::Notice(n));
+            }
+        }
+        Self::send(ws, &ClientMsg::ToDeviceAck { upto: ev.id }).await?;
+        self.release(false).await;
+        Ok(())
+    }
+
+    /// Reports a room event, opened, unless it (or one before it) waits
+    /// for a key.
+    async fn deliver(&mut self, mut msg: ServerMsg) {
+        let Some(crypto) = &self.crypto else {
+            self.emit(Event::Server(msg));
+            return;
+        };
+        if self.held.is_empty() && crypto.lock().await.open_event(&mut msg) {
+            self.emit(Event::Server(msg));
+            return;
+        }
+        if self.held.is_empty() {
+            self.held_since = Some(Instant::now());
+        }
+        self.held.push_back(msg);
+    }
+
+    /// Reports held events whose keys are here now, in order; with
+    /// `give_up`, the head is shown as undecryptable first.
+    async fn release(&mut self, give_up: bool) {
+        let Some(crypto) = self.crypto.clone() else {
+            return;
+        };
+        let mut c = crypto.lock().await;
+        if give_up && let Some(mut head) = self.held.pop_front() {
+            c.give_up(&mut head).await;
+            self.emit(Event::Server(head));
+        }
+        while let Some(head) = self.held.front_mut() {
+            if !c.open_event(head) {
+                break;
+            }
+            let head = self.held.pop_front().expect("a head");
+            self.emit(Event::Server(head));
+        }
+        self.held_since = (!self.held.is_empty()).then(Instant::now);
     }
 
     async fn session(&mut self, mut ws: Socket, attempt: &mut u32) -> End {
@@ -300,6 +437,7 @@ impl Task {
         heartbeat.tick().await;
         loop {
             let pause = self.paused_until;
+            let held_since = self.held_since;
             tokio::select! {
                 frame = ws.next() => {
                     last_heard = Instant::now();
@@ -333,6 +471,9 @@ impl Task {
                 _ = async { sleep_until(pause.unwrap_or_else(Instant::now)).await }, if pause.is_some() => {
                     self.pump(ws, live).await?;
                 }
+                _ = async { sleep_until(held_since.unwrap_or_else(Instant::now) + KEY_WAIT).await }, if held_since.is_some() => {
+                    self.release(true).await;
+                }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > DEAD_AFTER {
                         return Err(End::Retry);
@@ -355,6 +496,12 @@ impl Task {
                 for room in &w.rooms {
                     self.cursors.entry(room.id).or_insert(room.last_seq);
                 }
+                self.encrypted = w
+                    .rooms
+                    .iter()
+                    .filter(|r| r.encrypted)
+                    .map(|r| r.id)
+                    .collect();
                 let known: Vec<RoomId> = w.rooms.iter().map(|r| r.id).collect();
                 self.cursors.retain(|id, _| known.contains(id));
                 let since = self.cursors.clone();
@@ -376,6 +523,7 @@ impl Task {
                 {
                     self.outbox.pop_front();
                     self.inflight = false;
+                    self.key_retries = 0;
                 }
                 self.emit(Event::Acked(ack));
                 self.pump(ws, *live).await?;
@@ -391,6 +539,12 @@ impl Task {
                         self.emit(Event::Status(Status::RateLimited { wait }));
                         return Ok(());
                     }
+                    if err.code == ErrorCode::KeysOutdated && self.key_retries < KEY_RETRIES {
+                        // Someone joined or left as we sent: share again.
+                        self.key_retries += 1;
+                        return self.pump(ws, *live).await;
+                    }
+                    self.key_retries = 0;
                     self.outbox.pop_front();
                 }
                 self.emit(Event::Failed(err));
@@ -399,8 +553,12 @@ impl Task {
             ServerMsg::RoomAdded { room } => {
                 self.cursors
                     .insert(room.id, room.last_seq.saturating_sub(1));
+                if room.encrypted {
+                    self.encrypted.insert(room.id);
+                }
                 self.emit(Event::Server(ServerMsg::RoomAdded { room }));
             }
+            ServerMsg::ToDevice(ev) => self.open_to_device(ws, ev).await?,
             ServerMsg::RoomRemoved { room } => {
                 self.cursors.remove(&room);
                 self.emit(Event::Server(ServerMsg::RoomRemoved { room }));
@@ -412,6 +570,8 @@ impl Task {
                         return Ok(());
                     }
                     *cursor = seq;
+                    self.deliver(other).await;
+                    return Ok(());
                 }
                 self.emit(Event::Server(other));
             }
@@ -438,4 +598,24 @@ pub async fn wait_connected(
             }
         }
     }
+}
+
+/// The users an encrypted message names (`@name`), told to the server in
+/// the clear so it can notify them.
+fn mentioned(body: &str) -> Vec<String> {
+    let mut names: Vec<String> = body
+        .split(|c: char| c.is_whitespace())
+        .filter_map(|w| w.strip_prefix('@'))
+        .map(|w| {
+            w.trim_end_matches(|c: char| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            })
+            .to_ascii_lowercase()
+        })
+        .filter(|n| !n.is_empty() && n.len() <= 32)
+        .collect();
+    names.sort();
+    names.dedup();
+    names.truncate(100);
+    names
 }

@@ -49,6 +49,8 @@ pub enum ClientError {
     },
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    #[error("end-to-end encryption: {0}")]
+    Crypto(String),
 }
 
 impl ClientError {

@@ -10,6 +10,8 @@
 //! - [`conn`]: the WebSocket connection: reconnects with backoff and jitter,
 //!   resumes with `sync`, and keeps an outbox so every message is sent
 //!   exactly once, in order;
+//! - [`e2e`]: this login's end-to-end encryption device: keys, sharing
+//!   before sends, opening what arrives, the key backup;
 //! - [`transfer`]: file upload and resumable, verified download;
 //! - [`format`]: the one way events read as text (`chat`, `history`,
 //!   `tail`), sizes, ages;
@@ -19,6 +21,7 @@
 pub mod api;
 pub mod collab;
 pub mod conn;
+pub mod e2e;
 pub mod error;
 pub mod format;
 pub mod store;

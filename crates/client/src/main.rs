@@ -4,6 +4,8 @@
 //! establish trust (pinning on first use), and run one command. Errors go
 //! to stderr in plain words; the exit code says what kind of error it was.
 
+mod cli_keys;
+
 use clap::{Parser, Subcommand};
 use securechat_client::api::{Api, Server};
 use securechat_client::conn::{Connection, Event, Status};
@@ -55,7 +57,8 @@ enum Command {
     /// Send a message: `securechat send general "hello"`, or the text from
     /// standard input when none is given.
     Send {
-        /// Room name (`general`, `#dev`), `@user` for a direct message, or id.
+        /// Room name (`general`, `#dev`), `@user` for a direct message (the
+        /// encrypted one when there is one), or id.
         room: String,
         /// The text; read from standard input if absent.
         text: Vec<String>,
@@ -128,6 +131,12 @@ enum Command {
     Chat,
     /// Remove a server's pinned certificate authority (`host:port`).
     Forget { server: String },
+    /// Open your end-to-end encrypted direct messages with USER (a room of
+    /// its own; `@USER` means it from then on).
+    Dm { user: String },
+    /// End-to-end encryption: key backup and restore, devices, safety codes.
+    #[command(subcommand)]
+    Keys(cli_keys::KeysCommand),
 }
 
 #[derive(clap::Args)]
@@ -300,9 +309,20 @@ async fn command(
         Command::History { room, limit, json } => {
             let info = api.resolve_room(&room).await?;
             let page = api.history(info.id, None, limit.clamp(1, 200)).await?;
+            let crypto = if info.encrypted {
+                cli_keys::device(store, api.clone(), &session.username).await
+            } else {
+                None
+            };
             // Each message once, as it is now: edits and deletions are
             // already in the message they change.
-            for ev in page.events {
+            for mut ev in page.events {
+                if let Some(c) = &crypto {
+                    let mut c = c.lock().await;
+                    if !c.open_event(&mut ev) {
+                        c.give_up(&mut ev).await;
+                    }
+                }
                 if let Some(said) = format::said(&ev) {
                     print_event(&ev, &said, json);
                 }
@@ -322,11 +342,17 @@ async fn command(
                 return Err(ClientError::Usage("nothing to send".into()));
             }
             let info = api.resolve_room(&room).await?;
-            let mut conn = Connection::spawn(
+            let crypto = if info.encrypted {
+                cli_keys::device(store, api.clone(), &session.username).await
+            } else {
+                None
+            };
+            let mut conn = Connection::spawn_with(
                 server.clone(),
                 tls.config.clone(),
                 session.token.clone(),
                 BTreeMap::new(),
+                crypto,
             );
             let id = conn.send(info.id, body);
             loop {
@@ -356,11 +382,13 @@ async fn command(
             let info = api.resolve_room(&room).await?;
             let mut since = BTreeMap::new();
             since.insert(info.id, info.last_seq);
-            let mut conn = Connection::spawn(
+            let crypto = cli_keys::device(store, api.clone(), &session.username).await;
+            let mut conn = Connection::spawn_with(
                 server.clone(),
                 tls.config.clone(),
                 session.token.clone(),
                 since,
+                crypto,
             );
             while let Some(event) = conn.events.recv().await {
                 match event {
@@ -378,6 +406,7 @@ async fn command(
                         );
                     }
                     Event::Status(Status::Connected) => eprintln!("connected to {}", server.url()),
+                    Event::Notice(n) => eprintln!("{n}"),
                     Event::Status(Status::SessionEnded) => return Err(ClientError::SessionEnded),
                     _ => {}
                 }
@@ -430,12 +459,22 @@ async fn command(
             let (path, size, _) = got?;
             println!("saved {} ({size} bytes, SHA-256 verified)", path.display());
         }
+        Command::Dm { user } => {
+            let info = api.open_dm_with(&user, true).await?;
+            println!(
+                "end-to-end encrypted DM with {} (room {}): send with `securechat send @{} …`",
+                info.name, info.id, info.name
+            );
+        }
+        Command::Keys(cmd) => cli_keys::run(cmd, store, api.clone(), &session.username).await?,
         Command::Chat => {
-            let conn = Connection::spawn(
+            let crypto = cli_keys::device(store, api.clone(), &session.username).await;
+            let conn = Connection::spawn_with(
                 server.clone(),
                 tls.config.clone(),
                 session.token.clone(),
                 BTreeMap::new(),
+                crypto,
             );
             let api = Api::new(server, tls, Some(session.token.clone()))?;
             securechat_client::tui::run(api, conn, &session.username).await?;
@@ -578,7 +617,7 @@ fn prompt_line(prompt: &str) -> Result<String, ClientError> {
 
 /// One line of standard input, without its line ending (a password may
 /// start or end with spaces).
-fn stdin_line() -> Result<String, ClientError> {
+pub(crate) fn stdin_line() -> Result<String, ClientError> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -587,7 +626,7 @@ fn stdin_line() -> Result<String, ClientError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-fn prompt_password(prompt: &str) -> Result<String, ClientError> {
+pub(crate) fn prompt_password(prompt: &str) -> Result<String, ClientError> {
     if !std::io::stdin().is_terminal() {
         return Err(ClientError::Usage(
             "a password is needed: run in a terminal, or use --password-stdin".into(),

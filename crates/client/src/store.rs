@@ -3,7 +3,10 @@
 //!
 //! - `session.json`: server URL, username and session token (mode 0600);
 //! - `known_servers.json`: per `host:port`, the pinned certificate
-//!   authority (its SHA-256 fingerprint and PEM).
+//!   authority (its SHA-256 fingerprint and PEM);
+//! - `e2e.json`: this login's end-to-end encryption device (its secrets
+//!   sealed with a key kept beside them: the file is as private as the
+//!   session token, mode 0600).
 
 use crate::ClientError;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -58,6 +61,16 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Reads the JSON file `name` of this directory, if it exists.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ClientError> {
+        self.read(name)
+    }
+
+    /// Writes the JSON file `name` whole, mode 0600.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), ClientError> {
+        self.write(name, value)
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ClientError> {

@@ -196,7 +196,7 @@ pub async fn send(
                     check_room_key(tx, k.room, user, owner)?;
                     e2e::record_share(tx, k.room, &k.session, sender, m.device)?;
                 }
-                if pending(tx, m.device)? >= MAX_PENDING {
+                if waiting(tx, m.device)? >= MAX_PENDING {
                     return Err(ActionError::Conflict(format!(
                         "device {} has too many messages waiting",
                         m.device
@@ -216,7 +216,7 @@ pub async fn send(
     Ok(count)
 }
 
-fn pending(tx: &Db<'_>, device: DeviceId) -> Result<u64, StoreError> {
+fn waiting(tx: &Db<'_>, device: DeviceId) -> Result<u64, StoreError> {
     tx.query_row(
         "SELECT COUNT(*) FROM to_device WHERE device_id = ?1",
         [device.0],
@@ -347,5 +347,29 @@ pub fn report_undecryptable(state: &AppState, count: u64) -> Result<(), ActionEr
     if count > 0 {
         tracing::warn!(count, "a client could not decrypt messages");
     }
+    Ok(())
+}
+
+/// `GET /api/to_device?after=N`: this device's waiting messages after `N`
+/// (at most 200), for a client that is not connected.
+pub async fn pending(
+    state: &AppState,
+    session: &Session,
+    after: u64,
+) -> Result<Vec<securechat_proto::e2e::ToDeviceEvent>, ActionError> {
+    let device = DeviceId(session.id.0);
+    Ok(state
+        .store
+        .read(move |c| e2e::pending(c, device, after, 200))
+        .await?)
+}
+
+/// `POST /api/to_device/ack`: forgets this device's messages up to `upto`.
+pub async fn ack(state: &AppState, session: &Session, upto: u64) -> Result<(), ActionError> {
+    let device = DeviceId(session.id.0);
+    state
+        .store
+        .write(move |tx| e2e::ack(tx, device, upto))
+        .await?;
     Ok(())
 }

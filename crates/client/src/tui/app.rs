@@ -229,6 +229,7 @@ impl App {
                 self.notice = Some(format!("not sent: {}", e.message));
             }
             Event::Server(msg) => actions.extend(self.on_server(msg)),
+            Event::Notice(n) => self.notice = Some(n),
         }
         actions
     }

@@ -121,3 +121,32 @@ pub async fn report(
     e2e::report_undecryptable(&state, req.undecryptable)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(serde::Deserialize)]
+pub struct After {
+    #[serde(default)]
+    after: u64,
+}
+
+/// `GET /api/to_device?after=N`.
+pub async fn pending(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    axum::extract::Query(q): axum::extract::Query<After>,
+) -> Answer<serde_json::Value> {
+    let messages = e2e::pending(&state, &s, q.after).await?;
+    Ok(Json(serde_json::json!({ "messages": messages })))
+}
+
+/// `POST /api/to_device/ack`: `{"upto": N}`.
+pub async fn ack(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiJson(req): ApiJson<serde_json::Value>,
+) -> Result<StatusCode, ApiError> {
+    let upto = req["upto"]
+        .as_u64()
+        .ok_or_else(|| ApiError::new(securechat_proto::ErrorCode::BadRequest, "upto: a number"))?;
+    e2e::ack(&state, &s, upto).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

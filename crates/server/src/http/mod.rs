@@ -134,6 +134,8 @@ pub fn router(state: AppState) -> Router {
             "/api/to_device",
             post(keys::to_device).layer(DefaultBodyLimit::max(TO_DEVICE_MAX_BODY)),
         )
+        .route("/api/to_device/pending", get(keys::pending))
+        .route("/api/to_device/ack", post(keys::ack))
         .route("/api/devices", get(keys::mine))
         .route("/api/devices/{id}", delete(keys::remove))
         .route("/api/rooms/{id}/devices", get(keys::room_devices))

@@ -1,0 +1,154 @@
+//! End-to-end encryption from the real `securechat` binary against a real
+//! server: an encrypted DM sent, tailed and read back as text by the
+//! people in it while the server holds ciphertext; the safety codes agree
+//! on both sides; a new login reads the old history only after restoring
+//! the key backup with the passphrase.
+
+mod common;
+use common::*;
+use securechat_client::store::SavedSession;
+use std::process::Stdio;
+use tokio::io::AsyncBufReadExt;
+
+async fn ok(home: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let (code, out, err) = cli(home, args, stdin).await;
+    assert_eq!(code, 0, "securechat {args:?}: {err}");
+    out
+}
+
+/// The API of the session saved in `home`.
+async fn api_of(running: &Running, home: &Path) -> Api {
+    let store = Store::new(Some(home.to_owned())).unwrap();
+    let session: SavedSession = store.session().unwrap().unwrap();
+    let server = running.server();
+    let tls = Tls::new(Trust::for_server(&store, &server.key(), None).unwrap()).unwrap();
+    Api::new(&server, &tls, Some(session.token)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_dm_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), 0).await;
+    let alice = cli_user(&running, "alice").await;
+    let bob = cli_user(&running, "bob").await;
+    // Bob's login becomes a device (any command that needs one makes it).
+    let devices = ok(bob.path(), &["keys", "devices"], None).await;
+    assert!(devices.contains("(this device)"), "{devices}");
+
+    let out = ok(alice.path(), &["dm", "bob"], None).await;
+    assert!(out.contains("end-to-end encrypted DM with bob"), "{out}");
+    ok(
+        alice.path(),
+        &["send", "@bob", "the", "vault", "code", "is", "4711"],
+        None,
+    )
+    .await;
+
+    // On the server: ciphertext only.
+    let alice_api = api_of(&running, alice.path()).await;
+    let rooms = alice_api.rooms().await.unwrap().rooms;
+    let dm = rooms
+        .iter()
+        .find(|r| r.encrypted)
+        .expect("the encrypted DM");
+    let stored = messages(&alice_api, dm.id).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, "");
+    assert!(stored[0].encrypted.is_some());
+
+    // Bob reads it as text, live and in history.
+    let mut tail = tokio::process::Command::new(bin())
+        .arg("--config-dir")
+        .arg(bob.path())
+        .args(["tail", "@alice"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    // Tail is connected once its first live line can arrive: send until
+    // one shows (at most a few tries).
+    let mut seen = None;
+    for i in 0..5 {
+        ok(
+            alice.path(),
+            &["send", "@bob", &format!("live {i} hello bob")],
+            None,
+        )
+        .await;
+        if let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_secs(3), lines.next_line()).await
+        {
+            seen = Some(line);
+            break;
+        }
+    }
+    let line = seen.expect("tail prints a live message");
+    assert!(
+        line.contains("hello bob") && line.contains("alice"),
+        "{line}"
+    );
+    drop(tail);
+    let history = ok(bob.path(), &["history", "@alice"], None).await;
+    assert!(history.contains("the vault code is 4711"), "{history}");
+    assert!(!history.contains("unable to decrypt"), "{history}");
+
+    // Bob answers; alice reads it.
+    ok(bob.path(), &["send", "@alice", "got it"], None).await;
+    let history = ok(alice.path(), &["history", "@bob"], None).await;
+    assert!(history.contains("got it"), "{history}");
+
+    // Both sides compute the same safety code for the pair.
+    let code = |s: &str| s.lines().nth(1).unwrap().trim().to_owned();
+    let a_view = ok(alice.path(), &["keys", "verify", "bob"], None).await;
+    let b_view = ok(bob.path(), &["keys", "verify", "alice"], None).await;
+    assert_eq!(code(&a_view), code(&b_view), "{a_view}\n{b_view}");
+    assert_eq!(code(&a_view).split(' ').count(), 7);
+
+    // Bob backs his keys up with a passphrase, then logs in on a new
+    // machine: nothing to read there until he restores.
+    ok(
+        bob.path(),
+        &["keys", "backup", "--passphrase-stdin"],
+        Some("a long passphrase for bob\n"),
+    )
+    .await;
+    let laptop = tempfile::tempdir().unwrap();
+    let url = format!("https://127.0.0.1:{}", running.port);
+    let (code_, _, err) = sign_in(
+        laptop.path(),
+        "login",
+        &url,
+        "bob",
+        &running.fingerprint,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(code_, 0, "{err}");
+    let before = ok(laptop.path(), &["history", "@alice"], None).await;
+    assert!(
+        before.contains("unable to decrypt") && !before.contains("4711"),
+        "{before}"
+    );
+    let (code_, _, err) = cli(
+        laptop.path(),
+        &["keys", "restore", "--passphrase-stdin"],
+        Some("wrong one\n"),
+    )
+    .await;
+    assert_ne!(code_, 0);
+    assert!(err.contains("wrong recovery key"), "{err}");
+    let restored = ok(
+        laptop.path(),
+        &["keys", "restore", "--passphrase-stdin"],
+        Some("a long passphrase for bob\n"),
+    )
+    .await;
+    assert!(restored.contains("restored"), "{restored}");
+    let after = ok(laptop.path(), &["history", "@alice"], None).await;
+    assert!(after.contains("the vault code is 4711"), "{after}");
+    // Its own message in the backup too: bob's answer.
+    assert!(after.contains("got it"), "{after}");
+    running.stop().await;
+}
