@@ -220,7 +220,7 @@ impl Log {
                     self.received.entry(room).or_default().push((seq, body));
                 }
             }
-            Event::Status(_) => {}
+            Event::Status(_) | Event::Notice(_) => {}
         }
     }
 
