@@ -63,7 +63,28 @@ pub enum Error {
     Pickle(String),
 }
 
+/// `N` bytes from the operating system's (or the browser's) CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| Error::format("randomness", e))?;
+    Ok(b)
+}
+
 impl Error {
+    /// A short stable name for the kind of failure (for the web app).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::UnknownSession => "unknown_session",
+            Error::WrongSender => "wrong_sender",
+            Error::BadSignature(_) => "bad_signature",
+            Error::UnknownDevice(_) => "unknown_device",
+            Error::Misdirected(_) => "misdirected",
+            Error::Decrypt(_) => "decrypt",
+            Error::Format(_) => "format",
+            Error::Pickle(_) => "pickle",
+        }
+    }
+
     fn format(what: &str, e: impl std::fmt::Display) -> Error {
         Error::Format(format!("{what}: {e}"))
     }
