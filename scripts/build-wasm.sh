@@ -22,7 +22,7 @@ fi
 target=$(mktemp -d)
 trap 'rm -rf "$target"' EXIT
 # Paths are remapped so the build is the same from any checkout.
-RUSTFLAGS="--remap-path-prefix=$PWD=/securechat --remap-path-prefix=$HOME=/home -C opt-level=3 -C codegen-units=1" \
+RUSTFLAGS="--remap-path-prefix=$target=/target --remap-path-prefix=$PWD=/securechat --remap-path-prefix=$HOME=/home -C opt-level=3 -C codegen-units=1" \
     cargo build --quiet --release --locked -p securechat-crypto-wasm \
     --target wasm32-unknown-unknown --target-dir "$target/build"
 wasm-bindgen --target web --no-typescript --out-dir "$target/pkg" \
