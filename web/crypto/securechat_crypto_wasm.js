@@ -91,11 +91,11 @@ export class Device {
     /**
      * A new device for `user`, with the server's id for this session.
      * @param {string} user
-     * @param {bigint} device
+     * @param {number} device
      * @returns {Device}
      */
     static create(user, device) {
-        const val2 = BigInt.asIntN(64, device);
+        const val2 = +device;
         const ptr0 = passStringToWasm0(user, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.device_create(ptr0, len0, val2);
@@ -103,7 +103,7 @@ export class Device {
     }
     /**
      * `{"body", "verified"}` of an `Encrypted` from `from` in `room`.
-     * @param {bigint} room
+     * @param {number} room
      * @param {string} from
      * @param {string} encrypted
      * @returns {string}
@@ -112,7 +112,7 @@ export class Device {
         let deferred5_0;
         let deferred5_1;
         try {
-            const val3 = BigInt.asIntN(64, room);
+            const val3 = +room;
             let ptr0, len0, ptr1, len1;
             try {
                 ptr0 = passStringToWasm0(from, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -139,7 +139,7 @@ export class Device {
         }
     }
     /**
-     * @returns {bigint}
+     * @returns {number}
      */
     deviceId() {
         const ret = wasm.device_deviceId(this.__wbg_ptr);
@@ -163,7 +163,7 @@ export class Device {
     }
     /**
      * `Encrypted` JSON.
-     * @param {bigint} room
+     * @param {number} room
      * @param {string} body
      * @returns {string}
      */
@@ -171,7 +171,7 @@ export class Device {
         let deferred4_0;
         let deferred4_1;
         try {
-            const val2 = BigInt.asIntN(64, room);
+            const val2 = +room;
             const ptr0 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             const len0 = WASM_VECTOR_LEN;
             const ret = wasm.device_encrypt(this.__wbg_ptr, val2, ptr0, len0);
@@ -189,7 +189,7 @@ export class Device {
         }
     }
     /**
-     * @param {bigint} device
+     * @param {number} device
      * @returns {boolean}
      */
     knownDevice(device) {
@@ -366,7 +366,7 @@ export class Device {
     }
     /**
      * `{"rotated", "targets": [DeviceKeys], "claim": [ids], "refused": n}`.
-     * @param {bigint} room
+     * @param {number} room
      * @param {string} devices
      * @returns {string}
      */
@@ -374,7 +374,7 @@ export class Device {
         let deferred4_0;
         let deferred4_1;
         try {
-            const val2 = BigInt.asIntN(64, room);
+            const val2 = +room;
             const ptr0 = passStringToWasm0(devices, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             const len0 = WASM_VECTOR_LEN;
             const ret = wasm.device_planShare(this.__wbg_ptr, val2, ptr0, len0);
@@ -490,7 +490,7 @@ export class Device {
         }
     }
     /**
-     * @param {bigint} device
+     * @param {number} device
      * @param {boolean} verified
      */
     setVerified(device, verified) {
@@ -498,7 +498,7 @@ export class Device {
     }
     /**
      * The to-device messages (`[ToDeviceOut]`) giving `targets` the key.
-     * @param {bigint} room
+     * @param {number} room
      * @param {string} targets
      * @param {string} claimed
      * @returns {string}
@@ -507,7 +507,7 @@ export class Device {
         let deferred5_0;
         let deferred5_1;
         try {
-            const val3 = BigInt.asIntN(64, room);
+            const val3 = +room;
             let ptr0, len0, ptr1, len1;
             try {
                 ptr0 = passStringToWasm0(targets, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);

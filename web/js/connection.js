@@ -7,10 +7,20 @@
 // previous is acked. A rate-limited head waits retry_after_ms and the queue
 // resumes, so messages arrive in the order they were typed and a burst
 // never turns into a flood.
+//
+// With end-to-end encryption (e2e.js), frames are handled one after the
+// other even when one needs the network (a to-device key from a new
+// sender); a send to an encrypted room shares the key and goes as
+// ciphertext (again on keys_outdated); an encrypted event whose key has
+// not come waits, with the events after it, up to KEY_WAIT_MS.
+
+import { mentioned } from './e2e.js';
 
 const HEARTBEAT_MS = 20000;
 const DEAD_AFTER_MS = 45000;
 const MAX_BACKOFF_MS = 30000;
+const KEY_WAIT_MS = 5000;
+const KEY_RETRIES = 3;
 
 export class Connection {
   constructor(state, hooks) {
@@ -27,6 +37,10 @@ export class Connection {
     this.timer = null;
     this.countdown = null;
     this.stopped = false;
+    this.e2e = null;             // a promise of this browser's E2E device (or null)
+    this.chain = Promise.resolve();
+    this.held = [];              // encrypted events waiting for their key, and those after them
+    this.heldTimer = null;
   }
 
   start() {
@@ -45,7 +59,11 @@ export class Connection {
     this.state.setStatus('connecting');
     const ws = new WebSocket(`wss://${location.host}/ws`);
     this.ws = ws;
-    ws.onmessage = (e) => { this.lastHeard = Date.now(); this.handle(JSON.parse(e.data)); };
+    ws.onmessage = (e) => {
+      this.lastHeard = Date.now();
+      const msg = JSON.parse(e.data);
+      this.chain = this.chain.then(() => this.handle(msg, ws)).catch((err) => console.error('frame', msg.type, err));
+    };
     ws.onclose = (e) => this.closed(ws, e);
   }
 
@@ -135,16 +153,88 @@ export class Connection {
     }
     const frame = { type: 'send', room: item.room, client_msg_id: id, body: item.body };
     if (item.thread) { frame.thread = item.thread; frame.also_room = Boolean(item.also_room); }
+    if (this.state.room(item.room)?.info.encrypted) { this.sendSealed(id, item, frame); return; }
     if (this.raw(frame)) this.inflight = id;
+  }
+
+  // The send of a message to an encrypted room: its key shared, then the
+  // ciphertext (the text never leaves this browser).
+  sendSealed(id, item, frame) {
+    this.inflight = id;
+    const ws = this.ws;
+    (async () => {
+      if (!this.e2e) throw new Error('this browser has no encryption keys');
+      const e2e = await this.e2e;
+      if (!e2e) throw new Error('this browser has no encryption keys');
+      const enc = await e2e.encrypt(item.room, item.body);
+      this.warn(e2e);
+      if (this.inflight !== id || this.ws !== ws) return;
+      frame.body = '';
+      frame.encrypted = enc;
+      const names = mentioned(item.body);
+      if (names.length) frame.mentions = names;
+      if (!this.raw(frame)) this.inflight = null;
+    })().catch((err) => {
+      if (this.inflight !== id) return;
+      this.failed({ client_msg_id: id, code: 'bad_request', message: `Cannot encrypt: ${err.message}` });
+    });
+  }
+
+  warn(e2e) {
+    while (e2e.warnings.length) {
+      const w = e2e.warnings.shift();
+      if (this.hooks.onWarning) this.hooks.onWarning(w); else console.warn(w);
+    }
+  }
+
+  // A room event, opened if encrypted; held while its key (or an earlier
+  // held event's) is missing.
+  async deliver(msg) {
+    if (msg.encrypted && this.e2e) {
+      const e2e = await this.e2e;
+      if (e2e && (this.held.length || !e2e.open(msg))) {
+        this.held.push(msg);
+        if (!this.heldTimer) this.heldTimer = setTimeout(() => this.release(true), KEY_WAIT_MS);
+        return;
+      }
+    } else if (this.held.length) {
+      this.held.push(msg);
+      return;
+    }
+    this.apply(msg);
+  }
+
+  apply(msg) {
+    const fresh = this.state.addEvent(msg);
+    if (fresh) this.hooks.onFresh(fresh, msg);
+  }
+
+  // Lets held events go whose keys are here now; with `giveUp`, the head
+  // first, marked as undecryptable.
+  async release(giveUp = false) {
+    clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+    if (!this.held.length || !this.e2e) return;
+    const e2e = await this.e2e;
+    if (giveUp) { const head = this.held.shift(); e2e.giveUp(head); this.apply(head); }
+    while (this.held.length && e2e.open(this.held[0])) this.apply(this.held.shift());
+    if (this.held.length) this.heldTimer = setTimeout(() => this.release(true), KEY_WAIT_MS);
   }
 
   read(room, seq) { this.raw({ type: 'read', room, seq }); }
 
   typing(room) { this.raw({ type: 'typing', room }); }
 
-  handle(msg) {
+  async handle(msg, ws) {
     const s = this.state;
     switch (msg.type) {
+      case 'to_device': {
+        const e2e = this.e2e && await this.e2e;
+        if (e2e) { await e2e.receive(msg); this.warn(e2e); }
+        if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'to_device_ack', upto: msg.id }));
+        await this.release();
+        break;
+      }
       case 'welcome': {
         const since = s.applyWelcome(msg);
         this.raw({ type: 'sync', since });
@@ -180,11 +270,9 @@ export class Connection {
       case 'error':
         this.failed(msg);
         break;
-      case 'message': case 'member': case 'room_updated': case 'edited': case 'deleted': case 'reaction': case 'pin': {
-        const fresh = s.addEvent(msg);
-        if (fresh) this.hooks.onFresh(fresh, msg);
+      case 'message': case 'member': case 'room_updated': case 'edited': case 'deleted': case 'reaction': case 'pin':
+        await this.deliver(msg);
         break;
-      }
       case 'room_added':
         s.upsertRoom(msg.room);
         s.changed();
@@ -241,7 +329,10 @@ export class Connection {
     const r = this.state.room(item.room);
     const p = r && r.pending.get(id);
     if (this.inflight === id) this.inflight = null;
-    if (err.code === 'rate_limited') {
+    if (err.code === 'keys_outdated' && (item.keyRetries || 0) < KEY_RETRIES) {
+      // Someone joined or left as it went: share the key again and resend.
+      item.keyRetries = (item.keyRetries || 0) + 1;
+    } else if (err.code === 'rate_limited') {
       const wait = err.retry_after_ms || 1000;
       this.pausedUntil = Date.now() + wait;
       if (p) { p.status = 'waiting'; p.until = this.pausedUntil; }

@@ -9,6 +9,7 @@
 // emoji.js (reactions, the picker), mentions.js (@ completion, Mentions
 // view), roomtools.js (notification settings, pins, message links).
 
+import { E2E } from './e2e.js';
 import { api, explain } from './api.js';
 import { Connection } from './connection.js';
 import { State } from './state.js';
@@ -40,7 +41,7 @@ async function boot() {
   loadTheme(kept ? kept.me.id : 0);
   try {
     const me = await api('GET', '/api/me');
-    startApp(me.user);
+    startApp(me.user, null, me.device);
   } catch (e) {
     // Without the server, open what this device kept, with its outbox.
     if (e.status === 0 && kept) startApp(kept.me, kept.rooms);
@@ -69,7 +70,8 @@ async function authenticate(path) {
   try {
     const res = await api('POST', path, body);
     $('login-password').value = '';
-    startApp(res.user);
+    const me = await api('GET', '/api/me');
+    startApp(res.user, null, me.device);
   } catch (e) {
     err.textContent = explain(e);
     if (e.code === 'registration_closed') $('login-view').classList.add('invite');
@@ -84,7 +86,7 @@ function restoreOutbox() {
   }
 }
 
-function startApp(user, keptRooms = null) {
+function startApp(user, keptRooms = null, device = null) {
   state.me = user;
   loadTheme(user.id);
   $('login-view').hidden = true;
@@ -104,7 +106,12 @@ function startApp(user, keptRooms = null) {
     // The open room went away (left, removed): land in general.
     onRoomGone: () => openRoom(state.general()),
     onOutbox: (items) => saveOutbox(state.me.id, items),
+    onWarning: (text) => alertDialog(text),
   });
+  if (device) {
+    conn.e2e = E2E.open(user, device).catch((err) => { console.warn('end-to-end encryption unavailable', err); return null; });
+    window.securechatE2E = conn.e2e;
+  }
   if (keptRooms) {
     for (const info of keptRooms) state.upsertRoom(info);
     state.current = state.general();
@@ -191,8 +198,20 @@ async function loadOlder(r, limit = 100) {
   const before = first ? first.seq : r.info.last_seq + 1;
   try {
     const page = await api('GET', `/api/rooms/${r.info.id}/events?before=${before}&limit=${limit}`);
+    await openAll(page.events);
     state.addHistory(r.info.id, page.events, page.more);
   } catch { /* retried on the next scroll */ } finally { r.loading = false; }
+}
+
+// Opens the encrypted events of a history page (keys that never reached
+// this browser: restore the key backup).
+async function openAll(events) {
+  const e2e = conn && conn.e2e ? await conn.e2e : null;
+  for (const ev of events) {
+    if (!ev.encrypted || ev.deleted) continue;
+    if (!e2e) { ev.body = 'End-to-end encrypted: this browser has no keys to read it.'; ev.undecryptable = true; continue; }
+    if (!e2e.open(ev)) e2e.giveUp(ev, false);
+  }
 }
 
 function markRead() {
@@ -267,7 +286,7 @@ const actions = {
   openRoom,
   async openDm(username) {
     try {
-      const { room } = await api('POST', '/api/dms', { username });
+      const { room } = await api('POST', '/api/dms', { username, encrypted: true });
       state.upsertRoom(room);
       openRoom(room.id);
     } catch (e) { alertDialog(explain(e)); }
@@ -288,7 +307,11 @@ const actions = {
   async saveEdit(ev, body) {
     if (!body.trim() || body === ev.body) { actions.cancelEdit(); return; }
     try {
-      await api('PATCH', `/api/rooms/${ev.room}/messages/${ev.id}`, { body });
+      const sealed = state.room(ev.room)?.info.encrypted;
+      const e2e = sealed && conn.e2e ? await conn.e2e : null;
+      if (sealed && !e2e) throw new Error('this browser has no encryption keys');
+      const change = sealed ? { encrypted: await e2e.encrypt(ev.room, body) } : { body };
+      await api('PATCH', `/api/rooms/${ev.room}/messages/${ev.id}`, change);
       if (ev.body !== body) { ev.body = body; ev.edited = true; ev.version = (ev.version || 0) + 1; }
       actions.cancelEdit();
     } catch (e) { alertDialog(explain(e)); }
@@ -425,6 +448,7 @@ $('room-form').addEventListener('submit', async (e) => {
   const name = $('room-name-input').value.trim();
   const members = $('room-members-input').value.split(',').map((s) => s.trim()).filter(Boolean);
   const body = { kind: $('room-kind-input').value, members };
+  if (body.kind === 'private' && $('room-encrypted-input').checked) body.encrypted = true;
   if (name) body.name = name;
   const topic = $('room-topic-input').value.trim();
   if (topic) body.topic = topic;

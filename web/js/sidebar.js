@@ -26,7 +26,8 @@ function roomItem(state, r, actions) {
   const dm = r.info.kind === 'dm';
   const online = dm && state.online.has(r.info.name);
   const label = dm ? displayName(state, r.info.name) : `# ${r.info.name}`;
-  const sig = JSON.stringify([label, current, n, at, muted, r.info.kind, online, dm && looks(state, r.info.name)]);
+  const sealed = Boolean(r.info.encrypted);
+  const sig = JSON.stringify([label, current, n, at, muted, r.info.kind, online, dm && looks(state, r.info.name), sealed]);
   const make = () => {
     const unread = n > 0 && !current && !muted;
     const btn = el('button', {
@@ -40,6 +41,7 @@ function roomItem(state, r, actions) {
     // presence and the unread count.
     if (dm) btn.append(presence(state, r.info.name));
     btn.append(el('span', { class: 'name', text: label }));
+    if (sealed) btn.append(el('span', { class: 'lock', title: 'End-to-end encrypted', text: '🔒' }), hidden(' (end-to-end encrypted)'));
     if (dm) btn.append(hidden(online ? ' (online)' : ' (offline)'));
     if (r.info.kind === 'private') btn.append(el('span', { class: 'tag', text: 'private' }));
     if (muted) btn.append(el('span', { class: 'tag', text: 'muted' }));

@@ -37,7 +37,8 @@ function renderHeader(state) {
     : state.view === 'mentions' ? 'Mentions'
     : r ? (r.info.kind === 'dm' ? `@${displayName(state, r.info.name)}` : `#${r.info.name}`) : 'SecureChat';
   if ($('room-name').textContent !== title) $('room-name').textContent = title;
-  const topic = state.view === 'chat' && r && r.info.topic ? r.info.topic : '';
+  const sealed = state.view === 'chat' && r && r.info.encrypted;
+  const topic = (sealed ? '🔒 End-to-end encrypted' + (r.info.topic ? ' · ' : '') : '') + (state.view === 'chat' && r && r.info.topic ? r.info.topic : '');
   if ($('room-topic').textContent !== topic) $('room-topic').textContent = topic;
   const st = $('conn-status');
   const { state: s, detail } = state.status;

@@ -4,6 +4,7 @@
 //! the wire's own shapes (`securechat_proto::e2e`), so the JavaScript side
 //! passes server answers straight in and sends what comes out.
 //!
+//! Ids cross as JavaScript numbers (server ids stay far below 2^53).
 //! Errors are thrown as `Error`s whose message starts with a code and a
 //! colon (`unknown_session: …`), so the app can tell a key that has not
 //! arrived yet from a forgery. The logic is in plain functions ([`core`])
@@ -24,8 +25,8 @@ pub struct Device(core::Device);
 #[wasm_bindgen]
 impl Device {
     /// A new device for `user`, with the server's id for this session.
-    pub fn create(user: &str, device: i64) -> Device {
-        Device(core::Device::create(user, device))
+    pub fn create(user: &str, device: f64) -> Device {
+        Device(core::Device::create(user, device as i64))
     }
 
     /// A device saved by [`save`](Self::save) with the same key.
@@ -44,8 +45,8 @@ impl Device {
     }
 
     #[wasm_bindgen(js_name = deviceId)]
-    pub fn device_id(&self) -> i64 {
-        self.0.device_id()
+    pub fn device_id(&self) -> f64 {
+        self.0.device_id() as f64
     }
 
     /// `DeviceKeys` JSON.
@@ -67,24 +68,24 @@ impl Device {
     }
 
     #[wasm_bindgen(js_name = knownDevice)]
-    pub fn known_device(&self, device: i64) -> bool {
-        self.0.known_device(device)
+    pub fn known_device(&self, device: f64) -> bool {
+        self.0.known_device(device as i64)
     }
 
     /// `{"rotated", "targets": [DeviceKeys], "claim": [ids], "refused": n}`.
     #[wasm_bindgen(js_name = planShare)]
-    pub fn plan_share(&mut self, room: i64, devices: &str) -> Result<String, JsError> {
-        self.0.plan_share(room, devices).map_err(js)
+    pub fn plan_share(&mut self, room: f64, devices: &str) -> Result<String, JsError> {
+        self.0.plan_share(room as i64, devices).map_err(js)
     }
 
     /// The to-device messages (`[ToDeviceOut]`) giving `targets` the key.
-    pub fn share(&mut self, room: i64, targets: &str, claimed: &str) -> Result<String, JsError> {
-        self.0.share(room, targets, claimed).map_err(js)
+    pub fn share(&mut self, room: f64, targets: &str, claimed: &str) -> Result<String, JsError> {
+        self.0.share(room as i64, targets, claimed).map_err(js)
     }
 
     /// `Encrypted` JSON.
-    pub fn encrypt(&mut self, room: i64, body: &str) -> Result<String, JsError> {
-        self.0.encrypt(room, body).map_err(js)
+    pub fn encrypt(&mut self, room: f64, body: &str) -> Result<String, JsError> {
+        self.0.encrypt(room as i64, body).map_err(js)
     }
 
     /// Opens a `ToDeviceEvent`; `"duplicate"` or `"room_key"`.
@@ -94,8 +95,8 @@ impl Device {
     }
 
     /// `{"body", "verified"}` of an `Encrypted` from `from` in `room`.
-    pub fn decrypt(&mut self, room: i64, from: &str, encrypted: &str) -> Result<String, JsError> {
-        self.0.decrypt(room, from, encrypted).map_err(js)
+    pub fn decrypt(&mut self, room: f64, from: &str, encrypted: &str) -> Result<String, JsError> {
+        self.0.decrypt(room as i64, from, encrypted).map_err(js)
     }
 
     #[wasm_bindgen(js_name = toDeviceDone)]
@@ -110,8 +111,8 @@ impl Device {
     }
 
     #[wasm_bindgen(js_name = setVerified)]
-    pub fn set_verified(&mut self, device: i64, verified: bool) {
-        self.0.set_verified(device, verified)
+    pub fn set_verified(&mut self, device: f64, verified: bool) {
+        self.0.set_verified(device as i64, verified)
     }
 
     /// A new recovery key, as shown to people.

@@ -1,7 +1,8 @@
 //! The browser app: the files under `web/`, embedded in the binary (read
 //! from disk in debug builds), served with a strict Content-Security-Policy:
 //! scripts, styles and connections only from this origin, no inline code,
-//! no eval, no framing.
+//! no eval, no framing. `'wasm-unsafe-eval'` lets the app compile its own
+//! WebAssembly (`web/crypto/`, end-to-end encryption), and nothing else.
 
 use axum::body::Body;
 use axum::extract::Path;
@@ -14,7 +15,7 @@ use rust_embed::Embed;
 struct Assets;
 
 /// The policy for the app's pages and files.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
     img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; \
     manifest-src 'self'; worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 

@@ -1,0 +1,140 @@
+// End-to-end encryption in the browser, against the real server and the
+// real terminal client: an encrypted DM between two browsers, then between
+// a browser and `securechat` in both directions (the same crypto code,
+// compiled to WebAssembly on one side and native on the other); an edit
+// opened on the other side; the server's database holds none of the text;
+// a new browser login reads the old history after restoring the backup.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { launch, newUser as helperNewUser, openPage, signIn, say, waitForBody, shot, PASSWORD } from './browser.mjs';
+import { Server } from './server.mjs';
+
+const run = promisify(execFile);
+const server = new Server();
+let browser;
+const CLI = process.env.WEBTEST_CLIENT_BIN
+  || path.join(path.dirname(process.env.WEBTEST_SERVER_BIN || 'target/debug/securechat-server'), 'securechat');
+
+before(async () => {
+  await server.start();
+  browser = await launch();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await server.stop();
+});
+
+const newUser = (name, viewport) => helperNewUser(browser, server.url, name, viewport);
+
+// The terminal client as `home`'s user; `input` goes to its standard input.
+async function terminal(home, args, input) {
+  const child = execFile(CLI, ['--config-dir', home, '--ca-file', path.join(server.dataDir, 'tls', 'ca.pem'), ...args]);
+  if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+  let out = ''; let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(code, 0, `securechat ${args.join(' ')}: ${err}`);
+  return out;
+}
+
+// Whether the browser's E2E device is ready (published its keys).
+async function e2eReady(page) {
+  await page.waitForFunction(() => window.securechatE2E !== undefined);
+  assert.ok(await page.evaluate(async () => Boolean(await window.securechatE2E)), 'E2E device');
+}
+
+async function openDmWith(page, user) {
+  await page.locator(`[data-user="${user}"]`).click();
+  await page.locator('#room-topic', { hasText: 'End-to-end encrypted' }).waitFor();
+}
+
+test('browsers and the terminal talk end to end encrypted; the server holds only ciphertext', async () => {
+  const alice = await newUser('alice');
+  const bob = await newUser('bob');
+  await e2eReady(alice);
+  await e2eReady(bob);
+
+  // Browser to browser.
+  await openDmWith(alice, 'bob');
+  await say(alice, 'PLUM-7 the launch moves to friday');
+  await openDmWith(bob, 'alice');
+  await waitForBody(bob, 'PLUM-7 the launch moves to friday');
+  await say(bob, 'PLUM-8 noted, thanks');
+  await waitForBody(alice, 'PLUM-8 noted, thanks');
+  // The sidebar marks the conversation.
+  assert.ok(await alice.locator('#dm-list .lock').count() >= 1);
+  await alice.screenshot({ path: shot('e2e-dm.png') });
+
+  // An edit, opened on the other side.
+  const mine = alice.locator('#messages li.message', { hasText: 'PLUM-7' }).first();
+  await mine.hover();
+  await mine.getByRole('button', { name: 'Edit' }).click();
+  const box = alice.locator('#messages textarea').first();
+  await box.fill('PLUM-7 the launch moves to monday');
+  await box.press('Enter');
+  await waitForBody(bob, 'PLUM-7 the launch moves to monday');
+
+  // The terminal client: carol, in an encrypted DM with alice.
+  const carol = mkdtempSync(path.join(tmpdir(), 'securechat-carol-'));
+  await terminal(carol, ['register', server.url, '-u', 'carol', '--password-stdin'], `${PASSWORD}\n`);
+  await terminal(carol, ['keys', 'devices']);
+  await terminal(carol, ['dm', 'alice']);
+  await terminal(carol, ['send', '@alice', 'PLUM-9 hello from the terminal']);
+  await alice.reload();
+  await alice.locator('#conn-status.connected').waitFor();
+  await openDmWith(alice, 'carol');
+  await waitForBody(alice, 'PLUM-9 hello from the terminal');
+  await say(alice, 'PLUM-10 hello from the browser');
+  await alice.locator('#messages li.message:not(.pending) .body', { hasText: 'PLUM-10' }).waitFor();
+  let history = '';
+  for (let i = 0; i < 20 && !history.includes('PLUM-10'); i++) {
+    history = await terminal(carol, ['history', '@alice']);
+    if (!history.includes('PLUM-10')) await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.match(history, /PLUM-10 hello from the browser/);
+  assert.doesNotMatch(history, /unable to decrypt/);
+
+  // The server's files hold none of it.
+  for (const name of readdirSync(server.dataDir)) {
+    if (!name.startsWith('securechat.db')) continue;
+    const bytes = readFileSync(path.join(server.dataDir, name));
+    for (const n of [7, 8, 9, 10]) assert.equal(bytes.indexOf(`PLUM-${n}`), -1, `PLUM-${n} in ${name}`);
+  }
+  const metrics = await (await fetch(`${server.url}/metrics`).catch(() => null))?.text?.();
+  void metrics;
+});
+
+test('a new browser login reads old history after restoring the key backup', async () => {
+  const dave = await newUser('dave');
+  const erin = await newUser('erin');
+  await e2eReady(dave);
+  await e2eReady(erin);
+  await openDmWith(dave, 'erin');
+  await say(dave, 'QUINCE-1 before the new laptop');
+  await openDmWith(erin, 'dave');
+  await waitForBody(erin, 'QUINCE-1 before the new laptop');
+  // Erin starts a backup with a passphrase (as the app's dialog does).
+  await erin.evaluate(async () => (await window.securechatE2E).newBackup('erin passphrase long enough'));
+
+  // A new browser (fresh storage) logs erin in: a new device.
+  const laptop = await openPage(browser, server.url);
+  await signIn(laptop, 'erin', 'Log in');
+  await laptop.locator('#conn-status.connected').waitFor();
+  await e2eReady(laptop);
+  await openDmWith(laptop, 'dave');
+  await laptop.locator('.body', { hasText: 'restore your key backup' }).first().waitFor();
+  const added = await laptop.evaluate(async () => (await window.securechatE2E).restore('erin passphrase long enough'));
+  assert.equal(added, 1);
+  await laptop.reload();
+  await laptop.locator('#conn-status.connected').waitFor();
+  await openDmWith(laptop, 'dave');
+  await waitForBody(laptop, 'QUINCE-1 before the new laptop');
+});
