@@ -42,7 +42,10 @@ cargo test -p securechat-server --locked --test it "$@"
 # The chaos run with three nodes: SIGKILLed nodes, cut links, NATS restarts.
 CHAOS_NODES=3 CHAOS_SECS=30 cargo test -p securechat-server --locked --test chaos "$@"
 
-cargo build --locked --bin securechat-server
+cargo build --locked --bin securechat-server --bin securechat
+# The browser's crypto module is the committed build of crates/crypto-wasm:
+# rebuilt and compared where the wasm target is installed.
+scripts/build-wasm.sh --check
 scripts/tls-scan.sh target/debug/securechat-server
 scripts/autobahn.sh
 scripts/fuzz.sh "${FUZZ_SECONDS:-10}"

@@ -83,7 +83,17 @@ pub async fn upload(
     // answers as for every other room action.
     state
         .store
-        .read(move |c| require_member(rooms::access(c, room, user)?))
+        .read(move |c| -> Result<(), ActionError> {
+            require_member(rooms::access(c, room, user)?)?;
+            // The server would see the file: not until clients encrypt
+            // files themselves.
+            if crate::store::e2e::room_encrypted(c, room)? {
+                return Err(ActionError::BadRequest(
+                    "files cannot be sent in an end-to-end encrypted conversation yet",
+                ));
+            }
+            Ok(())
+        })
         .await?;
     // The slot is taken before a byte of the body is read, so uploads
     // started together cannot pass the budget.

@@ -315,6 +315,17 @@ async fn text_and_ciphertext_stay_where_they_belong() {
         }
         _ => unreachable!(),
     }
+    // No file goes to the server in the clear in an encrypted room.
+    let res = app
+        .http
+        .post(app.url(&format!("/api/rooms/{}/files?name=plan.txt", dm.id)))
+        .bearer_auth(&alice.token)
+        .body("secret plan")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.file_rows().await, 0);
     // An oversized or malformed ciphertext is refused before anything else.
     let mut big = alice.m.encrypt(dm.id, "x").unwrap();
     big.ciphertext = "A".repeat(50_000);
