@@ -2,6 +2,10 @@
 //! resumes with `sync`, reconnects by itself with exponential backoff and
 //! jitter, and delivers what happens as [`Event`]s.
 //!
+//! A live event that skips seqs (the server went live before this client's
+//! `sync` arrived) is dropped and its room synced again, so events reach
+//! the caller each once, in seq order, without a hole.
+//!
 //! Sends go through an outbox: a queue with one message in flight, each with
 //! a `client_msg_id`. A message typed while offline waits in the outbox and
 //! goes out after the next `synced`; one interrupted in flight is sent
@@ -38,6 +42,9 @@ const DEAD_AFTER: Duration = Duration::from_secs(60);
 /// How long an encrypted event waits for its key before it is shown as
 /// undecryptable.
 pub const KEY_WAIT: Duration = Duration::from_secs(5);
+/// How long the HTTP calls behind one encrypted send or one received key
+/// may take before they are tried again.
+const CRYPTO_CALLS: Duration = Duration::from_secs(10);
 /// Shares and resends of one message refused with `keys_outdated`.
 const KEY_RETRIES: u32 = 3;
 
@@ -139,6 +146,7 @@ impl Connection {
             held: VecDeque::new(),
             held_since: None,
             key_retries: 0,
+            resyncing: HashSet::new(),
         };
         tokio::spawn(task.run());
         Connection { cmds, events }
@@ -210,6 +218,8 @@ struct Task {
     held_since: Option<Instant>,
     /// `keys_outdated` answers to the message in flight.
     key_retries: u32,
+    /// Rooms whose missing events were asked for again.
+    resyncing: HashSet<RoomId>,
 }
 
 impl Task {
@@ -310,6 +320,17 @@ impl Task {
             let (body, encrypted, mentions) = if self.encrypted.contains(&room) {
                 match self.seal(room, &body).await {
                     Ok(enc) => (String::new(), Some(enc), mentioned(&body)),
+                    Err(
+                        crate::ClientError::Unreachable(_)
+                        | crate::ClientError::Server {
+                            code: ErrorCode::Internal | ErrorCode::RateLimited,
+                            ..
+                        },
+                    ) => {
+                        // Sharing the key failed on the way: try again soon.
+                        self.paused_until = Some(Instant::now() + Duration::from_secs(1));
+                        return Ok(());
+                    }
                     Err(e) => {
                         self.outbox.pop_front();
                         self.emit(Event::Failed(ErrorMsg {
@@ -352,7 +373,13 @@ impl Task {
             ));
         };
         let mut c = crypto.lock().await;
-        let enc = c.encrypt(room, body).await;
+        let enc = tokio::time::timeout(CRYPTO_CALLS, c.encrypt(room, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::ClientError::Unreachable(
+                    "the key share timed out".into(),
+                ))
+            });
         let notices = std::mem::take(&mut c.warnings);
         drop(c);
         for n in notices {
@@ -370,9 +397,18 @@ impl Task {
     ) -> Result<(), End> {
         if let Some(crypto) = &self.crypto {
             let mut c = crypto.lock().await;
-            if let Err(e) = c.receive(&ev).await {
-                c.warnings
-                    .push(format!("a key from {} could not be opened: {e}", ev.from));
+            let received = tokio::time::timeout(CRYPTO_CALLS, c.receive(&ev))
+                .await
+                .unwrap_or_else(|_| Err(crate::ClientError::Unreachable("timed out".into())));
+            match received {
+                Ok(()) => {}
+                Err(crate::ClientError::Crypto(e)) => {
+                    c.warnings
+                        .push(format!("a key from {} could not be opened: {e}", ev.from));
+                }
+                // The server could not be asked about the sender: not
+                // acked, so it comes again on the next connection.
+                Err(_) => return Err(End::Retry),
             }
             let notices = std::mem::take(&mut c.warnings);
             drop(c);
@@ -493,6 +529,7 @@ impl Task {
     ) -> Result<(), End> {
         match msg {
             ServerMsg::Welcome(w) => {
+                self.resyncing.clear();
                 for room in &w.rooms {
                     self.cursors.entry(room.id).or_insert(room.last_seq);
                 }
@@ -509,6 +546,7 @@ impl Task {
                 Self::send(ws, &ClientMsg::Sync { since }).await?;
             }
             ServerMsg::Synced => {
+                self.resyncing.clear();
                 *live = true;
                 *attempt = 0;
                 self.inflight = false;
@@ -567,6 +605,17 @@ impl Task {
                 if let Some((room, seq)) = other.stream_position() {
                     let cursor = self.cursors.entry(room).or_insert(0);
                     if seq <= *cursor {
+                        return Ok(());
+                    }
+                    if seq > *cursor + 1 {
+                        // Events went live before our `sync` was read (a
+                        // busy client answers `welcome` late): ask for what
+                        // lies between, once; the replay brings this event
+                        // too, in order.
+                        if self.resyncing.insert(room) {
+                            let since = BTreeMap::from([(room, *cursor)]);
+                            Self::send(ws, &ClientMsg::Sync { since }).await?;
+                        }
                         return Ok(());
                     }
                     *cursor = seq;

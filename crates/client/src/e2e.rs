@@ -170,14 +170,15 @@ impl Crypto {
             .share(room, &plan.targets, &claimed.keys)
             .map_err(crypto)?;
         self.save()?;
-        if !out.is_empty() {
-            for chunk in out.chunks(500) {
-                let body = serde_json::json!({"messages": chunk});
-                let _: Option<serde_json::Value> = self
-                    .api
-                    .call(Method::POST, "/api/to_device", Some(&body))
-                    .await?;
-            }
+        for chunk in out.chunks(500) {
+            let body = serde_json::json!({"messages": chunk});
+            let _: Option<serde_json::Value> = self
+                .api
+                .call(Method::POST, "/api/to_device", Some(&body))
+                .await?;
+            // Only what the server took counts as shared.
+            self.machine.confirm_shared(room, chunk);
+            self.save()?;
         }
         Ok(())
     }
@@ -219,7 +220,9 @@ impl Crypto {
         }
     }
 
-    /// Opens a to-device message (its sender's keys looked up if new).
+    /// Opens a to-device message (its sender's keys looked up if new). An
+    /// error other than [`ClientError::Crypto`] (the server could not be
+    /// reached) leaves the message unhandled: it comes again.
     pub async fn receive(&mut self, ev: &ToDeviceEvent) -> Result<(), ClientError> {
         if self.machine.known_device(ev.from_device).is_none() {
             let body = serde_json::json!({"users": [ev.from]});
@@ -237,7 +240,12 @@ impl Crypto {
             return Err(crypto(e));
         }
         self.backup_new().await;
-        self.stock_keys().await
+        // More one-time keys next time if the server cannot take them now.
+        if let Err(e) = self.stock_keys().await {
+            self.warnings
+                .push(format!("cannot publish one-time keys: {e}"));
+        }
+        Ok(())
     }
 
     /// Opens an encrypted message in place (its `body` becomes the text);

@@ -324,7 +324,9 @@ impl Machine {
     /// The to-device messages that give `targets` our key for `room`,
     /// using `claimed` one-time keys for devices we have no Olm session
     /// with. A target with neither is skipped (the server will say it is
-    /// still missing).
+    /// still missing). Once the server has taken them, call
+    /// [`confirm_shared`](Self::confirm_shared): until then the devices
+    /// count as lacking the key, so a share lost on the way is made again.
     pub fn share(
         &mut self,
         room: RoomId,
@@ -357,11 +359,25 @@ impl Machine {
                     session: session.clone(),
                 }),
             });
-            if let Some(o) = self.outbound.get_mut(&room) {
-                o.shared.insert(target.device);
-            }
         }
         Ok(out)
+    }
+
+    /// Records that the server took these shares of our key for `room`
+    /// (the messages [`share`](Self::share) made).
+    pub fn confirm_shared(&mut self, room: RoomId, sent: &[ToDeviceOut]) {
+        let Some(o) = self.outbound.get_mut(&room) else {
+            return;
+        };
+        let session = o.session.session_id();
+        for m in sent {
+            if m.room_key
+                .as_ref()
+                .is_some_and(|k| k.room == room && k.session == session)
+            {
+                o.shared.insert(m.device);
+            }
+        }
     }
 
     fn olm_encrypt(

@@ -73,6 +73,7 @@ impl Relay {
         let plan = m.plan_share(ROOM, room_devices);
         let claimed = self.claim(&plan.claim);
         let out = m.share(ROOM, &plan.targets, &claimed).unwrap();
+        m.confirm_shared(ROOM, &out);
         self.post(m, out);
         m.encrypt(ROOM, body).unwrap()
     }
@@ -140,6 +141,7 @@ fn a_removed_device_gets_nothing_new_and_others_lose_nothing() {
     assert!(plan.rotated, "a device that had the key left: new session");
     let claimed = relay.claim(&plan.claim);
     let out = alice.share(ROOM, &plan.targets, &claimed).unwrap();
+    alice.confirm_shared(ROOM, &out);
     assert!(out.iter().all(|m| m.device != eve.device()));
     relay.post(&alice, out);
     let secret = alice.encrypt(ROOM, "after eve left").unwrap();
@@ -329,5 +331,29 @@ fn recovery_keys_print_and_parse_forgivingly() {
         format!("{key:?}"),
         "RecoveryKey(…)",
         "never printed by accident"
+    );
+}
+
+#[test]
+fn a_share_the_server_never_took_is_made_again() {
+    let mut relay = Relay::default();
+    let (mut alice, mut bob) = (device("alice", 1), device("bob", 2));
+    relay.join(&mut alice);
+    relay.join(&mut bob);
+    let all = relay.devices.clone();
+    let plan = alice.plan_share(ROOM, &all);
+    let claimed = relay.claim(&plan.claim);
+    let lost = alice.share(ROOM, &plan.targets, &claimed).unwrap();
+    assert_eq!(lost.len(), 1);
+    // The upload failed: bob still lacks the key, and gets it next time
+    // over the Olm session already made.
+    let again = alice.plan_share(ROOM, &all);
+    assert_eq!(again.targets.len(), 1);
+    assert!(again.claim.is_empty());
+    let enc = relay.send(&mut alice, &all, "after a lost share");
+    relay.deliver(&mut bob);
+    assert_eq!(
+        bob.decrypt(ROOM, "alice", &enc).unwrap().body,
+        "after a lost share"
     );
 }

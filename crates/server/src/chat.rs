@@ -201,7 +201,11 @@ pub fn check_encryption(
         // Another node's join or leave commits under this lock: take it
         // before counting who has the key, so the count and the insert
         // see the same members.
-        tx.query_opt("SELECT 1 FROM rooms WHERE id = ?1 FOR UPDATE", [room.0], |_| Ok(()))?;
+        tx.query_opt(
+            "SELECT 1 FROM rooms WHERE id = ?1 FOR UPDATE",
+            [room.0],
+            |_| Ok(()),
+        )?;
     }
     if clear {
         return Ok(Err(ActionError::BadRequest(

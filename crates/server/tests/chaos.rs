@@ -23,6 +23,13 @@
 //! the proxy sends each new connection to a live node, the injector kills
 //! a random node (SIGKILL) and restarts it, and now and then restarts
 //! NATS. The same checks hold, against the PostgreSQL database.
+//!
+//! Encrypted: with `CHAOS_E2E=1` the three rooms are end-to-end encrypted
+//! private rooms and every client a device of its own
+//! (`securechat_client::e2e`): keys are shared through the same cut links
+//! and killed servers. Then also: every member opened every message to the
+//! text that was sent (no "unable to decrypt"), and the database holds no
+//! text of any of them.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -188,6 +195,7 @@ struct Log {
     start: BTreeMap<RoomId, Seq>,
     failures: Vec<String>,
     welcomes: u64,
+    last_status: Option<securechat_client::conn::Status>,
 }
 
 impl Log {
@@ -220,7 +228,8 @@ impl Log {
                     self.received.entry(room).or_default().push((seq, body));
                 }
             }
-            Event::Status(_) | Event::Notice(_) => {}
+            Event::Status(s) => self.last_status = Some(s),
+            Event::Notice(n) => eprintln!("notice: {n}"),
         }
     }
 
@@ -345,21 +354,33 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         tokens.push(api.register(&req).await.unwrap().token);
     }
     let owner = Api::new(&direct, &tls, Some(tokens[0].clone())).unwrap();
+    let e2e = env_or("CHAOS_E2E", 0u8) == 1;
     let mut rooms = Vec::new();
-    for name in ROOMS {
+    for (i, name) in ROOMS.iter().enumerate() {
+        // Encrypted rooms are private: their members come with them.
+        let members = (1..users)
+            .filter(|u| e2e && (u % 3 == i || (u + 1) % 3 == i))
+            .map(|u| format!("user{u}"))
+            .collect();
         let req = CreateRoom {
-            name: Some(name.into()),
-            kind: RoomKind::Public,
+            name: Some((*name).into()),
+            kind: if e2e {
+                RoomKind::Private
+            } else {
+                RoomKind::Public
+            },
             topic: None,
-            members: Vec::new(),
-            encrypted: false,
+            members,
+            encrypted: e2e,
         };
         rooms.push(owner.create_room(&req).await.unwrap().id);
     }
-    for (u, token) in tokens.iter().enumerate().skip(1) {
-        let api = Api::new(&direct, &tls, Some(token.clone())).unwrap();
-        for r in [u % 3, (u + 1) % 3] {
-            api.join(rooms[r]).await.unwrap();
+    if !e2e {
+        for (u, token) in tokens.iter().enumerate().skip(1) {
+            let api = Api::new(&direct, &tls, Some(token.clone())).unwrap();
+            for r in [u % 3, (u + 1) % 3] {
+                api.join(rooms[r]).await.unwrap();
+            }
         }
     }
 
@@ -368,12 +389,27 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
     let via_proxy = Server::parse(&format!("https://127.0.0.1:{proxy_port}")).unwrap();
     let mut conns = Vec::new();
     let mut clients = Vec::new();
+    let mut homes = Vec::new();
     for (u, token) in tokens.iter().enumerate() {
-        let mut conn = Connection::spawn(
+        // Each client's device reaches the server through the proxy too.
+        let crypto = if e2e {
+            let home = tempfile::tempdir().unwrap();
+            let store = securechat_client::store::Store::new(Some(home.path().to_owned())).unwrap();
+            let api = Api::new(&via_proxy, &tls, Some(token.clone())).unwrap();
+            let device = securechat_client::e2e::Crypto::open(&store, api, &format!("user{u}"))
+                .await
+                .expect("a device");
+            homes.push(home);
+            Some(Arc::new(tokio::sync::Mutex::new(device)))
+        } else {
+            None
+        };
+        let mut conn = Connection::spawn_with(
             via_proxy.clone(),
             tls.config.clone(),
             token.clone(),
             BTreeMap::new(),
+            crypto,
         );
         let seen = wait_connected(&mut conn.events, Duration::from_secs(30))
             .await
@@ -457,7 +493,27 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         unacked() == 0
     })
     .await
-    .unwrap_or_else(|()| panic!("{} messages were never acked", unacked()));
+    .unwrap_or_else(|()| {
+        for c in &clients {
+            let log = c.log.lock().unwrap();
+            let left: Vec<_> = log
+                .sent
+                .iter()
+                .filter(|(id, _)| !log.acked.contains_key(*id))
+                .map(|(_, (r, b))| (r, b.clone()))
+                .take(3)
+                .collect();
+            eprintln!(
+                "{}: {} unacked, {} welcomes, e.g. {left:?}; last status {:?}; failures {:?}",
+                c.name,
+                log.sent.len() - log.acked.len(),
+                log.welcomes,
+                log.last_status,
+                log.failures.iter().take(3).collect::<Vec<_>>()
+            );
+        }
+        panic!("{} messages were never acked", unacked())
+    });
     let all_rooms = owner.rooms().await.unwrap().rooms;
     let target: BTreeMap<RoomId, Seq> = all_rooms.iter().map(|r| (r.id, r.last_seq)).collect();
     eventually(Duration::from_secs(60), "every member caught up", || {
@@ -542,6 +598,15 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
 
     let (mut sent, mut delivered, mut reconnects) = (0usize, 0usize, 0u64);
     let mut stored_ids = BTreeSet::new();
+    // What was sent at each place, for the encrypted run (where the
+    // database holds no text to compare with).
+    let mut texts: HashMap<(RoomId, Seq), String> = HashMap::new();
+    for c in &clients {
+        let log = c.log.lock().unwrap();
+        for (id, (room, body)) in &log.sent {
+            texts.insert((*room, log.acked[id].1), body.clone());
+        }
+    }
     for c in &clients {
         let log = c.log.lock().unwrap();
         assert!(log.failures.is_empty(), "{}: {:?}", c.name, log.failures);
@@ -551,9 +616,12 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         for (id, (room, body)) in &log.sent {
             let (acked_room, seq) = log.acked[id];
             assert_eq!(acked_room, *room);
+            // (general is not encrypted)
+            let sealed = e2e && rooms.contains(room);
+            let stored_body = if sealed { String::new() } else { body.clone() };
             assert_eq!(
                 at(*room, seq),
-                &(Some(id.clone()), Some(body.clone())),
+                &(Some(id.clone()), Some(stored_body)),
                 "{id} at {seq}"
             );
             assert!(stored_ids.insert(id.clone()), "{id} acked twice");
@@ -565,8 +633,23 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
             let want: Vec<Seq> = (log.start[room] + 1..=target[room]).collect();
             assert_eq!(seqs, want, "{} in room {room:?}", c.name);
             for (seq, body) in got {
-                if body.is_some() {
-                    assert_eq!(&at(*room, *seq).1, body, "{} seq {seq}", c.name);
+                if let Some(body) = body {
+                    if e2e && rooms.contains(room) {
+                        // Opened to exactly what its sender wrote.
+                        assert_eq!(
+                            texts.get(&(*room, *seq)),
+                            Some(body),
+                            "{} seq {seq}",
+                            c.name
+                        );
+                    } else {
+                        assert_eq!(
+                            at(*room, *seq).1.as_ref(),
+                            Some(body),
+                            "{} seq {seq}",
+                            c.name
+                        );
+                    }
                 }
             }
             delivered += got.len();
@@ -584,10 +667,12 @@ async fn nothing_is_lost_or_doubled_when_connections_and_the_server_die() {
         assert!(broker_restarts > 0 || secs < 12, "NATS was restarted");
     }
     println!(
-        "chaos: {users} clients, {} rooms, {nodes} node(s), {secs} s of faults: {cuts} \
+        "chaos: {users} clients, {} rooms{}, {nodes} node(s), {secs} s of faults: {cuts} \
          connections cut, {kills} server kills (SIGKILL), {broker_restarts} NATS restarts, \
          {reconnects} reconnects; {sent} messages sent, {sent} acked, {delivered} room events \
-         delivered; lost 0, duplicated 0",
-        target.len()
+         delivered; lost 0, duplicated 0{}",
+        target.len(),
+        if e2e { " (end-to-end encrypted)" } else { "" },
+        if e2e { ", undecryptable 0" } else { "" }
     );
 }
