@@ -36,7 +36,10 @@ function renderHeader(state) {
     : state.view === 'threads' ? 'Threads'
     : state.view === 'mentions' ? 'Mentions'
     : r ? (r.info.kind === 'dm' ? `@${displayName(state, r.info.name)}` : `#${r.info.name}`) : 'SecureChat';
-  if ($('room-name').textContent !== title) $('room-name').textContent = title;
+  const shown = state.view === 'chat' && r && r.info.encrypted ? `${title} 🔒` : title;
+  if ($('room-name').textContent !== shown) $('room-name').textContent = shown;
+  const hint = state.view === 'chat' && r && r.info.encrypted ? 'Encrypted message' : 'Message';
+  if ($('message-input').placeholder !== hint) $('message-input').placeholder = hint;
   const sealed = state.view === 'chat' && r && r.info.encrypted;
   const topic = (sealed ? '🔒 End-to-end encrypted' + (r.info.topic ? ' · ' : '') : '') + (state.view === 'chat' && r && r.info.topic ? r.info.topic : '');
   if ($('room-topic').textContent !== topic) $('room-topic').textContent = topic;

@@ -306,6 +306,22 @@ impl Api {
             .map(|_| ())
     }
 
+    /// Replaces the content of `msg` in an encrypted room with `encrypted`.
+    pub async fn edit_sealed(
+        &self,
+        room: RoomId,
+        msg: MessageId,
+        encrypted: securechat_proto::e2e::Encrypted,
+    ) -> Result<(), ClientError> {
+        let req = EditRequest {
+            body: String::new(),
+            encrypted: Some(encrypted),
+        };
+        self.call::<IgnoredAny>(Method::PATCH, &message_path(room, msg), Some(&req))
+            .await
+            .map(drop)
+    }
+
     /// Replaces the body of `msg` in `room` (the caller's own message).
     pub async fn edit_message(
         &self,

@@ -101,6 +101,7 @@ enum Cmd {
 pub struct Connection {
     cmds: mpsc::UnboundedSender<Cmd>,
     pub events: mpsc::UnboundedReceiver<Event>,
+    crypto: Option<crate::e2e::Shared>,
 }
 
 /// A new `client_msg_id`.
@@ -141,7 +142,7 @@ impl Connection {
             paused_until: None,
             events: tx,
             cmds: cmd_rx,
-            crypto,
+            crypto: crypto.clone(),
             encrypted: HashSet::new(),
             held: VecDeque::new(),
             held_since: None,
@@ -149,7 +150,35 @@ impl Connection {
             resyncing: HashSet::new(),
         };
         tokio::spawn(task.run());
-        Connection { cmds, events }
+        Connection {
+            cmds,
+            events,
+            crypto,
+        }
+    }
+
+    /// Opens the encrypted events of a history page in place (those whose
+    /// key never reached this device say so).
+    pub async fn open_history(&self, events: &mut [ServerMsg]) {
+        let Some(crypto) = &self.crypto else { return };
+        let mut c = crypto.lock().await;
+        for ev in events {
+            if !c.open_event(ev) {
+                c.give_up(ev).await;
+            }
+        }
+    }
+
+    /// `body` encrypted for `room` by this login's device (for edits).
+    pub async fn seal(
+        &self,
+        room: RoomId,
+        body: &str,
+    ) -> Result<securechat_proto::e2e::Encrypted, crate::ClientError> {
+        match &self.crypto {
+            Some(c) => c.lock().await.encrypt(room, body).await,
+            None => Err(crate::ClientError::Crypto("this client has no keys".into())),
+        }
     }
 
     /// Queues a message; returns its `client_msg_id`.

@@ -152,3 +152,61 @@ async fn an_encrypted_dm_from_the_terminal() {
     assert!(after.contains("got it"), "{after}");
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_screen_chat_reads_and_writes_an_encrypted_dm() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), 0).await;
+    let alice = cli_user(&running, "alice").await;
+    let bob = cli_user(&running, "bob").await;
+    ok(bob.path(), &["keys", "devices"], None).await;
+    ok(alice.path(), &["dm", "bob"], None).await;
+    ok(
+        alice.path(),
+        &["send", "@bob", "sealed before bob looked"],
+        None,
+    )
+    .await;
+
+    // Bob's full-screen chat: the encrypted DM says so, its history opens.
+    let socket = format!("securechat-e2e-{}", std::process::id());
+    start_chat(&socket, bob.path()).await;
+    pane_shows(&socket, "Tab: next room").await;
+    tmux(&socket, &["send-keys", "-t", "chat", "Tab"]).await;
+    pane_shows(&socket, "end-to-end encrypted").await;
+    pane_shows(&socket, "sealed before bob looked").await;
+    // Typed in the terminal, stored sealed, read by alice.
+    type_line(&socket, "sealed from the full screen").await;
+    let mut history = String::new();
+    for _ in 0..50 {
+        history = ok(alice.path(), &["history", "@bob"], None).await;
+        if history.contains("sealed from the full screen") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        history.contains("bob: sealed from the full screen"),
+        "{history}"
+    );
+    // Live, while bob watches.
+    ok(alice.path(), &["send", "@bob", "live and sealed"], None).await;
+    pane_shows(&socket, "live and sealed").await;
+    let alice_api = api_of(&running, alice.path()).await;
+    let dm = alice_api
+        .rooms()
+        .await
+        .unwrap()
+        .rooms
+        .into_iter()
+        .find(|r| r.encrypted)
+        .unwrap();
+    assert!(
+        messages(&alice_api, dm.id)
+            .await
+            .iter()
+            .all(|m| m.body.is_empty() && m.encrypted.is_some())
+    );
+    tmux(&socket, &["kill-server"]).await;
+    running.stop().await;
+}

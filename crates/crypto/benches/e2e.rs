@@ -28,9 +28,18 @@ fn main() {
     alice.observe(std::slice::from_ref(&bob_keys));
     bob.observe(&[alice.device_keys()]);
     let plan = alice.plan_share(ROOM, std::slice::from_ref(&bob_keys));
-    let claimed = vec![ClaimedKey { device: DeviceId(2), key: otks[0].clone(), fallback: false }];
+    let claimed = vec![ClaimedKey {
+        device: DeviceId(2),
+        key: otks[0].clone(),
+        fallback: false,
+    }];
     let out = alice.share(ROOM, &plan.targets, &claimed).unwrap();
-    let ev = ToDeviceEvent { id: 1, from: "alice".into(), from_device: DeviceId(1), body: out[0].body.clone() };
+    let ev = ToDeviceEvent {
+        id: 1,
+        from: "alice".into(),
+        from_device: DeviceId(1),
+        body: out[0].body.clone(),
+    };
     bob.receive_to_device(&ev).unwrap();
     let n = 5_000;
     let start = Instant::now();
@@ -44,22 +53,36 @@ fn main() {
         bob.decrypt(ROOM, "alice", enc).unwrap();
     }
     per_op("Megolm decrypt, 200-byte message", n, start);
-    println!("{:<52} {:>10} B", "ciphertext of a 200-byte message (base64)", sealed[0].ciphertext.len());
+    println!(
+        "{:<52} {:>10} B",
+        "ciphertext of a 200-byte message (base64)",
+        sealed[0].ciphertext.len()
+    );
 
     // Key share to 100 members × 2 devices.
-    let mut members: Vec<Machine> = (0..200).map(|i| Machine::new(&format!("u{}", i / 2), DeviceId(100 + i))).collect();
+    let mut members: Vec<Machine> = (0..200)
+        .map(|i| Machine::new(&format!("u{}", i / 2), DeviceId(100 + i)))
+        .collect();
     let mut devices: Vec<DeviceKeys> = Vec::new();
     let mut claimed = Vec::new();
     for m in &mut members {
         let (k, _) = m.new_one_time_keys(1);
         devices.push(m.device_keys());
-        claimed.push(ClaimedKey { device: m.device(), key: k[0].clone(), fallback: false });
+        claimed.push(ClaimedKey {
+            device: m.device(),
+            key: k[0].clone(),
+            fallback: false,
+        });
     }
     let mut sender = Machine::new("sender", DeviceId(99));
     let start = Instant::now();
     let plan = sender.plan_share(RoomId(2), &devices);
     let out = sender.share(RoomId(2), &plan.targets, &claimed).unwrap();
-    let share_us = per_op("key share to 200 devices (plan, 200 Olm sessions), total", 1, start);
+    let share_us = per_op(
+        "key share to 200 devices (plan, 200 Olm sessions), total",
+        1,
+        start,
+    );
     println!("{:<52} {:>10.1} µs", "  per device", share_us / 200.0);
     let bytes: usize = out.iter().map(|m| m.body.len()).sum();
     println!("{:<52} {:>10} B", "  to-device bytes in all", bytes);
@@ -69,7 +92,11 @@ fn main() {
     let start = Instant::now();
     let plan = sender.plan_share(RoomId(2), &devices);
     let again = sender.share(RoomId(2), &plan.targets, &[]).unwrap();
-    let rotate_us = per_op("key rotation to 200 devices (sessions exist), total", 1, start);
+    let rotate_us = per_op(
+        "key rotation to 200 devices (sessions exist), total",
+        1,
+        start,
+    );
     println!("{:<52} {:>10.1} µs", "  per device", rotate_us / 200.0);
     assert_eq!(again.len(), 200);
     // Each recipient opens its share (the first is a pre-key message).
@@ -77,8 +104,17 @@ fn main() {
     let start = Instant::now();
     for (i, (m, msg)) in members.iter_mut().zip(&out).enumerate() {
         m.observe(std::slice::from_ref(&sender_keys));
-        let ev = ToDeviceEvent { id: i as u64 + 1, from: "sender".into(), from_device: DeviceId(99), body: msg.body.clone() };
+        let ev = ToDeviceEvent {
+            id: i as u64 + 1,
+            from: "sender".into(),
+            from_device: DeviceId(99),
+            body: msg.body.clone(),
+        };
         m.receive_to_device(&ev).unwrap();
     }
-    per_op("open a room key share (new Olm session), per device", 200, start);
+    per_op(
+        "open a room key share (new Olm session), per device",
+        200,
+        start,
+    );
 }

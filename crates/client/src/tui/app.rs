@@ -148,6 +148,13 @@ impl App {
         }
     }
 
+    /// Whether `room` is end-to-end encrypted.
+    pub fn room_encrypted(&self, room: RoomId) -> bool {
+        self.rooms
+            .iter()
+            .any(|r| r.info.id == room && r.info.encrypted)
+    }
+
     pub fn current_room(&self) -> Option<&RoomView> {
         self.rooms.get(self.current)
     }

@@ -103,7 +103,8 @@ async fn follow(
         match action {
             Action::MarkRead { room, seq } => conn.read(room, seq),
             Action::LoadOlder { room, before } => {
-                let page = api.history(room, Some(before), 50).await?;
+                let mut page = api.history(room, Some(before), 50).await?;
+                conn.open_history(&mut page.events).await;
                 app.add_history(room, &page.events);
             }
             _ => {}
@@ -147,6 +148,7 @@ async fn perform(
             let t = api.thread(room, root).await?;
             let mut events = vec![t.root];
             events.extend(t.replies);
+            conn.open_history(&mut events).await;
             app.add_history(room, &events);
         }
         Action::Notify { room, level, muted } => {
@@ -160,7 +162,8 @@ async fn perform(
         Action::MarkRead { room, seq } => conn.read(room, seq),
         Action::Typing { room } => conn.typing(room),
         Action::LoadOlder { room, before } => {
-            let page = api.history(room, Some(before), 50).await?;
+            let mut page = api.history(room, Some(before), 50).await?;
+            conn.open_history(&mut page.events).await;
             app.add_history(room, &page.events);
         }
         Action::Join(name) => {
@@ -235,7 +238,14 @@ async fn perform(
             api.invite(room, &user).await?;
             app.notice = Some(format!("invited {user}"));
         }
-        Action::Edit { room, msg, body } => api.edit_message(room, msg, &body).await?,
+        Action::Edit { room, msg, body } => {
+            if app.room_encrypted(room) {
+                let sealed = conn.seal(room, &body).await?;
+                api.edit_sealed(room, msg, sealed).await?
+            } else {
+                api.edit_message(room, msg, &body).await?
+            }
+        }
         Action::Delete { room, msg } => api.delete_message(room, msg).await?,
         Action::Quit => app.quit = true,
     }

@@ -276,6 +276,12 @@ fn draw_messages(f: &mut Frame<'_>, app: &App, area: Rect) {
         }
         _ => format!(" #{} ", room.info.name),
     };
+    // Encrypted conversations say so in their title.
+    let title = if room.info.encrypted {
+        format!("{}· end-to-end encrypted ", title)
+    } else {
+        title
+    };
     let block = Block::default()
         .title(truncate(&title, area.width as usize))
         .borders(Borders::TOP);
