@@ -6,7 +6,7 @@
 // The shell is fetched from the network first (so a new version shows at
 // once) and from the cache only when the network fails.
 
-const CACHE = 'securechat-shell-v4';
+const CACHE = 'securechat-shell-v5';
 const SHELL = [
   '/', '/app/app.css', '/app/icon.svg', '/app/manifest.webmanifest',
   '/app/js/main.js', '/app/js/api.js', '/app/js/connection.js', '/app/js/state.js',

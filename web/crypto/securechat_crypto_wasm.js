@@ -89,6 +89,21 @@ export class Device {
         }
     }
     /**
+     * Records that the server took these shares (`[ToDeviceOut]`, as
+     * [`share`](Self::share) made them): only then do they count.
+     * @param {number} room
+     * @param {string} sent
+     */
+    confirmShared(room, sent) {
+        const val2 = +room;
+        const ptr0 = passStringToWasm0(sent, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.device_confirmShared(this.__wbg_ptr, val2, ptr0, len0);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
      * A new device for `user`, with the server's id for this session.
      * @param {string} user
      * @param {number} device

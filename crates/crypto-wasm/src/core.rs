@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use securechat_crypto::{Error, Machine, RecoveryKey, Trust, safety_code};
 use securechat_proto::e2e::{
-    BackupInfo, ClaimedKey, DeviceKeys, Devices, Encrypted, KeyBackup, ToDeviceEvent,
+    BackupInfo, ClaimedKey, DeviceKeys, Devices, Encrypted, KeyBackup, ToDeviceEvent, ToDeviceOut,
 };
 use securechat_proto::{DeviceId, RoomId};
 use serde::de::DeserializeOwned;
@@ -121,6 +121,12 @@ impl Device {
             .share(RoomId(room), &targets, &claimed)
             .map_err(err)?;
         Ok(serde_json::to_string(&out).expect("serializes"))
+    }
+
+    pub fn confirm_shared(&mut self, room: i64, sent: &str) -> Out<()> {
+        let sent: Vec<ToDeviceOut> = parse("sent shares", sent)?;
+        self.0.confirm_shared(RoomId(room), &sent);
+        Ok(())
     }
 
     pub fn encrypt(&mut self, room: i64, body: &str) -> Out<String> {

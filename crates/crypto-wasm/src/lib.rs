@@ -83,6 +83,13 @@ impl Device {
         self.0.share(room as i64, targets, claimed).map_err(js)
     }
 
+    /// Records that the server took these shares (`[ToDeviceOut]`, as
+    /// [`share`](Self::share) made them): only then do they count.
+    #[wasm_bindgen(js_name = confirmShared)]
+    pub fn confirm_shared(&mut self, room: f64, sent: &str) -> Result<(), JsError> {
+        self.0.confirm_shared(room as i64, sent).map_err(js)
+    }
+
     /// `Encrypted` JSON.
     pub fn encrypt(&mut self, room: f64, body: &str) -> Result<String, JsError> {
         self.0.encrypt(room as i64, body).map_err(js)

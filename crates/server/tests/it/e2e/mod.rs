@@ -88,6 +88,7 @@ impl Dev {
                 )
                 .await;
             assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+            self.m.confirm_shared(room, &out);
         }
     }
 
