@@ -156,5 +156,13 @@ test('the app shell stays small', () => {
     gz += gzipSync(bytes, { level: 9 }).length;
   }
   console.log(`app shell: ${files.length} files, ${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped (per file)`);
-  assert.ok(gz < 60 * 1024, `${gz} bytes gzipped`);
+  // 60 KiB until end-to-end encryption (its module, devices, verification and
+  // recovery screens) came in; the crypto module is counted apart, below.
+  assert.ok(gz < 72 * 1024, `${gz} bytes gzipped`);
+  let wasm = 0;
+  for (const f of readdirSync(path.join(web, 'crypto'))) {
+    wasm += gzipSync(readFileSync(path.join(web, 'crypto', f)), { level: 9 }).length;
+  }
+  console.log(`crypto module: ${(wasm / 1024).toFixed(1)} KiB gzipped`);
+  assert.ok(wasm < 448 * 1024, `crypto module: ${wasm} bytes gzipped`);
 });
