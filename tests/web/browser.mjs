@@ -89,9 +89,20 @@ export async function axeViolations(page) {
 }
 
 // Clicks a control that shows on hover or focus (a message's actions).
+// A message's actions take clicks only while it is hovered; if the list
+// moves under the mouse between the hover and the click (a message arrives,
+// an image loads), hover again, as a user would.
 export async function hoverClick(item, name) {
-  await item.hover();
-  await item.getByRole('button', { name, exact: true }).click();
+  const button = item.getByRole('button', { name, exact: true });
+  for (let tries = 1; ; tries++) {
+    await item.hover();
+    try {
+      await button.click({ timeout: 3000 });
+      return;
+    } catch (e) {
+      if (tries === 5) throw e;
+    }
+  }
 }
 
 // Screenshots go to docs/screenshots with UPDATE_SCREENSHOTS=1 (they are

@@ -3,12 +3,14 @@
 // a browser and `securechat` in both directions (the same crypto code,
 // compiled to WebAssembly on one side and native on the other); an edit
 // opened on the other side; the server's database holds none of the text;
-// a new browser login reads the old history after restoring the backup.
+// a new browser login reads the old history after restoring the backup;
+// files sealed in the browser open in the terminal and the other way
+// round, with the image previewed from bytes decrypted in the page.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -117,7 +119,7 @@ test('browsers and the terminal talk end to end encrypted; the server holds only
     const n = 500;
     const sealed = [];
     let t = performance.now();
-    for (let i = 0; i < n; i++) sealed.push(e.device.encrypt(999999, body));
+    for (let i = 0; i < n; i++) sealed.push(e.device.encrypt(999999, body, ''));
     const enc = (performance.now() - t) * 1000 / n;
     t = performance.now();
     for (const c of sealed) e.device.decrypt(999999, 'alice', c);
@@ -153,4 +155,76 @@ test('a new browser login reads old history after restoring the key backup', asy
   await laptop.locator('#conn-status.connected').waitFor();
   await openDmWith(laptop, 'dave');
   await waitForBody(laptop, 'QUINCE-1 before the new laptop');
+});
+
+// Every file under `dir`, with its bytes.
+function allFiles(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? allFiles(p) : [[p, readFileSync(p)]];
+  });
+}
+
+test('files in an encrypted DM: sealed in the browser, opened in the terminal, and back', async () => {
+  const frank = await newUser('frank');
+  await e2eReady(frank);
+  const gina = mkdtempSync(path.join(tmpdir(), 'securechat-gina-'));
+  await terminal(gina, ['register', server.url, '-u', 'gina', '--password-stdin'], `${PASSWORD}\n`);
+  await terminal(gina, ['keys', 'devices']);
+  await terminal(gina, ['dm', 'frank']);
+  await terminal(gina, ['send', '@frank', 'FIG-1 send me the plan']);
+  await frank.reload();
+  await frank.locator('#conn-status.connected').waitFor();
+  await openDmWith(frank, 'gina');
+  await waitForBody(frank, 'FIG-1 send me the plan');
+
+  // Frank attaches a picture and a text file: sealed here, sent nameless.
+  const picture = await frank.screenshot({ clip: { x: 0, y: 0, width: 240, height: 140 } });
+  const text = 'FIG-SECRET-2 the plan, in full\n'.repeat(50);
+  await frank.locator('#file-input').setInputFiles([
+    { name: 'FIG-plan.png', mimeType: 'image/png', buffer: picture },
+    { name: 'FIG-plan.txt', mimeType: 'text/plain', buffer: Buffer.from(text) },
+  ]);
+  const card = frank.locator('#messages .file-link', { hasText: 'FIG-plan.txt' });
+  await card.waitFor();
+  await frank.locator('#messages .size', { hasText: 'encrypted' }).first().waitFor();
+  // The preview is drawn from the bytes decrypted in the page.
+  const preview = frank.locator('#messages .preview img[alt="FIG-plan.png"]');
+  await preview.waitFor();
+  await frank.waitForFunction(() => {
+    const img = document.querySelector('#messages .preview img[alt="FIG-plan.png"]');
+    return img && img.complete && img.naturalWidth > 0 && img.src.startsWith('blob:');
+  });
+  await frank.screenshot({ path: shot('e2e-files.png') });
+
+  // The terminal sees the real names and downloads the files decrypted.
+  let history = '';
+  for (let i = 0; i < 20 && !history.includes('FIG-plan.txt'); i++) {
+    history = await terminal(gina, ['history', '@frank']);
+    if (!history.includes('FIG-plan.txt')) await new Promise((r) => setTimeout(r, 250));
+  }
+  const id = (name) => Number(history.match(new RegExp(`\\[file (\\d+): ${name.replace('.', '\\.')}`))[1]);
+  const saved = path.join(gina, 'plan.txt');
+  assert.match(await terminal(gina, ['download', String(id('FIG-plan.txt')), saved]), /decrypted/);
+  assert.equal(readFileSync(saved, 'utf8'), text);
+  const savedPng = path.join(gina, 'plan.png');
+  await terminal(gina, ['download', String(id('FIG-plan.png')), savedPng]);
+  assert.ok(readFileSync(savedPng).equals(picture), 'the picture, byte for byte');
+
+  // Gina uploads from the terminal; frank opens and saves it.
+  const notes = path.join(gina, 'FIG-notes.txt');
+  writeFileSync(notes, 'FIG-SECRET-3 notes from the terminal\n');
+  assert.match(await terminal(gina, ['upload', '@frank', notes, '--caption', 'FIG-4 my notes']), /end-to-end encrypted/);
+  await waitForBody(frank, 'FIG-4 my notes');
+  const link = frank.locator('#messages .file-link', { hasText: 'FIG-notes.txt' });
+  const [download] = await Promise.all([frank.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), 'FIG-notes.txt');
+  assert.equal(readFileSync(await download.path(), 'utf8'), 'FIG-SECRET-3 notes from the terminal\n');
+
+  // The server holds none of it: not the files, not their names.
+  for (const [p, bytes] of allFiles(server.dataDir)) {
+    for (const marker of ['FIG-SECRET', 'FIG-plan', 'FIG-notes', 'FIG-4']) {
+      assert.equal(bytes.indexOf(marker), -1, `${marker} in ${p}`);
+    }
+  }
 });

@@ -117,7 +117,35 @@ export class Device {
         return Device.__wrap(ret);
     }
     /**
-     * `{"body", "verified"}` of an `Encrypted` from `from` in `room`.
+     * Checks a downloaded file's SHA-256 against its message's
+     * `FileSecrets` JSON and opens it.
+     * @param {Uint8Array | number[]} sealed
+     * @param {string} secrets
+     * @returns {Uint8Array}
+     */
+    static decryptFile(sealed, secrets) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passArray8ToWasm0(sealed, wasm.__wbindgen_malloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(secrets, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.device_decryptFile(ptr0, len0, ptr1, len1);
+        if (ret[3]) {
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        var v3 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v3;
+    }
+    /**
+     * `{"body", "verified", "file"}` of an `Encrypted` from `from` in
+     * `room` (`file`: `FileSecrets` or null).
      * @param {number} room
      * @param {string} from
      * @param {string} encrypted
@@ -177,31 +205,79 @@ export class Device {
         }
     }
     /**
-     * `Encrypted` JSON.
+     * Seals a file for an encrypted conversation (see [`SealedFile`]).
+     * @param {Uint8Array | number[]} plain
+     * @param {string} name
+     * @param {string} media_type
+     * @returns {SealedFile}
+     */
+    static encryptFile(plain, name, media_type) {
+        let ptr0, len0, ptr1, len1, ptr2, len2;
+        try {
+            ptr0 = passArray8ToWasm0(plain, wasm.__wbindgen_malloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passStringToWasm0(media_type, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.device_encryptFile(ptr0, len0, ptr1, len1, ptr2, len2);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return SealedFile.__wrap(ret[0]);
+    }
+    /**
+     * `Encrypted` JSON of a message (with `file`, the `FileSecrets` JSON
+     * from [`encryptFile`](Self::encrypt_file), or "").
      * @param {number} room
      * @param {string} body
+     * @param {string} file
      * @returns {string}
      */
-    encrypt(room, body) {
-        let deferred4_0;
-        let deferred4_1;
+    encrypt(room, body, file) {
+        let deferred5_0;
+        let deferred5_1;
         try {
-            const val2 = +room;
-            const ptr0 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-            const len0 = WASM_VECTOR_LEN;
-            const ret = wasm.device_encrypt(this.__wbg_ptr, val2, ptr0, len0);
-            var ptr3 = ret[0];
-            var len3 = ret[1];
+            const val3 = +room;
+            let ptr0, len0, ptr1, len1;
+            try {
+                ptr0 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passStringToWasm0(file, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len1 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            const ret = wasm.device_encrypt(this.__wbg_ptr, val3, ptr0, len0, ptr1, len1);
+            var ptr4 = ret[0];
+            var len4 = ret[1];
             if (ret[3]) {
-                ptr3 = 0; len3 = 0;
+                ptr4 = 0; len4 = 0;
                 throw takeFromExternrefTable0(ret[2]);
             }
-            deferred4_0 = ptr3;
-            deferred4_1 = len3;
-            return getStringFromWasm0(ptr3, len3);
+            deferred5_0 = ptr4;
+            deferred5_1 = len4;
+            return getStringFromWasm0(ptr4, len4);
         } finally {
-            wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+            wasm.__wbindgen_free(deferred5_0, deferred5_1, 1);
         }
+    }
+    /**
+     * Whether the user marked `device` verified.
+     * @param {number} device
+     * @returns {boolean}
+     */
+    isVerified(device) {
+        const ret = wasm.device_isVerified(this.__wbg_ptr, device);
+        return ret !== 0;
     }
     /**
      * @param {number} device
@@ -557,6 +633,54 @@ export class Device {
     }
 }
 if (Symbol.dispose) Device.prototype[Symbol.dispose] = Device.prototype.free;
+
+/**
+ * A file sealed by [`Device::encrypt_file`]: the bytes to upload and
+ * the `FileSecrets` JSON its message carries.
+ */
+export class SealedFile {
+    static __wrap(ptr) {
+        const obj = Object.create(SealedFile.prototype);
+        obj.__wbg_ptr = ptr;
+        SealedFileFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        SealedFileFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_sealedfile_free(ptr, 0);
+    }
+    /**
+     * @returns {Uint8Array}
+     */
+    get bytes() {
+        const ret = wasm.sealedfile_bytes(this.__wbg_ptr);
+        var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v1;
+    }
+    /**
+     * @returns {string}
+     */
+    get secrets() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.sealedfile_secrets(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+}
+if (Symbol.dispose) SealedFile.prototype[Symbol.dispose] = SealedFile.prototype.free;
 function __wbg_get_imports() {
     const import0 = {
         __proto__: null,
@@ -588,6 +712,9 @@ function __wbg_get_imports() {
 const DeviceFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_device_free(ptr, 1));
+const SealedFileFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_sealedfile_free(ptr, 1));
 
 function addToExternrefTable0(obj) {
     const idx = wasm.__externref_table_alloc();
@@ -620,6 +747,13 @@ function handleError(f, args) {
         const idx = addToExternrefTable0(e);
         wasm.__wbindgen_exn_store(idx);
     }
+}
+
+function passArray8ToWasm0(arg, malloc) {
+    const ptr = malloc(arg.length * 1, 1) >>> 0;
+    getUint8ArrayMemory0().set(arg, ptr / 1);
+    WASM_VECTOR_LEN = arg.length;
+    return ptr;
 }
 
 function passStringToWasm0(arg, malloc, realloc) {

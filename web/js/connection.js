@@ -121,6 +121,20 @@ export class Connection {
     return id;
   }
 
+  // Queues the encrypted message that carries `fileId`, uploaded to
+  // encrypted `room` as ciphertext sealed with `secrets`.
+  sendFile(room, fileId, secrets, caption = '', id = crypto.randomUUID()) {
+    const r = this.state.room(room);
+    if (!r) return null;
+    const file = { id: fileId, secrets };
+    r.pending.set(id, { body: caption || secrets.name, file, status: this.live ? 'sending' : 'queued', ts: Date.now() });
+    this.outbox.set(id, { room, body: caption, file });
+    this.saved();
+    this.state.changed();
+    this.pump();
+    return id;
+  }
+
   // What waits in the outbox is kept on this device (see offline.js).
   saved() {
     if (this.hooks.onOutbox) this.hooks.onOutbox([...this.outbox].map(([id, m]) => ({ id, ...m })));
@@ -153,6 +167,7 @@ export class Connection {
     }
     const frame = { type: 'send', room: item.room, client_msg_id: id, body: item.body };
     if (item.thread) { frame.thread = item.thread; frame.also_room = Boolean(item.also_room); }
+    if (item.file) frame.file = item.file.id;
     if (this.state.room(item.room)?.info.encrypted) { this.sendSealed(id, item, frame); return; }
     if (this.raw(frame)) this.inflight = id;
   }
@@ -166,7 +181,7 @@ export class Connection {
       if (!this.e2e) throw new Error('this browser has no encryption keys');
       const e2e = await this.e2e;
       if (!e2e) throw new Error('this browser has no encryption keys');
-      const enc = await e2e.encrypt(item.room, item.body);
+      const enc = await e2e.encrypt(item.room, item.body, item.file ? item.file.secrets : null);
       this.warn(e2e);
       if (this.inflight !== id || this.ws !== ws) return;
       frame.body = '';

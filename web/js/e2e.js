@@ -6,7 +6,8 @@
 // Sending: share the room key with every device of the room that lacks
 // it, then encrypt (the server refuses, `keys_outdated`, a message whose
 // key has not reached everyone). Receiving: to-device messages bring room
-// keys; encrypted events are opened before they are shown.
+// keys; encrypted events are opened before they are shown. Files are
+// sealed here before upload and opened here after download.
 
 import init, { Device } from '../crypto/securechat_crypto_wasm.js';
 import { api } from './api.js';
@@ -25,6 +26,38 @@ export function mentioned(body) {
   const names = new Set();
   for (const m of body.matchAll(/(?:^|\s)@([a-z0-9._-]{1,32})/gi)) names.add(m[1].toLowerCase().replace(/[._-]+$/, ''));
   return [...names].filter(Boolean).slice(0, 100);
+}
+
+// Media types previewed inline once decrypted (never SVG or HTML).
+const IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+// Seals a File for an encrypted room: the bytes to upload and the secrets
+// its message carries (name, type, key, SHA-256 of the ciphertext).
+export async function sealFile(file) {
+  await loadWasm();
+  const sealed = Device.encryptFile(new Uint8Array(await file.arrayBuffer()), file.name, file.type || 'application/octet-stream');
+  return { bytes: sealed.bytes, secrets: JSON.parse(sealed.secrets) };
+}
+
+// Decrypted files of this page, by file id: an object URL each.
+const opened = new Map();
+
+// An object URL of an encrypted file, downloaded, checked against the
+// SHA-256 its sender sealed and decrypted here.
+export function openedFile(file) {
+  if (!opened.has(file.id)) {
+    const p = (async () => {
+      await loadWasm();
+      const res = await fetch(`/api/files/${file.id}`, { credentials: 'same-origin' });
+      if (!res.ok) throw new Error(`the file cannot be downloaded (${res.status})`);
+      const plain = Device.decryptFile(new Uint8Array(await res.arrayBuffer()), JSON.stringify(file.secrets));
+      const type = file.image ? file.media_type : 'application/octet-stream';
+      return URL.createObjectURL(new Blob([plain], { type }));
+    })();
+    p.catch(() => opened.delete(file.id));
+    opened.set(file.id, p);
+  }
+  return opened.get(file.id);
 }
 
 export class E2E {
@@ -108,9 +141,11 @@ export class E2E {
     }
   }
 
-  async encrypt(room, body) {
+  // `file`: the secrets of a file sealed by sealFile, which the message
+  // carries.
+  async encrypt(room, body, file = null) {
     await this.share(room);
-    const enc = JSON.parse(this.device.encrypt(room, body));
+    const enc = JSON.parse(this.device.encrypt(room, body, file ? JSON.stringify(file) : ''));
     this.save();
     return enc;
   }
@@ -135,6 +170,13 @@ export class E2E {
       const d = JSON.parse(this.device.decrypt(ev.room, from, JSON.stringify(ev.encrypted)));
       ev.body = d.body;
       ev.verified = d.verified;
+      // The server knows the file only as nameless bytes.
+      if (d.file && ev.file) {
+        ev.file = {
+          ...ev.file, name: d.file.name, media_type: d.file.media_type, size: d.file.size,
+          image: IMAGES.has(d.file.media_type), secrets: d.file,
+        };
+      }
       return true;
     } catch (err) {
       if (String(err.message).startsWith('unknown_session')) return false;
@@ -157,6 +199,21 @@ export class E2E {
   }
 
   safetyCode(other) { return JSON.parse(this.device.safetyCode(JSON.stringify(other))); }
+
+  // `username`'s devices as the server lists them (a changed identity is
+  // flagged as everywhere else).
+  async devicesOf(username) {
+    const list = await api('POST', '/api/keys/query', { users: [username] });
+    this.observe(list);
+    return list.devices;
+  }
+
+  isVerified(device) { return this.device.isVerified(device); }
+
+  setVerified(device, verified) {
+    this.device.setVerified(device, verified);
+    this.save();
+  }
 
   deviceKeys() { return JSON.parse(this.device.deviceKeys()); }
 

@@ -9,7 +9,8 @@
 // emoji.js (reactions, the picker), mentions.js (@ completion, Mentions
 // view), roomtools.js (notification settings, pins, message links).
 
-import { E2E } from './e2e.js';
+import { E2E, sealFile, openedFile } from './e2e.js';
+import { Security } from './security.js';
 import { api, explain } from './api.js';
 import { Connection } from './connection.js';
 import { State } from './state.js';
@@ -32,6 +33,8 @@ import { wireRoomTools, copyLink, pin } from './roomtools.js';
 const $ = (id) => document.getElementById(id);
 const state = new State();
 let conn = null;
+// Encryption and devices: this browser's E2E device once it is open.
+const security = new Security(() => (conn && conn.e2e ? conn.e2e : Promise.resolve(null)));
 let readTimer = null;
 let restored = false;
 
@@ -82,7 +85,9 @@ function restoreOutbox() {
   if (restored) return;
   restored = true;
   for (const item of loadOutbox(state.me.id)) {
-    if (state.room(item.room)) conn.send(item.room, item.body, item.id, item.thread || null, Boolean(item.also_room));
+    if (!state.room(item.room)) continue;
+    if (item.file) conn.sendFile(item.room, item.file.id, item.file.secrets, item.body, item.id);
+    else conn.send(item.room, item.body, item.id, item.thread || null, Boolean(item.also_room));
   }
 }
 
@@ -189,6 +194,7 @@ async function openRoom(id) {
   if (r && !r.historyLoaded) await loadOlder(r);
   markRead();
   state.changed();
+  if (r && r.info.encrypted) security.offer();
 }
 
 async function loadOlder(r, limit = 100) {
@@ -327,7 +333,8 @@ const actions = {
     const p = r && r.pending.get(id);
     if (!p) return;
     r.pending.delete(id);
-    conn.send(room, p.body, undefined, p.thread || null, Boolean(p.also_room));
+    if (p.file) conn.sendFile(room, p.file.id, p.file.secrets);
+    else conn.send(room, p.body, undefined, p.thread || null, Boolean(p.also_room));
   },
   editPending(room, id) {
     const r = state.room(room);
@@ -347,12 +354,18 @@ const actions = {
     try { await api('DELETE', `/api/rooms/${ev.room}/messages/${ev.id}`); } catch (e) { alertDialog(explain(e)); }
   },
   showUser: (username) => showUserCard(state, username, actions),
-  openImage(file) {
+  verify: (username) => security.verify(username),
+  async openImage(file) {
     const href = `/api/files/${file.id}`;
+    let shown = `${href}?inline=true`;
+    let saved = href;
+    if (file.secrets) {
+      try { shown = await openedFile(file); saved = shown; } catch (e) { alertDialog(e.message); return; }
+    }
     $('viewer-name').textContent = file.name;
-    $('viewer-image').src = `${href}?inline=true`;
+    $('viewer-image').src = shown;
     $('viewer-image').alt = file.name;
-    $('viewer-download').href = href;
+    $('viewer-download').href = saved;
     $('viewer-download').setAttribute('download', file.name);
     $('viewer').showModal();
   },
@@ -378,7 +391,9 @@ $('login-form').addEventListener('submit', (e) => { e.preventDefault(); authenti
 $('register-button').addEventListener('click', () => authenticate('/api/register'));
 
 // Files: Attach button, drag-and-drop, paste.
-wireUploads(() => state.current);
+wireUploads(() => state.current, (room) => (state.room(room)?.info.encrypted
+  ? { seal: sealFile, post: (fileId, secrets) => conn.sendFile(room, fileId, secrets) }
+  : null));
 wireProfile(state);
 wireTheme(() => (state.me ? state.me.id : 0));
 
@@ -484,6 +499,7 @@ $('leave-button').addEventListener('click', async () => {
   if (!r || !(await confirmDialog(`Leave #${r.info.name}?${r.info.kind === 'private' ? ' You need an invite to come back.' : ''}`, { ok: 'Leave' }))) return;
   try { await api('POST', `/api/rooms/${r.info.id}/leave`); } catch (e) { alertDialog(explain(e)); }
 });
+$('security-button').addEventListener('click', () => security.open());
 $('password-button').addEventListener('click', () => { $('password-error').textContent = ''; $('password-dialog').showModal(); });
 // A chosen menu item closes the menu (the theme choice keeps it open).
 document.querySelector('.user-menu .menu').addEventListener('click', (e) => {

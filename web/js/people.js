@@ -70,5 +70,8 @@ export function showUserCard(state, username, actions) {
   const me = state.me && state.me.username === username;
   message.hidden = me;
   message.onclick = () => { document.getElementById('user-card').close(); actions.openDm(username); };
+  const verify = document.getElementById('card-verify');
+  verify.hidden = me;
+  verify.onclick = () => { document.getElementById('user-card').close(); actions.verify(username); };
   document.getElementById('user-card').showModal();
 }

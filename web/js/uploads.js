@@ -1,9 +1,13 @@
 // File uploads: from the Attach button, drag-and-drop or paste. Each shows
 // a progress bar with Cancel; the server posts the message itself, so the
 // file arrives in the room like any message. During an outage uploads wait
-// and go out when the server is back, as text messages do.
+// and go out when the server is back, as text messages do. In an
+// end-to-end encrypted room the file is sealed here first, goes up as
+// nameless ciphertext, and an encrypted message then carries its name and
+// key; it is downloaded and opened here too.
 
 import { el } from './format.js';
+import { openedFile } from './e2e.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,12 +23,15 @@ export function humanSize(n) {
 const MAX_WAIT_MS = 15000;
 
 // Uploads `file` to `room`; resolves when done, cancelled or refused.
+// With `sealer` (an encrypted room): `seal(file)` gives the bytes to send
+// and their secrets, and `post(fileId, secrets)` sends the message.
 // While the server cannot be reached the upload waits and tries again by
 // itself (1 s, 2 s, 4 s, … 15 s), and after a 429 it waits what the server
 // says; every try carries the same client_msg_id, so the file's message is
 // stored once however often it is sent.
-export function upload(room, file) {
+export function upload(room, file, sealer = null) {
   return new Promise((resolve) => {
+    let sealed = null;
     const id = crypto.randomUUID();
     let xhr = null;
     let timer = null;
@@ -58,7 +65,11 @@ export function upload(room, file) {
       xhr = new XMLHttpRequest();
       xhr.upload.onprogress = (e) => { bar.value = e.loaded; };
       xhr.onload = () => {
-        if (xhr.status === 201) { done(null); return; }
+        if (xhr.status === 201) {
+          if (sealed) sealer.post(JSON.parse(xhr.responseText).file.id, sealed.secrets);
+          done(null);
+          return;
+        }
         if (xhr.status === 429) {
           const secs = Number(xhr.getResponseHeader('retry-after')) || 5;
           later(secs * 1000, 'too many uploads');
@@ -73,12 +84,21 @@ export function upload(room, file) {
         later(Math.min(MAX_WAIT_MS, 1000 * 2 ** Math.min(attempt - 1, 4)), 'waiting for the connection');
       };
       xhr.onabort = () => done('cancelled');
+      if (sealed) {
+        xhr.open('POST', `/api/rooms/${room}/files`);
+        xhr.setRequestHeader('content-type', 'application/octet-stream');
+        xhr.send(new Blob([sealed.bytes]));
+        return;
+      }
       const query = `name=${encodeURIComponent(file.name)}&client_msg_id=${id}`;
       xhr.open('POST', `/api/rooms/${room}/files?${query}`);
       xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
       xhr.send(file);
     }
-    start();
+    if (!sealer) { start(); return; }
+    label.textContent = `${file.name}: encrypting…`;
+    sealer.seal(file).then((s) => { sealed = s; bar.max = s.bytes.length || 1; start(); })
+      .catch((err) => done(`cannot encrypt: ${err.message}`));
   });
 }
 
@@ -96,28 +116,46 @@ function kindOf(file) {
   return ['File', label];
 }
 
+// Saves an encrypted file: downloaded and opened here, then handed to the
+// browser as a download.
+async function saveOpened(file, link) {
+  try {
+    const a = el('a', { href: await openedFile(file), download: file.name });
+    a.click();
+  } catch (err) {
+    link.textContent = `${file.name}: ${err.message}`;
+  }
+}
+
 // The attachment of a message: for checked images a preview that opens
 // the viewer; for every file a card with name, kind and size that
-// downloads it. Nothing uploaded is ever shown inline but checked images.
+// downloads it. Nothing uploaded is ever shown inline but checked images
+// (an encrypted file's type is its sender's word: only the four image
+// types are ever previewed, from the decrypted bytes).
 export function attachment(file, openImage) {
   const box = el('div', { class: 'attachment' });
   const href = `/api/files/${file.id}`;
   if (file.image) {
-    box.append(el('button', { type: 'button', class: 'preview', 'aria-label': `Open image ${file.name}`, onclick: () => openImage(file) },
-      el('img', { src: `${href}?inline=true`, alt: file.name, loading: 'lazy' })));
+    const img = el('img', { alt: file.name, loading: 'lazy' });
+    if (file.secrets) openedFile(file).then((url) => { img.src = url; }).catch(() => { img.alt = `${file.name} (cannot be opened)`; });
+    else img.src = `${href}?inline=true`;
+    box.append(el('button', { type: 'button', class: 'preview', 'aria-label': `Open image ${file.name}`, onclick: () => openImage(file) }, img));
   }
   const [kind, label] = kindOf(file);
+  const link = file.secrets
+    ? el('a', { href: '#', class: 'file-link', text: file.name, onclick: (e) => { e.preventDefault(); saveOpened(file, link); } })
+    : el('a', { href, download: file.name, class: 'file-link', text: file.name });
   box.append(el('div', { class: 'file-card' },
     el('span', { class: 'file-kind', 'aria-hidden': 'true', text: label }),
-    el('div', { class: 'file-text' },
-      el('a', { href, download: file.name, class: 'file-link', text: file.name }),
-      el('span', { class: 'size', text: `${kind} · ${humanSize(file.size)}` }))));
+    el('div', { class: 'file-text' }, link,
+      el('span', { class: 'size', text: `${kind}${file.secrets ? ' · encrypted' : ''} · ${humanSize(file.size)}` }))));
   return box;
 }
 
 // Wires the button, drag-and-drop on the conversation, and paste.
-export function wireUploads(currentRoom) {
-  const send = (files) => { const room = currentRoom(); if (room) for (const f of files) upload(room, f); };
+// `sealerFor(room)`: null, or the sealer of an encrypted room (see upload).
+export function wireUploads(currentRoom, sealerFor) {
+  const send = (files) => { const room = currentRoom(); if (room) for (const f of files) upload(room, f, sealerFor(room)); };
   $('attach-button').addEventListener('click', () => $('file-input').click());
   $('file-input').addEventListener('change', (e) => { send([...e.target.files]); e.target.value = ''; });
   const chat = document.querySelector('.chat');

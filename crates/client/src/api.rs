@@ -8,8 +8,8 @@ use securechat_proto::http::{
     PasswordChange, RegisterRequest, RoomResponse, RoomsResponse, SearchResponse, UploadResponse,
     UsernameRequest, UsersResponse,
 };
-use securechat_proto::ws::{RoomInfo, RoomKind};
-use securechat_proto::{ErrorCode, FileId, MessageId, RoomId, Seq};
+use securechat_proto::ws::{MessageEvent, RoomInfo, RoomKind};
+use securechat_proto::{ErrorCode, FileId, MessageId, RoomId, Seq, ServerMsg};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
@@ -379,6 +379,23 @@ impl Api {
             .await
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         Self::answer(res).await
+    }
+
+    /// The message that carries file `id` (`None` when no message does,
+    /// or the file is not there for us: the download then says which).
+    pub async fn file_message(&self, id: FileId) -> Result<Option<MessageEvent>, ClientError> {
+        match self
+            .get::<ServerMsg>(&format!("/api/files/{id}/message"))
+            .await
+        {
+            Ok(ServerMsg::Message(m)) => Ok(Some(m)),
+            Ok(_) => Err(ClientError::Protocol("not a message".into())),
+            Err(ClientError::Server {
+                code: ErrorCode::NotFound,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Starts downloading file `id` from byte `from`.

@@ -24,8 +24,9 @@ use crate::api::Server;
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
+use securechat_proto::e2e::FileSecrets;
 use securechat_proto::ws::{Ack, ErrorMsg, Welcome};
-use securechat_proto::{ClientMsg, ErrorCode, MessageId, RoomId, Seq, ServerMsg};
+use securechat_proto::{ClientMsg, ErrorCode, FileId, MessageId, RoomId, Seq, ServerMsg};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,19 +83,9 @@ pub enum Event {
 }
 
 enum Cmd {
-    Send {
-        id: String,
-        room: RoomId,
-        body: String,
-        thread: Option<(MessageId, bool)>,
-    },
-    Read {
-        room: RoomId,
-        seq: Seq,
-    },
-    Typing {
-        room: RoomId,
-    },
+    Send(Outgoing),
+    Read { room: RoomId, seq: Seq },
+    Typing { room: RoomId },
 }
 
 /// Handle to a running connection. Dropping it stops the connection.
@@ -195,12 +186,34 @@ impl Connection {
         body: impl Into<String>,
     ) -> String {
         let id = new_client_msg_id();
-        let _ = self.cmds.send(Cmd::Send {
+        let _ = self.cmds.send(Cmd::Send(Outgoing {
             id: id.clone(),
             room,
             body: body.into(),
             thread,
-        });
+            file: None,
+        }));
+        id
+    }
+
+    /// Queues the encrypted message that carries file `file`, uploaded to
+    /// encrypted `room` as ciphertext (see [`crate::transfer::upload`]),
+    /// with `caption`; returns its `client_msg_id`.
+    pub fn send_file(
+        &self,
+        room: RoomId,
+        file: FileId,
+        secrets: FileSecrets,
+        caption: impl Into<String>,
+    ) -> String {
+        let id = new_client_msg_id();
+        let _ = self.cmds.send(Cmd::Send(Outgoing {
+            id: id.clone(),
+            room,
+            body: caption.into(),
+            thread: None,
+            file: Some((file, secrets)),
+        }));
         id
     }
 
@@ -223,9 +236,18 @@ enum End {
     Stop,
 }
 
-/// A message waiting in the outbox: its `client_msg_id`, room, body, and
-/// thread (with whether it also goes to the room).
-type Outgoing = (String, RoomId, String, Option<(MessageId, bool)>);
+/// A message waiting in the outbox.
+#[derive(Clone)]
+struct Outgoing {
+    /// Its `client_msg_id`.
+    id: String,
+    room: RoomId,
+    body: String,
+    /// The thread it replies in, and whether it also goes to the room.
+    thread: Option<(MessageId, bool)>,
+    /// An encrypted file it carries, and how to open it.
+    file: Option<(FileId, FileSecrets)>,
+}
 
 struct Task {
     server: Server,
@@ -291,14 +313,8 @@ impl Task {
     }
 
     fn queue(&mut self, cmd: Cmd) {
-        if let Cmd::Send {
-            id,
-            room,
-            body,
-            thread,
-        } = cmd
-        {
-            self.outbox.push_back((id, room, body, thread));
+        if let Cmd::Send(out) = cmd {
+            self.outbox.push_back(out);
         }
     }
 
@@ -345,9 +361,17 @@ impl Task {
             }
             self.paused_until = None;
         }
-        if let Some((id, room, body, thread)) = self.outbox.front().cloned() {
-            let (body, encrypted, mentions) = if self.encrypted.contains(&room) {
-                match self.seal(room, &body).await {
+        if let Some(Outgoing {
+            id,
+            room,
+            body,
+            thread,
+            file,
+        }) = self.outbox.front().cloned()
+        {
+            let (file, secrets) = file.unzip();
+            let (body, encrypted, mentions) = if self.encrypted.contains(&room) || file.is_some() {
+                match self.seal(room, &body, secrets).await {
                     Ok(enc) => (String::new(), Some(enc), mentioned(&body)),
                     Err(
                         crate::ClientError::Unreachable(_)
@@ -379,6 +403,7 @@ impl Task {
                     client_msg_id: id,
                     body,
                     encrypted,
+                    file,
                     mentions,
                     thread: thread.map(|(t, _)| t),
                     also_room: thread.is_some_and(|(_, also)| also),
@@ -395,6 +420,7 @@ impl Task {
         &mut self,
         room: RoomId,
         body: &str,
+        file: Option<FileSecrets>,
     ) -> Result<securechat_proto::e2e::Encrypted, crate::ClientError> {
         let Some(crypto) = &self.crypto else {
             return Err(crate::ClientError::Crypto(
@@ -402,7 +428,7 @@ impl Task {
             ));
         };
         let mut c = crypto.lock().await;
-        let enc = tokio::time::timeout(CRYPTO_CALLS, c.encrypt(room, body))
+        let enc = tokio::time::timeout(CRYPTO_CALLS, c.encrypt_with_file(room, body, file))
             .await
             .unwrap_or_else(|_| {
                 Err(crate::ClientError::Unreachable(
@@ -586,7 +612,7 @@ impl Task {
                 if self
                     .outbox
                     .front()
-                    .is_some_and(|(id, ..)| *id == ack.client_msg_id)
+                    .is_some_and(|out| out.id == ack.client_msg_id)
                 {
                     self.outbox.pop_front();
                     self.inflight = false;
@@ -597,7 +623,7 @@ impl Task {
             }
             ServerMsg::Error(err) if err.client_msg_id.is_some() => {
                 let id = err.client_msg_id.clone();
-                let head = self.outbox.front().map(|(i, ..)| i.clone());
+                let head = self.outbox.front().map(|out| out.id.clone());
                 if head == id {
                     self.inflight = false;
                     if err.code == ErrorCode::RateLimited {

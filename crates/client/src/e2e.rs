@@ -13,8 +13,9 @@ use crate::store::Store;
 use reqwest::Method;
 use securechat_crypto::{Error as CryptoError, Machine, RecoveryKey, Trust};
 use securechat_proto::e2e::{
-    Devices, Encrypted, KeyBackup, KeysClaimed, KeysUploaded, Report, ToDeviceEvent,
+    Devices, Encrypted, FileSecrets, KeyBackup, KeysClaimed, KeysUploaded, Report, ToDeviceEvent,
 };
+use securechat_proto::validate::sanitize_file_name;
 use securechat_proto::ws::MessageEvent;
 use securechat_proto::{DeviceId, RoomId, ServerMsg};
 use serde::{Deserialize, Serialize};
@@ -185,8 +186,21 @@ impl Crypto {
 
     /// `body` sealed for `room`, its key shared first.
     pub async fn encrypt(&mut self, room: RoomId, body: &str) -> Result<Encrypted, ClientError> {
+        self.encrypt_with_file(room, body, None).await
+    }
+
+    /// `body` and the secrets of a file it carries, sealed for `room`.
+    pub async fn encrypt_with_file(
+        &mut self,
+        room: RoomId,
+        body: &str,
+        file: Option<FileSecrets>,
+    ) -> Result<Encrypted, ClientError> {
         self.share(room).await?;
-        let enc = self.machine.encrypt(room, body).map_err(crypto)?;
+        let enc = self
+            .machine
+            .encrypt_with_file(room, body, file)
+            .map_err(crypto)?;
         self.save()?;
         Ok(enc)
     }
@@ -256,6 +270,12 @@ impl Crypto {
             Some(enc) => match self.machine.decrypt(m.room, &m.from, enc) {
                 Ok(d) => {
                     m.body = d.body;
+                    // The server knows the file only as nameless bytes.
+                    if let (Some(info), Some(secrets)) = (&mut m.file, d.file) {
+                        info.name = sanitize_file_name(&secrets.name);
+                        info.media_type = secrets.media_type;
+                        info.size = secrets.size;
+                    }
                     true
                 }
                 Err(CryptoError::UnknownSession) => false,
@@ -265,6 +285,18 @@ impl Crypto {
                 }
             },
         }
+    }
+
+    /// How to open the encrypted file message `m` carries (`None`: it
+    /// is not encrypted).
+    pub fn file_secrets(&mut self, m: &MessageEvent) -> Result<Option<FileSecrets>, ClientError> {
+        let Some(enc) = &m.encrypted else {
+            return Ok(None);
+        };
+        let d = self.machine.decrypt(m.room, &m.from, enc).map_err(crypto)?;
+        d.file
+            .map(Some)
+            .ok_or_else(|| ClientError::Crypto("the file's message holds no key for it".into()))
     }
 
     /// Opens a room event in place; false when a key is missing.

@@ -15,6 +15,7 @@ use securechat_client::trust::{Tls, Trust};
 use securechat_client::{ClientError, install_crypto_provider};
 use securechat_proto::ServerMsg;
 use securechat_proto::http::{LoginRequest, PasswordChange, RegisterRequest};
+use securechat_proto::ws::Ack;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -71,7 +72,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Send a file to a room, with a progress bar.
+    /// Send a file to a room, with a progress bar (in an end-to-end
+    /// encrypted room, sealed here first: the server gets ciphertext).
     Upload {
         room: String,
         file: PathBuf,
@@ -80,7 +82,8 @@ enum Command {
         caption: Option<String>,
     },
     /// Fetch a file by id (shown with the message as `[file ID: …]`), with
-    /// a progress bar; a broken download resumes where it stopped.
+    /// a progress bar; a broken download resumes where it stopped; an
+    /// end-to-end encrypted file is checked and decrypted here.
     Download {
         id: i64,
         /// Where to save it: a file, or a directory to save it in under its
@@ -355,28 +358,8 @@ async fn command(
                 crypto,
             );
             let id = conn.send(info.id, body);
-            loop {
-                match conn.events.recv().await {
-                    Some(Event::Acked(ack)) if ack.client_msg_id == id => {
-                        println!("sent to {} as #{} (seq {})", room, ack.id, ack.seq);
-                        return Ok(());
-                    }
-                    Some(Event::Failed(e)) if e.client_msg_id.as_deref() == Some(&id) => {
-                        return Err(ClientError::Server {
-                            code: e.code,
-                            message: e.message,
-                            retry_after_secs: None,
-                        });
-                    }
-                    Some(Event::Status(Status::SessionEnded)) | None => {
-                        return Err(ClientError::SessionEnded);
-                    }
-                    Some(Event::Status(Status::RateLimited { wait })) => {
-                        eprintln!("rate limited: sending in {} ms", wait.as_millis());
-                    }
-                    _ => {}
-                }
-            }
+            let ack = acked(&mut conn, &id).await?;
+            println!("sent to {} as #{} (seq {})", room, ack.id, ack.seq);
         }
         Command::Tail { room, json } => {
             let info = api.resolve_room(&room).await?;
@@ -420,32 +403,80 @@ async fn command(
             let info = api.resolve_room(&room).await?;
             let bar = progress_bar();
             let shown = bar.clone();
-            let up = securechat_client::transfer::upload(
-                api,
-                info.id,
-                &file,
-                caption.as_deref(),
-                move |done, total| {
-                    shown.set_length(total);
-                    shown.set_position(done);
-                },
-            )
-            .await;
+            let progress = move |done, total| {
+                shown.set_length(total);
+                shown.set_position(done);
+            };
+            if !info.encrypted {
+                let up = securechat_client::transfer::upload(
+                    api,
+                    info.id,
+                    &file,
+                    caption.as_deref(),
+                    progress,
+                )
+                .await;
+                bar.finish();
+                let up = up?;
+                println!(
+                    "uploaded {} to {} as file {} (sha256 {})",
+                    up.file.name, room, up.file.id, up.file.sha256
+                );
+                return Ok(());
+            }
+            // Sealed here, uploaded as ciphertext, then named in an
+            // encrypted message.
+            let Some(crypto) = cli_keys::device(store, api.clone(), &session.username).await else {
+                return Err(ClientError::Crypto(
+                    "this conversation is end-to-end encrypted, and this login has no keys".into(),
+                ));
+            };
+            let up =
+                securechat_client::transfer::upload_encrypted(api, info.id, &file, progress).await;
             bar.finish();
-            let up = up?;
+            let (up, secrets) = up?;
+            let name = secrets.name.clone();
+            let mut conn = Connection::spawn_with(
+                server.clone(),
+                tls.config.clone(),
+                session.token.clone(),
+                BTreeMap::new(),
+                Some(crypto),
+            );
+            let id = conn.send_file(info.id, up.file.id, secrets, caption.unwrap_or_default());
+            acked(&mut conn, &id).await?;
             println!(
-                "uploaded {} to {} as file {} (sha256 {})",
-                up.file.name, room, up.file.id, up.file.sha256
+                "uploaded {name} to {room} as file {} (end-to-end encrypted; sha256 of the ciphertext {})",
+                up.file.id, up.file.sha256
             );
         }
         Command::Download { id, path, force } => {
+            let id = securechat_proto::FileId(id);
+            // An encrypted file opens with the secrets in its message.
+            let carrier = api.file_message(id).await?;
+            let secrets = match carrier.filter(|m| m.encrypted.is_some()) {
+                None => None,
+                Some(m) => {
+                    let Some(crypto) =
+                        cli_keys::device(store, api.clone(), &session.username).await
+                    else {
+                        return Err(ClientError::Crypto(
+                            "this file is end-to-end encrypted, and this login has no keys".into(),
+                        ));
+                    };
+                    let mut c = crypto.lock().await;
+                    c.catch_up().await?;
+                    c.file_secrets(&m)?
+                }
+            };
             // The bar appears once the file is found and its bytes come.
             let mut bar: Option<indicatif::ProgressBar> = None;
             let got = securechat_client::transfer::download(
                 api,
-                securechat_proto::FileId(id),
+                id,
                 path.as_deref(),
                 force,
+                secrets.as_ref(),
                 |done, total| {
                     let bar = bar.get_or_insert_with(progress_bar);
                     bar.set_length(total);
@@ -457,7 +488,12 @@ async fn command(
                 bar.finish();
             }
             let (path, size, _) = got?;
-            println!("saved {} ({size} bytes, SHA-256 verified)", path.display());
+            let how = if secrets.is_some() {
+                "SHA-256 verified, decrypted"
+            } else {
+                "SHA-256 verified"
+            };
+            println!("saved {} ({size} bytes, {how})", path.display());
         }
         Command::Dm { user } => {
             let info = api.open_dm_with(&user, true).await?;
@@ -484,6 +520,30 @@ async fn command(
         }
     }
     Ok(())
+}
+
+/// Waits for the server's answer to the send `id`.
+async fn acked(conn: &mut Connection, id: &str) -> Result<Ack, ClientError> {
+    loop {
+        match conn.events.recv().await {
+            Some(Event::Acked(ack)) if ack.client_msg_id == id => return Ok(ack),
+            Some(Event::Failed(e)) if e.client_msg_id.as_deref() == Some(id) => {
+                return Err(ClientError::Server {
+                    code: e.code,
+                    message: e.message,
+                    retry_after_secs: None,
+                });
+            }
+            Some(Event::Status(Status::SessionEnded)) | None => {
+                return Err(ClientError::SessionEnded);
+            }
+            Some(Event::Status(Status::RateLimited { wait })) => {
+                eprintln!("rate limited: sending in {} ms", wait.as_millis());
+            }
+            Some(Event::Notice(n)) => eprintln!("{n}"),
+            _ => {}
+        }
+    }
 }
 
 /// A byte progress bar on stderr: bytes, rate, time left.

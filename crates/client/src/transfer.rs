@@ -1,11 +1,15 @@
-//! File transfer: streamed uploads and resumable, verified downloads.
+//! File transfer: streamed uploads and resumable, verified downloads;
+//! in encrypted conversations, files sealed before upload and opened after
+//! download (`securechat_crypto::attachment`).
 //! Progress is reported through a callback, so the binary can draw a bar
 //! and the library needs no terminal.
 
 use crate::ClientError;
 use crate::api::Api;
 use futures_util::StreamExt;
+use securechat_proto::e2e::FileSecrets;
 use securechat_proto::http::UploadResponse;
+use securechat_proto::validate::{sanitize_file_name, sniff_image};
 use securechat_proto::{FileId, RoomId};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -61,6 +65,44 @@ pub async fn upload(
         .await
 }
 
+/// Seals `path` for encrypted `room` (in memory: files are limited by the
+/// server's upload size) and uploads the ciphertext with no name; returns
+/// the stored file and the secrets its encrypted message must carry (see
+/// [`crate::conn::Connection::send_file`]).
+pub async fn upload_encrypted(
+    api: &Api,
+    room: RoomId,
+    path: &Path,
+    progress: impl FnMut(u64, u64) + Send + 'static,
+) -> Result<(UploadResponse, FileSecrets), ClientError> {
+    let plain = tokio::fs::read(path).await.map_err(io(path))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let media_type = sniff_image(&plain).unwrap_or("application/octet-stream");
+    let (sealed, secrets) = securechat_crypto::encrypt_file(&plain, &name, media_type)
+        .map_err(|e| ClientError::Crypto(e.to_string()))?;
+    drop(plain);
+    let total = sealed.len() as u64;
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = sealed
+        .chunks(CHUNK)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let mut progress = progress;
+    let mut done = 0;
+    let stream = futures_util::stream::iter(chunks).inspect(move |c| {
+        if let Ok(c) = c {
+            done += c.len() as u64;
+            progress(done, total);
+        }
+    });
+    let up = api
+        .upload(room, &[], total, reqwest::Body::wrap_stream(stream))
+        .await?;
+    Ok((up, secrets))
+}
+
 /// Where a download goes: `dest` as a file, or inside `dest` under the
 /// file's own name when `dest` is a directory (or ends with `/`), or the
 /// file's own name here when there is no `dest`. The server's name is used
@@ -81,17 +123,26 @@ pub fn destination(dest: Option<&Path>, name: &str) -> PathBuf {
 /// left by a transfer that broke off is resumed with an HTTP Range request.
 /// The result is checked against the SHA-256 the server sends, then renamed
 /// into place. On any other error nothing is left behind.
+///
+/// An encrypted file comes with `secrets` (from its message): it is named
+/// by them, its ciphertext checked against their SHA-256, and opened before
+/// it is put in place.
 pub async fn download(
     api: &Api,
     id: FileId,
     dest: Option<&Path>,
     force: bool,
+    secrets: Option<&FileSecrets>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(PathBuf, u64, String), ClientError> {
-    // Learn the name (for a default destination) without the body.
-    let probe = api.download(id, Some(0)).await?;
-    let name = probe.name.clone();
-    drop(probe);
+    let name = match secrets {
+        Some(s) => sanitize_file_name(&s.name),
+        None => {
+            // Learn the name (for a default destination) without the body.
+            let probe = api.download(id, Some(0)).await?;
+            probe.name.clone()
+        }
+    };
     let dest = destination(dest, &name);
     if dest.is_dir() {
         return Err(ClientError::Usage(format!(
@@ -118,7 +169,7 @@ pub async fn download(
         .await
         .map(|m| m.len())
         .unwrap_or(0);
-    match fetch(api, id, &dest, &part, have, &mut progress).await {
+    match fetch(api, id, &dest, &part, have, secrets, &mut progress).await {
         Err(e @ ClientError::Unreachable(_)) => Err(e), // `.part` kept: it resumes
         Err(e) => {
             let _ = tokio::fs::remove_file(&part).await;
@@ -135,6 +186,7 @@ async fn fetch(
     dest: &Path,
     part: &Path,
     have: u64,
+    secrets: Option<&FileSecrets>,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<(PathBuf, u64, String), ClientError> {
     let mut res = api.download(id, Some(have)).await?;
@@ -180,6 +232,14 @@ async fn fetch(
             "the downloaded file does not match its SHA-256 ({sha} != {}); removed, try again",
             res.sha256
         )));
+    }
+    if let Some(secrets) = secrets {
+        // Checked against the sender's own hash too, then opened in place.
+        let sealed = tokio::fs::read(part).await.map_err(io(part))?;
+        let plain = securechat_crypto::decrypt_file(&sealed, secrets)
+            .map_err(|e| ClientError::Crypto(e.to_string()))?;
+        tokio::fs::write(part, &plain).await.map_err(io(part))?;
+        done = plain.len() as u64;
     }
     tokio::fs::rename(part, dest).await.map_err(io(dest))?;
     Ok((dest.to_path_buf(), done, sha))

@@ -442,7 +442,10 @@ async fn files_upload_and_download_resuming_with_progress() {
     assert!(seen.len() > 10, "progress is reported as bytes go");
     assert_eq!(seen.last(), Some(&(data.len() as u64, data.len() as u64)));
     assert_eq!(
-        (up.file.name.as_str(), up.message.body.as_str()),
+        (
+            up.file.name.as_str(),
+            up.message.as_ref().unwrap().body.as_str()
+        ),
         ("notes.bin", "the notes")
     );
 
@@ -450,12 +453,18 @@ async fn files_upload_and_download_resuming_with_progress() {
     let dest = work.path().join("copy.bin");
     std::fs::write(work.path().join("copy.bin.part"), &data[..1024 * 1024]).unwrap();
     let mut first = None;
-    let (path, size, sha) =
-        securechat_client::transfer::download(&api, up.file.id, Some(&dest), false, |d, _| {
+    let (path, size, sha) = securechat_client::transfer::download(
+        &api,
+        up.file.id,
+        Some(&dest),
+        false,
+        None,
+        |d, _| {
             first.get_or_insert(d);
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(first, Some(1024 * 1024), "resumed where it stopped");
     assert_eq!(
         (path, size, sha),
@@ -467,9 +476,10 @@ async fn files_upload_and_download_resuming_with_progress() {
     // A corrupted partial file is caught by the SHA-256 check.
     let bad = work.path().join("bad.bin");
     std::fs::write(work.path().join("bad.bin.part"), vec![0u8; 1024]).unwrap();
-    let err = securechat_client::transfer::download(&api, up.file.id, Some(&bad), false, |_, _| {})
-        .await
-        .unwrap_err();
+    let err =
+        securechat_client::transfer::download(&api, up.file.id, Some(&bad), false, None, |_, _| {})
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("does not match"), "{err}");
     assert!(!bad.exists());
     assert!(

@@ -210,3 +210,105 @@ async fn the_full_screen_chat_reads_and_writes_an_encrypted_dm() {
     tmux(&socket, &["kill-server"]).await;
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_file_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), 0).await;
+    let alice = cli_user(&running, "alice").await;
+    let bob = cli_user(&running, "bob").await;
+    ok(bob.path(), &["keys", "devices"], None).await;
+    ok(alice.path(), &["dm", "bob"], None).await;
+    let words = "FILE-SECRET-5150 quarterly forecast\n".repeat(3000);
+    let src = alice.path().join("forecast.txt");
+    std::fs::write(&src, &words).unwrap();
+    let out = ok(
+        alice.path(),
+        &[
+            "upload",
+            "@bob",
+            src.to_str().unwrap(),
+            "--caption",
+            "the numbers",
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        out.contains("uploaded forecast.txt") && out.contains("end-to-end encrypted"),
+        "{out}"
+    );
+
+    // On the server: a nameless blob of ciphertext, carried by ciphertext.
+    let alice_api = api_of(&running, alice.path()).await;
+    let dm = alice_api
+        .rooms()
+        .await
+        .unwrap()
+        .rooms
+        .into_iter()
+        .find(|r| r.encrypted)
+        .unwrap();
+    let stored = messages(&alice_api, dm.id).await;
+    let last = stored.last().unwrap();
+    let file = last.file.clone().expect("the message carries the file");
+    assert_eq!((last.body.as_str(), file.name.as_str()), ("", ""));
+    assert!(last.encrypted.is_some());
+    let on_disk = find_files(&dir.path().join("files"));
+    assert!(!on_disk.is_empty());
+    for (path, bytes) in &on_disk {
+        assert!(
+            !bytes.windows(16).any(|w| w == b"FILE-SECRET-5150"),
+            "plaintext in {path:?}"
+        );
+    }
+
+    // Bob sees the real name and the caption, and downloads the file
+    // decrypted.
+    let history = ok(bob.path(), &["history", "@alice"], None).await;
+    assert!(
+        history.contains(&format!("[file {}: forecast.txt", file.id))
+            && history.contains("the numbers"),
+        "{history}"
+    );
+    let dest = bob.path().join("got.txt");
+    let out = ok(
+        bob.path(),
+        &["download", &file.id.to_string(), dest.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(out.contains("decrypted"), "{out}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), words);
+    // Into a directory: under its real name.
+    let out = ok(
+        bob.path(),
+        &[
+            "download",
+            &file.id.to_string(),
+            &format!("{}/", bob.path().display()),
+        ],
+        None,
+    )
+    .await;
+    assert!(out.contains("forecast.txt"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(bob.path().join("forecast.txt")).unwrap(),
+        words
+    );
+    running.stop().await;
+}
+
+/// Every file under `dir`, with its bytes.
+fn find_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(find_files(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}

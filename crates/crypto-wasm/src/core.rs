@@ -5,7 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use securechat_crypto::{Error, Machine, RecoveryKey, Trust, safety_code};
 use securechat_proto::e2e::{
-    BackupInfo, ClaimedKey, DeviceKeys, Devices, Encrypted, KeyBackup, ToDeviceEvent, ToDeviceOut,
+    BackupInfo, ClaimedKey, DeviceKeys, Devices, Encrypted, FileSecrets, KeyBackup, ToDeviceEvent,
+    ToDeviceOut,
 };
 use securechat_proto::{DeviceId, RoomId};
 use serde::de::DeserializeOwned;
@@ -27,6 +28,20 @@ fn key32(b64: &str) -> Out<[u8; 32]> {
         .ok()
         .and_then(|v| <[u8; 32]>::try_from(v).ok())
         .ok_or_else(|| "format: a pickle key is 32 bytes of base64".into())
+}
+
+/// Seals a file: the bytes to upload and the `FileSecrets` JSON its
+/// message carries.
+pub fn encrypt_file(plain: &[u8], name: &str, media_type: &str) -> Out<(Vec<u8>, String)> {
+    let (sealed, secrets) =
+        securechat_crypto::encrypt_file(plain, name, media_type).map_err(err)?;
+    Ok((sealed, serde_json::to_string(&secrets).expect("serializes")))
+}
+
+/// Opens a downloaded file with its message's `FileSecrets` JSON.
+pub fn decrypt_file(sealed: &[u8], secrets: &str) -> Out<Vec<u8>> {
+    let secrets: FileSecrets = parse("file secrets", secrets)?;
+    securechat_crypto::decrypt_file(sealed, &secrets).map_err(err)
 }
 
 pub fn new_pickle_key() -> Out<String> {
@@ -129,8 +144,17 @@ impl Device {
         Ok(())
     }
 
-    pub fn encrypt(&mut self, room: i64, body: &str) -> Out<String> {
-        let enc = self.0.encrypt(RoomId(room), body).map_err(err)?;
+    /// `file`: the `FileSecrets` JSON of a file sealed by [`encrypt_file`],
+    /// or "" for none.
+    pub fn encrypt(&mut self, room: i64, body: &str, file: &str) -> Out<String> {
+        let file: Option<FileSecrets> = match file {
+            "" => None,
+            f => Some(parse("file secrets", f)?),
+        };
+        let enc = self
+            .0
+            .encrypt_with_file(RoomId(room), body, file)
+            .map_err(err)?;
         Ok(serde_json::to_string(&enc).expect("serializes"))
     }
 
@@ -145,7 +169,7 @@ impl Device {
     pub fn decrypt(&mut self, room: i64, from: &str, encrypted: &str) -> Out<String> {
         let enc: Encrypted = parse("encrypted content", encrypted)?;
         let d = self.0.decrypt(RoomId(room), from, &enc).map_err(err)?;
-        Ok(json!({"body": d.body, "verified": d.verified}).to_string())
+        Ok(json!({"body": d.body, "verified": d.verified, "file": d.file}).to_string())
     }
 
     pub fn to_device_done(&self) -> u64 {
@@ -160,6 +184,10 @@ impl Device {
 
     pub fn set_verified(&mut self, device: i64, verified: bool) {
         self.0.set_verified(DeviceId(device), verified)
+    }
+
+    pub fn is_verified(&self, device: i64) -> bool {
+        self.0.is_verified(DeviceId(device))
     }
 
     pub fn backup_entries(&self, key: &str, skip: &str) -> Out<String> {
@@ -204,10 +232,25 @@ mod tests {
         let ev =
             json!({"id": 1, "from": "alice", "from_device": 1, "body": out[0]["body"]}).to_string();
         assert_eq!(b.receive_to_device(&ev).unwrap(), "room_key");
-        let enc = a.encrypt(5, "hi from the browser").unwrap();
+        let enc = a.encrypt(5, "hi from the browser", "").unwrap();
         let opened: serde_json::Value =
             serde_json::from_str(&b.decrypt(5, "alice", &enc).unwrap()).unwrap();
         assert_eq!(opened["body"], "hi from the browser");
+        assert_eq!(opened["file"], serde_json::Value::Null);
+        // A file: sealed, its secrets inside the message, opened.
+        let (sealed, secrets) =
+            encrypt_file(b"%PDF-1.7 report", "report.pdf", "application/pdf").unwrap();
+        let enc = a.encrypt(5, "", &secrets).unwrap();
+        let opened: serde_json::Value =
+            serde_json::from_str(&b.decrypt(5, "alice", &enc).unwrap()).unwrap();
+        assert_eq!(opened["file"]["name"], "report.pdf");
+        let back = decrypt_file(&sealed, &opened["file"].to_string()).unwrap();
+        assert_eq!(back, b"%PDF-1.7 report");
+        assert!(
+            decrypt_file(&sealed[1..], &secrets)
+                .unwrap_err()
+                .starts_with("decrypt:")
+        );
         let err = b.decrypt(6, "alice", &enc).unwrap_err();
         assert!(err.starts_with("unknown_session:"), "{err}");
         // Saved and loaded with the same key only.

@@ -18,6 +18,27 @@ fn js(e: String) -> JsError {
     JsError::new(&e)
 }
 
+/// A file sealed by [`Device::encrypt_file`]: the bytes to upload and
+/// the `FileSecrets` JSON its message carries.
+#[wasm_bindgen]
+pub struct SealedFile {
+    bytes: Vec<u8>,
+    secrets: String,
+}
+
+#[wasm_bindgen]
+impl SealedFile {
+    #[wasm_bindgen(getter)]
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn secrets(&self) -> String {
+        self.secrets.clone()
+    }
+}
+
 /// This browser's device.
 #[wasm_bindgen]
 pub struct Device(core::Device);
@@ -90,9 +111,24 @@ impl Device {
         self.0.confirm_shared(room as i64, sent).map_err(js)
     }
 
-    /// `Encrypted` JSON.
-    pub fn encrypt(&mut self, room: f64, body: &str) -> Result<String, JsError> {
-        self.0.encrypt(room as i64, body).map_err(js)
+    /// `Encrypted` JSON of a message (with `file`, the `FileSecrets` JSON
+    /// from [`encryptFile`](Self::encrypt_file), or "").
+    pub fn encrypt(&mut self, room: f64, body: &str, file: &str) -> Result<String, JsError> {
+        self.0.encrypt(room as i64, body, file).map_err(js)
+    }
+
+    /// Seals a file for an encrypted conversation (see [`SealedFile`]).
+    #[wasm_bindgen(js_name = encryptFile)]
+    pub fn encrypt_file(plain: &[u8], name: &str, media_type: &str) -> Result<SealedFile, JsError> {
+        let (bytes, secrets) = core::encrypt_file(plain, name, media_type).map_err(js)?;
+        Ok(SealedFile { bytes, secrets })
+    }
+
+    /// Checks a downloaded file's SHA-256 against its message's
+    /// `FileSecrets` JSON and opens it.
+    #[wasm_bindgen(js_name = decryptFile)]
+    pub fn decrypt_file(sealed: &[u8], secrets: &str) -> Result<Vec<u8>, JsError> {
+        core::decrypt_file(sealed, secrets).map_err(js)
     }
 
     /// Opens a `ToDeviceEvent`; `"duplicate"` or `"room_key"`.
@@ -101,7 +137,8 @@ impl Device {
         self.0.receive_to_device(event).map_err(js)
     }
 
-    /// `{"body", "verified"}` of an `Encrypted` from `from` in `room`.
+    /// `{"body", "verified", "file"}` of an `Encrypted` from `from` in
+    /// `room` (`file`: `FileSecrets` or null).
     pub fn decrypt(&mut self, room: f64, from: &str, encrypted: &str) -> Result<String, JsError> {
         self.0.decrypt(room as i64, from, encrypted).map_err(js)
     }
@@ -120,6 +157,12 @@ impl Device {
     #[wasm_bindgen(js_name = setVerified)]
     pub fn set_verified(&mut self, device: f64, verified: bool) {
         self.0.set_verified(device as i64, verified)
+    }
+
+    /// Whether the user marked `device` verified.
+    #[wasm_bindgen(js_name = isVerified)]
+    pub fn is_verified(&self, device: f64) -> bool {
+        self.0.is_verified(device as i64)
     }
 
     /// A new recovery key, as shown to people.

@@ -2,6 +2,8 @@
 //! (natively) and the web app (compiled to WebAssembly): one [`Machine`]
 //! per device, built on vodozemac's audited Olm and Megolm.
 //!
+//! - [`attachment`]: sealing a file for an encrypted conversation before
+//!   upload, and checking and opening one after download;
 //! - [`keys`]: signing and checking device keys and one-time keys;
 //! - [`machine`]: the device's state: its Olm account, Olm sessions with
 //!   other devices, Megolm sessions per room (outbound: ours; inbound: every
@@ -15,15 +17,17 @@
 //!   devices.
 //!
 //! No cryptography is written here: keys, signatures, Olm and Megolm are
-//! vodozemac's; hashes, the key backup's AEAD (XChaCha20-Poly1305) and
-//! Argon2id are RustCrypto's.
+//! vodozemac's; hashes, the AEAD of files and of the key backup
+//! (XChaCha20-Poly1305) and Argon2id are RustCrypto's.
 
+pub mod attachment;
 pub mod backup;
 pub mod keys;
 pub mod machine;
 pub mod pickle;
 pub mod safety;
 
+pub use attachment::{decrypt_file, encrypt_file};
 pub use backup::RecoveryKey;
 pub use machine::{Decrypted, Machine, Received, SharePlan, Trust};
 pub use safety::{SafetyCode, safety_code};

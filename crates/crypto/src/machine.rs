@@ -16,8 +16,8 @@
 use crate::Error;
 use crate::keys::{self, curve25519};
 use securechat_proto::e2e::{
-    ClaimedKey, DeviceKeys, Encrypted, OneTimeKey, Plaintext, RoomKeyRef, ToDeviceEvent,
-    ToDeviceOut,
+    ClaimedKey, DeviceKeys, Encrypted, FileSecrets, OneTimeKey, Plaintext, RoomKeyRef,
+    ToDeviceEvent, ToDeviceOut,
 };
 use securechat_proto::{DeviceId, RoomId};
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,8 @@ pub enum Received {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decrypted {
     pub body: String,
+    /// The file the message carries, and how to open it.
+    pub file: Option<FileSecrets>,
     pub sender_device: DeviceId,
     /// Whether the user verified the sending device.
     pub verified: bool,
@@ -436,12 +438,24 @@ impl Machine {
     /// Encrypts a message for `room` with our current session (share it
     /// first: see [`plan_share`](Self::plan_share)).
     pub fn encrypt(&mut self, room: RoomId, body: &str) -> Result<Encrypted, Error> {
+        self.encrypt_with_file(room, body, None)
+    }
+
+    /// Encrypts a message that carries a file sealed with
+    /// [`encrypt_file`](crate::encrypt_file) (its secrets ride inside).
+    pub fn encrypt_with_file(
+        &mut self,
+        room: RoomId,
+        body: &str,
+        file: Option<FileSecrets>,
+    ) -> Result<Encrypted, Error> {
         if !self.outbound.contains_key(&room) {
             self.rotate(room);
         }
         let plain = serde_json::to_vec(&Plaintext {
             room,
             body: body.to_owned(),
+            file,
         })
         .map_err(|e| Error::format("plaintext", e))?;
         let o = self.outbound.get_mut(&room).ok_or(Error::UnknownSession)?;
@@ -563,6 +577,7 @@ impl Machine {
         }
         Ok(Decrypted {
             body: plain.body,
+            file: plain.file,
             sender_device: enc.device,
             verified: self.verified.contains(&enc.device),
         })

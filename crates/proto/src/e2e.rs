@@ -171,6 +171,24 @@ pub struct Plaintext {
     /// The room it was sent to (a ciphertext replayed elsewhere fails).
     pub room: RoomId,
     pub body: String,
+    /// The file this message carries (uploaded as ciphertext; the
+    /// message's `file` names it), and how to open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileSecrets>,
+}
+
+/// How to open an encrypted file: its real name, media type and size, the
+/// XChaCha20-Poly1305 key and nonce it was sealed with (unpadded base64)
+/// and the SHA-256 of the ciphertext (lowercase hex), checked before
+/// opening.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSecrets {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub key: String,
+    pub nonce: String,
+    pub sha256: String,
 }
 
 /// What the server keeps about a user's key backup: the passphrase's

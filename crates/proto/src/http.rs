@@ -85,17 +85,23 @@ pub struct ApiError {
 
 /// `POST /api/rooms/{id}/files?name=…`: the stored file and the message
 /// that carries it, shaped exactly as a `message` frame (with
-/// `"type": "message"`).
+/// `"type": "message"`). In an end-to-end encrypted room the file is
+/// ciphertext and there is no message yet: the client sends its encrypted
+/// message naming the file next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResponse {
     pub file: crate::ws::FileInfo,
-    #[serde(serialize_with = "as_message_frame")]
-    pub message: crate::ws::MessageEvent,
+    #[serde(
+        default,
+        serialize_with = "as_message_frame",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message: Option<crate::ws::MessageEvent>,
 }
 
 /// Serializes a message event as the `message` frame it is.
 fn as_message_frame<S: serde::Serializer>(
-    ev: &crate::ws::MessageEvent,
+    ev: &Option<crate::ws::MessageEvent>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
@@ -103,7 +109,7 @@ fn as_message_frame<S: serde::Serializer>(
     enum Frame<'a> {
         Message(&'a crate::ws::MessageEvent),
     }
-    Frame::Message(ev).serialize(s)
+    ev.as_ref().map(Frame::Message).serialize(s)
 }
 
 /// `POST /api/rooms`: a public or private room; `members` are invited at

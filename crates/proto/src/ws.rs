@@ -21,6 +21,11 @@ pub enum ClientMsg {
         /// In an end-to-end encrypted room: the message, encrypted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encrypted: Option<crate::e2e::Encrypted>,
+        /// With `encrypted`: the encrypted file this message carries,
+        /// uploaded just before (its name, type and key are in the
+        /// ciphertext). Files in the clear are sent by upload.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<FileId>,
         /// With `encrypted`: whom it mentions (usernames, or `room`), in
         /// the clear so the server can notify them.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -399,6 +404,7 @@ mod tests {
                 client_msg_id: "c1".into(),
                 body: "hi".into(),
                 encrypted: None,
+                file: None,
                 mentions: Vec::new(),
                 thread: None,
                 also_room: false,

@@ -52,6 +52,7 @@ fn any_client_msg() -> impl Strategy<Value = ClientMsg> {
                             ciphertext,
                         }
                     }),
+                    file: thread.map(securechat_proto::FileId),
                     mentions: Vec::new(),
                     thread: thread.map(MessageId),
                     also_room,

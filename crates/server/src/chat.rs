@@ -10,7 +10,7 @@ use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use crate::store::e2e;
 use crate::store::events::{self, Appended, NewMessage};
-use crate::store::{Db, StoreError, collab, rooms};
+use crate::store::{Db, StoreError, collab, files, rooms};
 use securechat_proto::collab::ThreadState;
 use securechat_proto::e2e::Encrypted;
 use securechat_proto::{DeviceId, FileId, MessageId, RoomId, ServerMsg, UserId};
@@ -91,9 +91,19 @@ pub fn store(
     if let Some(first) = events::by_client_msg_id(tx, user, &post.client_msg_id)? {
         return plain(Appended::Duplicate(first));
     }
-    let clear = post.file.is_some() || !post.body.is_empty();
+    // An encrypted message's file was uploaded as ciphertext just before:
+    // it may carry one the sender uploaded to this room that nothing
+    // carries yet. (A file in the clear comes only with its upload.)
+    let clear = !post.body.is_empty() || post.file.is_some() && post.encrypted.is_none();
     if let Err(refused) = check_encryption(tx, room, post.encrypted.as_ref(), post.device, clear)? {
         return Ok(Err(refused));
+    }
+    if let (Some(file), Some(_)) = (post.file, &post.encrypted)
+        && !files::attachable(tx, file, user, room)?
+    {
+        return Ok(Err(ActionError::NotFound(
+            "no such file: attach a file you uploaded to this room that no message carries",
+        )));
     }
     // A reply or a mention: check the root, resolve the names, then write.
     let root = match post.thread {

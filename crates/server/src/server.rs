@@ -13,7 +13,7 @@ use crate::hub::{Close, Hub};
 use crate::metrics::Metrics;
 use crate::ratelimit::{Budgets, RateLimiter};
 use crate::state::{AppState, Inner};
-use crate::store::{StoreError, sessions};
+use crate::store::{StoreError, files, sessions};
 use crate::tls::{Tls, TlsError};
 use crate::tracker::Tracker;
 use axum::extract::ConnectInfo;
@@ -249,7 +249,11 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     tracing::info!("stopped");
 }
 
-/// Hourly: renew the certificate when due, drop expired sessions.
+/// How long an upload waits for the message that carries it.
+const UNATTACHED_FILES_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Hourly: renew the certificate when due, forget uploads no message
+/// carried, delete unused file bytes, drop expired sessions.
 async fn maintenance(state: AppState) {
     let mut every = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
@@ -264,6 +268,18 @@ async fn maintenance(state: AppState) {
             ),
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "certificate renewal failed"),
+        }
+        // An encrypted upload's message comes right after it: a day later,
+        // it is not coming.
+        let before = securechat_proto::Timestamp::now().0 - UNATTACHED_FILES_KEPT_MS;
+        match state
+            .store
+            .write(move |tx| files::forget_unattached(tx, before))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "forgot uploads no message carried"),
+            Err(e) => tracing::warn!(error = %e, "forgetting unattached uploads failed"),
         }
         match state.blobs.sweep(&state.store).await {
             Ok(0) => {}

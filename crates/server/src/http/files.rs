@@ -1,6 +1,8 @@
 //! File endpoints: upload into a room (streamed, size-limited, stored by
-//! SHA-256, posted as a message) and download (members only, Range, served
-//! so that no uploaded HTML or SVG can ever run in the app's origin).
+//! SHA-256, posted as a message; in an end-to-end encrypted room stored as
+//! the client's ciphertext, nameless, for its encrypted message to carry)
+//! and download (members only, Range, served so that no uploaded HTML or
+//! SVG can ever run in the app's origin).
 
 use super::api::{ApiPath, ApiQuery};
 use super::auth::Authed;
@@ -8,7 +10,7 @@ use super::error::ApiError;
 use crate::action::{ActionError, require_member};
 use crate::files::UploadError;
 use crate::state::AppState;
-use crate::store::events::Appended;
+use crate::store::events::{self, Appended};
 use crate::store::{StoreError, files, rooms};
 use axum::Json;
 use axum::body::Body;
@@ -19,7 +21,7 @@ use futures_util::stream;
 use securechat_proto::http::UploadResponse;
 use securechat_proto::range::{RangeError, byte_range};
 use securechat_proto::validate::{sanitize_file_name, validate_body, validate_client_msg_id};
-use securechat_proto::{ErrorCode, FileId, RoomId, Timestamp};
+use securechat_proto::{ErrorCode, FileId, RoomId, ServerMsg, Timestamp};
 use serde::Deserialize;
 use std::io::SeekFrom;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -27,7 +29,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 /// Query of an upload.
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
-    pub name: String,
+    /// Required, except in an encrypted room, where it is refused.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub caption: Option<String>,
     #[serde(default)]
@@ -60,7 +64,8 @@ fn clean_media_type(headers: &HeaderMap) -> String {
 }
 
 /// `POST /api/rooms/{id}/files?name=NAME[&caption=TEXT][&client_msg_id=ID]`
-/// with the file as the raw body.
+/// with the file as the raw body; in an encrypted room
+/// `POST /api/rooms/{id}/files` with the encrypted file as the body.
 pub async fn upload(
     State(state): State<AppState>,
     Authed(session): Authed,
@@ -81,20 +86,26 @@ pub async fn upload(
     validate_client_msg_id(&client_msg_id).map_err(ActionError::from)?;
     // Outsiders learn nothing, not even that the room exists: the same
     // answers as for every other room action.
-    state
+    let encrypted = state
         .store
-        .read(move |c| -> Result<(), ActionError> {
+        .read(move |c| -> Result<bool, ActionError> {
             require_member(rooms::access(c, room, user)?)?;
-            // The server would see the file: not until clients encrypt
-            // files themselves.
-            if crate::store::e2e::room_encrypted(c, room)? {
-                return Err(ActionError::BadRequest(
-                    "files cannot be sent in an end-to-end encrypted conversation yet",
-                ));
-            }
-            Ok(())
+            Ok(crate::store::e2e::room_encrypted(c, room)?)
         })
         .await?;
+    // An encrypted room's file is the client's ciphertext: its name, type
+    // and caption belong in the encrypted message that carries it.
+    if encrypted && (q.name.is_some() || !caption.is_empty()) {
+        return Err(ActionError::BadRequest(
+            "in an end-to-end encrypted conversation a file goes up with no name and no caption: they belong in its encrypted message",
+        )
+        .into());
+    }
+    let name = match q.name {
+        _ if encrypted => String::new(),
+        Some(name) => sanitize_file_name(&name),
+        None => return Err(ActionError::BadRequest("name the file: ?name=…").into()),
+    };
     // The slot is taken before a byte of the body is read, so uploads
     // started together cannot pass the budget.
     if let Err(wait) = state.budgets.uploads.check(user, std::time::Instant::now()) {
@@ -122,10 +133,11 @@ pub async fn upload(
                 ApiError::internal()
             }
         })?;
-    let name = sanitize_file_name(&q.name);
-    let media_type = stored
-        .image
-        .map_or_else(|| clean_media_type(&headers), str::to_owned);
+    let (media_type, image) = match stored.image {
+        _ if encrypted => ("application/octet-stream".to_owned(), false),
+        Some(image) => (image.to_owned(), true),
+        None => (clean_media_type(&headers), false),
+    };
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
     let (file, posted) = state
@@ -140,11 +152,14 @@ pub async fn upload(
                     stored.size,
                     &name,
                     &media_type,
-                    stored.image.is_some(),
+                    image,
                     room,
                     user,
                     now.0,
                 )?;
+                if encrypted {
+                    return Ok((file, None));
+                }
                 let post = crate::chat::Post {
                     client_msg_id,
                     body: caption,
@@ -161,13 +176,20 @@ pub async fn upload(
                     }
                     Appended::New(_) => file,
                 };
-                Ok::<_, ActionError>((file, posted))
+                Ok::<_, ActionError>((file, Some(posted)))
             },
-            move |(_, posted)| crate::chat::announce(&hub, &metrics, posted),
+            move |(_, posted)| {
+                if let Some(posted) = posted {
+                    crate::chat::announce(&hub, &metrics, posted);
+                }
+            },
         )
         .await?;
-    let (Appended::New(message) | Appended::Duplicate(message)) = posted.appended;
-    tracing::info!(user = %user, room = %room, size = file.size, "file uploaded");
+    let message = posted.map(|p| {
+        let (Appended::New(m) | Appended::Duplicate(m)) = p.appended;
+        m
+    });
+    tracing::info!(user = %user, room = %room, size = file.size, encrypted, "file uploaded");
     Ok((StatusCode::CREATED, Json(UploadResponse { file, message })))
 }
 
@@ -230,6 +252,34 @@ fn range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, RangeError
         None => Ok(None),
         Some(raw) => byte_range(raw.to_str().map_err(|_| RangeError)?, len),
     }
+}
+
+/// `GET /api/files/{id}/message`: the `message` frame that carries the
+/// file (an encrypted file's name and key are in it): 404 as for the
+/// download, and when no message carries it yet.
+pub async fn message(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+    ApiPath(id): ApiPath<FileId>,
+) -> Result<Json<ServerMsg>, ApiError> {
+    let user = session.user.id;
+    state
+        .store
+        .read(move |c| {
+            let Some(row) = files::by_id(c, id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            if row.removed || rooms::access(c, row.room, user)? != rooms::Access::Member {
+                return Ok(None);
+            }
+            let Some(carrier) = files::carrier(c, id)? else {
+                return Ok(None);
+            };
+            Ok(events::by_id(c, carrier)?.map(|s| s.msg))
+        })
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))
 }
 
 /// `GET /api/files/{id}[?inline=true]`: 404 for anyone not in the room it

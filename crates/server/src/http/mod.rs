@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
             post(files::upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/files/{id}", get(files::download))
+        .route("/api/files/{id}/message", get(files::message))
         .route("/api/dms", post(rooms::open_dm))
         .route(
             "/api/keys",

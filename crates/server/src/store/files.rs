@@ -4,7 +4,7 @@
 use super::StoreError;
 use super::sql::{Db, OptionalExtension, params};
 use securechat_proto::ws::FileInfo;
-use securechat_proto::{FileId, RoomId, UserId};
+use securechat_proto::{FileId, MessageId, RoomId, UserId};
 use std::collections::HashSet;
 
 /// A file row.
@@ -81,4 +81,41 @@ pub fn live_hashes(conn: &Db<'_>) -> Result<HashSet<String>, StoreError> {
         |r| r.get(0),
     )?;
     Ok(rows.into_iter().collect())
+}
+
+/// Whether `user` may attach file `id` to an encrypted message in `room`:
+/// they uploaded it there, it is not removed, and no message carries it yet.
+pub fn attachable(
+    conn: &Db<'_>,
+    id: FileId,
+    user: UserId,
+    room: RoomId,
+) -> Result<bool, StoreError> {
+    conn.exists(
+        "SELECT 1 FROM files f WHERE f.id = ?1 AND f.uploader_id = ?2 AND f.room_id = ?3
+           AND f.removed = 0
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.file_id = f.id)",
+        params![id.0, user.0, room.0],
+    )
+}
+
+/// Forgets files uploaded before `before` that no message
+/// ever carried (an encrypted upload whose message never came); returns
+/// how many. Their bytes go at the next blob sweep. `before` is in
+/// milliseconds, as `created_at`.
+pub fn forget_unattached(conn: &Db<'_>, before: i64) -> Result<usize, StoreError> {
+    conn.execute(
+        "DELETE FROM files WHERE created_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.file_id = files.id)",
+        params![before],
+    )
+}
+
+/// The message that carries file `id`, if one does.
+pub fn carrier(conn: &Db<'_>, id: FileId) -> Result<Option<MessageId>, StoreError> {
+    conn.query_opt(
+        "SELECT id FROM events WHERE file_id = ?1 LIMIT 1",
+        params![id.0],
+        |r| Ok(MessageId(r.get(0)?)),
+    )
 }

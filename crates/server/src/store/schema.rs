@@ -241,6 +241,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, room_id, session)
     ) WITHOUT ROWID;
     "#,
+    // 8: an encrypted conversation's file is uploaded first, then attached
+    // to the (encrypted) message that names it: find a file's message
+    // quickly, to tell attached files from unattached ones.
+    r#"
+    CREATE INDEX events_file ON events(file_id) WHERE file_id IS NOT NULL;
+    "#,
 ];
 
 /// Brings the schema up to date.

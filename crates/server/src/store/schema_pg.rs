@@ -193,6 +193,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, room_id, session)
     );
     "#,
+    // 3: files attached after upload (SQLite's migration 8).
+    r#"
+    CREATE INDEX events_file ON events(file_id) WHERE file_id IS NOT NULL;
+    "#,
 ];
 
 /// The advisory lock key nodes take while migrating ("SeCh").

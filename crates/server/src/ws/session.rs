@@ -255,6 +255,7 @@ impl Reader<'_> {
                 client_msg_id,
                 body,
                 encrypted,
+                file,
                 mentions,
                 thread,
                 also_room,
@@ -264,7 +265,7 @@ impl Reader<'_> {
                     body,
                     thread,
                     also_room,
-                    file: None,
+                    file,
                     encrypted,
                     device: Some(DeviceId(self.session.id.0)),
                     mentions,
@@ -313,6 +314,13 @@ impl Reader<'_> {
             ..ErrorMsg::new(code, message)
         };
         let checked = match &post.encrypted {
+            None if post.file.is_some() => {
+                self.answer(refusal(
+                    ErrorCode::BadRequest,
+                    "a file in the clear is sent by upload, not in a send frame".into(),
+                ));
+                return None;
+            }
             None => validate_body(&post.body, state.config.max_message_bytes),
             Some(_) if post.mentions.len() > MAX_CLEAR_MENTIONS => {
                 self.answer(refusal(

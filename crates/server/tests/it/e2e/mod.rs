@@ -4,6 +4,7 @@
 //! over the WebSocket.
 
 mod backup;
+mod files;
 mod keys;
 mod rooms;
 mod server_blind;

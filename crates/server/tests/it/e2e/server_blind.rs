@@ -1,5 +1,5 @@
 //! The server sees nothing: after an encrypted conversation (with a
-//! reconnect and a restart in it), neither the database file, its WAL,
+//! reconnect, a restart and a file in it), neither the database file, its WAL,
 //! the data directory nor the server's log at its most verbose holds any
 //! of the plaintexts, byte for byte, while a plain room's text is found
 //! there (so the search itself works).
@@ -116,6 +116,42 @@ async fn the_server_keeps_only_ciphertext() {
     bob.ws = ep.connect(&bob_token).await.0;
     alice.send(&ep, room, "s3", secrets[3]).await;
     assert_eq!(bob.next_message(&ep, room).await.1, secrets[3]);
+    // A file, its name and its caption: sealed before they leave alice.
+    let (sealed, file_secrets) = securechat_crypto::encrypt_file(
+        "ZEBRA-ORCHID-4475 the file's own words\n"
+            .repeat(200)
+            .as_bytes(),
+        "ZEBRA-ORCHID-4476.txt",
+        "text/plain",
+    )
+    .unwrap();
+    let up: serde_json::Value = ep
+        .http
+        .post(ep.url(&format!("/api/rooms/{room}/files")))
+        .bearer_auth(&alice_token)
+        .body(sealed)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    alice.share(&ep, room).await;
+    let enc = alice
+        .m
+        .encrypt_with_file(room, "ZEBRA-ORCHID-4477 caption", Some(file_secrets))
+        .unwrap();
+    alice
+        .send_frame(
+            serde_json::json!({"type": "send", "room": room, "client_msg_id": "f1",
+                                       "encrypted": enc, "file": up["file"]["id"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.next_message(&ep, room).await.1,
+        "ZEBRA-ORCHID-4477 caption"
+    );
     let session_id = alice.m.outbound_session(room).unwrap();
     child.kill().await.unwrap();
 
