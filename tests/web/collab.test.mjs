@@ -226,7 +226,8 @@ test('mentions: completion, highlight, counts, the Mentions view, and notificati
   await fay.waitForFunction(() => window.shown.length === 1);
   assert.deepEqual(await fay.evaluate(() => window.shown), ['mx-eli mentioned you in #general']);
   // The title counts what the level lets count: the mention, not the chat.
-  await fay.waitForFunction(() => document.title === '(1) SecureChat');
+  await fay.waitForFunction(() => document.title === '(1) SecureChat')
+    .catch(async () => assert.fail(`the title is ${JSON.stringify(await fay.title())}`));
   // Muted: nothing notifies, nothing in the title.
   await fay.evaluate(async () => {
     const room = [...document.querySelectorAll('#room-list button')].find((b) => b.textContent.includes('general')).dataset.room;

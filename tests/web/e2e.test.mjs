@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { launch, newUser as helperNewUser, openPage, signIn, say, waitForBody, shot, PASSWORD } from './browser.mjs';
+import { launch, newUser as helperNewUser, openPage, signIn, say, waitForBody, shot, axeViolations, PASSWORD } from './browser.mjs';
 import { Server } from './server.mjs';
 
 const run = promisify(execFile);
@@ -110,6 +110,13 @@ test('browsers and the terminal talk end to end encrypted; the server holds only
     const bytes = readFileSync(path.join(server.dataDir, name));
     for (const n of [7, 8, 9, 10]) assert.equal(bytes.indexOf(`PLUM-${n}`), -1, `PLUM-${n} in ${name}`);
   }
+
+  // Search cannot find them, and says why.
+  await alice.locator('#search-input').fill('PLUM');
+  await alice.locator('#search-input').press('Enter');
+  await alice.locator('#search-status', { hasText: 'Nothing found' }).waitFor();
+  await alice.locator('#search-e2e-note', { hasText: 'not searched' }).waitFor();
+  await alice.locator('#search-close').click();
 
   // What it costs in the browser (WebAssembly): Megolm encrypt and
   // decrypt of a 200-byte message, in a room of its own (bench/E2E.md).
@@ -221,10 +228,140 @@ test('files in an encrypted DM: sealed in the browser, opened in the terminal, a
   assert.equal(download.suggestedFilename(), 'FIG-notes.txt');
   assert.equal(readFileSync(await download.path(), 'utf8'), 'FIG-SECRET-3 notes from the terminal\n');
 
+  // The terminal shows the safety code the browser shows for the same pair.
+  const frankDevice = await frank.evaluate(async () => (await window.securechatE2E).deviceId);
+  const printed = await terminal(gina, ['keys', 'verify', 'frank']);
+  const block = printed.split(/\n(?=frank's device)/).find((b) => b.startsWith(`frank's device ${frankDevice}`));
+  const [, emojiLine, digitsLine] = block.split('\n').map((l) => l.trim());
+  await frank.locator('#messages li.message .from', { hasText: 'gina' }).first().click();
+  await frank.locator('#card-verify').click();
+  const item = frank.locator('#verify-list li').first();
+  await item.waitFor();
+  assert.equal((await item.locator('.safety-emoji').textContent()).trim(), emojiLine);
+  assert.equal((await item.locator('.safety-digits').textContent()).trim(), digitsLine);
+  await frank.locator('#verify-dialog').getByRole('button', { name: 'Close' }).click();
+
   // The server holds none of it: not the files, not their names.
   for (const [p, bytes] of allFiles(server.dataDir)) {
     for (const marker of ['FIG-SECRET', 'FIG-plan', 'FIG-notes', 'FIG-4']) {
       assert.equal(bytes.indexOf(marker), -1, `${marker} in ${p}`);
     }
   }
+});
+
+// The ask dialog (prompt/alert): waits for it, fills `value`, presses OK,
+// and waits until it closes or asks the next question.
+async function answer(page, value) {
+  await page.locator('#ask-dialog').waitFor();
+  const asked = await page.locator('#ask-dialog').getAttribute('data-asked');
+  if (value !== undefined) await page.locator('#ask-input').fill(value);
+  await page.locator('#ask-ok').click();
+  await page.waitForFunction((n) => {
+    const d = document.getElementById('ask-dialog');
+    return !d.open || d.dataset.asked !== n;
+  }, asked);
+}
+
+test('the security dialog: recovery key from the banner, restore on a new login, safety codes match, a device removed', async () => {
+  const hank = await newUser('hank');
+  const ivy = await newUser('ivy');
+  await e2eReady(hank);
+  await e2eReady(ivy);
+  await openDmWith(hank, 'ivy');
+  await say(hank, 'KIWI-1 before the recovery key');
+
+  // The first encrypted conversation offers a backup, without taking focus.
+  const banner = hank.locator('#security-banner');
+  await banner.waitFor();
+  assert.match(await banner.textContent(), /recovery key/);
+  assert.equal(await hank.evaluate(() => document.activeElement?.id), 'message-input');
+  await hank.screenshot({ path: shot('e2e-banner.png') });
+  await hank.locator('#security-banner-ok', { hasText: 'Create recovery key' }).click();
+  await banner.waitFor({ state: 'hidden' });
+  const dialog = hank.locator('#security-dialog');
+  await dialog.waitFor();
+  await hank.locator('#recovery-show').waitFor();
+  const key = (await hank.locator('#recovery-key').textContent()).trim();
+  assert.ok(key.length >= 40, `a recovery key is shown: ${key}`);
+  assert.match(await hank.locator('#backup-status').textContent(), /backed up/);
+  assert.equal(await hank.locator('#device-list li').count(), 1);
+  assert.match(await hank.locator('#device-list li').first().textContent(), /this browser/);
+  await hank.screenshot({ path: shot('e2e-security.png') });
+  assert.deepEqual(await axeViolations(hank), []);
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+
+  // Ivy reads it; hank logs in on a new browser and restores from the banner.
+  await openDmWith(ivy, 'hank');
+  await waitForBody(ivy, 'KIWI-1 before the recovery key');
+  await say(ivy, 'KIWI-2 got it');
+  await waitForBody(hank, 'KIWI-2 got it');
+  const laptop = await openPage(browser, server.url);
+  await signIn(laptop, 'hank', 'Log in');
+  await laptop.locator('#conn-status.connected').waitFor();
+  await e2eReady(laptop);
+  await openDmWith(laptop, 'ivy');
+  await laptop.locator('.body', { hasText: 'restore your key backup' }).first().waitFor();
+  await laptop.locator('#security-banner-ok', { hasText: 'Restore' }).click();
+  // A wrong key is refused and loses nothing; then the right one.
+  await answer(laptop, 'not the key at all');
+  await laptop.locator('#ask-dialog[open] #ask-text', { hasText: 'not the right recovery key' }).waitFor();
+  await answer(laptop);
+  await laptop.evaluate(() => document.getElementById('security-button').click());
+  await laptop.locator('#security-dialog').waitFor();
+  await laptop.locator('#backup-restore').click();
+  const reloaded = laptop.waitForEvent('load');
+  await answer(laptop, key);
+  await laptop.locator('#ask-dialog[open] #ask-text', { hasText: /Restored [1-9]/ }).waitFor();
+  await laptop.locator('#ask-ok').click();
+  await reloaded;
+  await laptop.locator('#conn-status.connected').waitFor();
+  await openDmWith(laptop, 'ivy');
+  await waitForBody(laptop, 'KIWI-1 before the recovery key');
+
+  // Verification: ivy sees, for hank's first device, the code hank sees for hers.
+  const hankDevice = await hank.evaluate(async () => (await window.securechatE2E).deviceId);
+  const ivyDevice = await ivy.evaluate(async () => (await window.securechatE2E).deviceId);
+  await ivy.locator('#messages li.message .from', { hasText: 'hank' }).first().click();
+  await ivy.locator('#card-verify').click();
+  const ivySide = ivy.locator(`#verify-list li[data-device="${hankDevice}"]`);
+  await ivySide.waitFor();
+  assert.equal(await ivy.locator('#verify-list li').count(), 2, 'both of hank\'s devices');
+  await openDmWith(hank, 'ivy');
+  await hank.locator('#messages li.message .from', { hasText: 'ivy' }).first().click();
+  await hank.locator('#card-verify').click();
+  const hankSide = hank.locator(`#verify-list li[data-device="${ivyDevice}"]`);
+  await hankSide.waitFor();
+  const emoji = async (side) => (await side.locator('.safety-emoji').textContent()).trim();
+  const digits = async (side) => (await side.locator('.safety-digits').textContent()).trim();
+  assert.equal(await emoji(ivySide), await emoji(hankSide));
+  assert.equal(await digits(ivySide), await digits(hankSide));
+  // Hank's other device (the laptop) has a code of its own.
+  const codes = await ivy.locator('#verify-list .safety-digits').allTextContents();
+  assert.notEqual(codes[0], codes[1]);
+  await ivySide.getByRole('button', { name: 'They match' }).click();
+  await ivySide.locator('.verified-state.yes', { hasText: 'Verified' }).waitFor();
+  await ivy.screenshot({ path: shot('e2e-verify.png') });
+  // On a phone, in the dark, and for a screen reader.
+  await ivy.setViewportSize({ width: 390, height: 844 });
+  await ivy.emulateMedia({ colorScheme: 'dark' });
+  await ivy.screenshot({ path: shot('e2e-verify-phone-dark.png') });
+  assert.deepEqual(await axeViolations(ivy), []);
+  await ivy.setViewportSize({ width: 1100, height: 720 });
+  await ivy.emulateMedia({ colorScheme: 'light' });
+  await ivy.locator('#verify-dialog').getByRole('button', { name: 'Close' }).click();
+  await hank.locator('#verify-dialog').getByRole('button', { name: 'Close' }).click();
+  // Verified is remembered across a reload.
+  await ivy.reload();
+  await ivy.locator('#conn-status.connected').waitFor();
+  assert.ok(await ivy.evaluate(async (d) => (await window.securechatE2E).isVerified(d), hankDevice));
+
+  // Hank removes the laptop from his first browser: it is logged out at once.
+  await hank.evaluate(() => document.getElementById('security-button').click());
+  await hank.locator('#device-list li').nth(1).waitFor();
+  const laptopDevice = await laptop.evaluate(async () => (await window.securechatE2E).deviceId);
+  await hank.locator(`#device-list li[data-device="${laptopDevice}"]`).getByRole('button', { name: 'Remove' }).click();
+  await answer(hank);
+  await hank.waitForFunction(() => document.querySelectorAll('#device-list li').length === 1);
+  await laptop.locator('#login-form').waitFor();
 });

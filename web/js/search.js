@@ -42,6 +42,7 @@ export class SearchPage {
     this.offset = 0;
     $('search-results').replaceChildren();
     $('search-heading').textContent = `Results for “${q}”`;
+    $('search-e2e-note').hidden = ![...this.state.rooms.values()].some((r) => r.info.encrypted);
     this.hooks.show();
     return this.fetch(false);
   }

@@ -92,6 +92,7 @@ export class Security {
     }
     let key;
     try { key = await e.newBackup(passphrase); } catch (err) { alertDialog(explain(err)); return; }
+    $('security-banner').hidden = true;
     await this.open();
     if (!withPassphrase) {
       $('recovery-key').textContent = key;
@@ -158,10 +159,24 @@ export class Security {
     const dismissed = `securechat.backup-later.${e.me.id}`;
     if (!has) {
       if (Number(localStorage.getItem(dismissed) || 0) > Date.now()) return;
-      const yes = await confirmDialog('Keep your encrypted messages readable on your next device: create a recovery key now? Without one, a new login cannot read what was sent before it.', { ok: 'Create recovery key', cancel: 'Later' });
-      if (yes) { await this.open(); await this.create(false); } else localStorage.setItem(dismissed, String(Date.now() + 7 * 86400 * 1000));
-    } else if (await confirmDialog('This browser is a new device: the messages sent before it are in your key backup. Restore it with your recovery key or passphrase?', { ok: 'Restore', cancel: 'Not now' })) {
-      await this.restore();
+      this.banner('Keep your encrypted messages readable on your next device: create a recovery key. Without one, a new login cannot read what was sent before it.',
+        'Create recovery key', async () => { await this.open(); await this.create(false); },
+        'Later', () => localStorage.setItem(dismissed, String(Date.now() + 7 * 86400 * 1000)));
+    } else {
+      this.banner('This browser is a new device: the messages sent before it are in your key backup. Restore it with your recovery key or passphrase.',
+        'Restore', () => this.restore(), 'Not now', () => {});
     }
+  }
+
+  // A quiet offer above the conversation: it takes no focus and blocks
+  // nothing; either button puts it away.
+  banner(text, ok, onOk, later, onLater) {
+    $('security-banner-text').textContent = text;
+    const close = (then) => () => { $('security-banner').hidden = true; then(); };
+    $('security-banner-ok').textContent = ok;
+    $('security-banner-ok').onclick = close(onOk);
+    $('security-banner-later').textContent = later;
+    $('security-banner-later').onclick = close(onLater);
+    $('security-banner').hidden = false;
   }
 }
