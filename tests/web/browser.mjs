@@ -88,6 +88,19 @@ export async function axeViolations(page) {
   return found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
+// Answers the in-page dialog: fills its field (if any), presses its OK.
+export async function answer(page, value) {
+  await page.locator('#ask-dialog[open]').waitFor();
+  const asked = await page.locator('#ask-dialog').getAttribute('data-asked');
+  if (value !== undefined) await page.locator('#ask-input').fill(value);
+  await page.locator('#ask-ok').click();
+  // Closed, or already asking the next question.
+  await page.waitForFunction((n) => {
+    const d = document.getElementById('ask-dialog');
+    return !d.open || d.dataset.asked !== n;
+  }, asked);
+}
+
 // Clicks a control that shows on hover or focus (a message's actions).
 // A message's actions take clicks only while it is hovered; if the list
 // moves under the mouse between the hover and the click (a message arrives,

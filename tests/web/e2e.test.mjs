@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { launch, newUser as helperNewUser, openPage, signIn, say, waitForBody, shot, axeViolations, PASSWORD } from './browser.mjs';
+import { launch, newUser as helperNewUser, openPage, signIn, say, waitForBody, shot, axeViolations, answer, PASSWORD } from './browser.mjs';
 import { Server } from './server.mjs';
 
 const run = promisify(execFile);
@@ -248,19 +248,6 @@ test('files in an encrypted DM: sealed in the browser, opened in the terminal, a
     }
   }
 });
-
-// The ask dialog (prompt/alert): waits for it, fills `value`, presses OK,
-// and waits until it closes or asks the next question.
-async function answer(page, value) {
-  await page.locator('#ask-dialog').waitFor();
-  const asked = await page.locator('#ask-dialog').getAttribute('data-asked');
-  if (value !== undefined) await page.locator('#ask-input').fill(value);
-  await page.locator('#ask-ok').click();
-  await page.waitForFunction((n) => {
-    const d = document.getElementById('ask-dialog');
-    return !d.open || d.dataset.asked !== n;
-  }, asked);
-}
 
 test('the security dialog: recovery key from the banner, restore on a new login, safety codes match, a device removed', async () => {
   const hank = await newUser('hank');

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launch, openPage, signIn, newUser, composer, say, sendMany, waitForBody, hoverClick, shot, PASSWORD,
+  launch, openPage, signIn, newUser, composer, say, sendMany, waitForBody, hoverClick, answer, shot, PASSWORD,
 } from './browser.mjs';
 import { Server } from './server.mjs';
 
@@ -34,19 +34,6 @@ after(async () => {
 async function openMenu(page, item) {
   if (!(await page.locator('.user-menu').evaluate((d) => d.open))) await page.locator('#me-name').click();
   await page.getByRole('button', { name: item, exact: true }).click();
-}
-
-// Answers the in-page dialog: fills its field (if any), presses its OK.
-async function answer(page, value) {
-  await page.locator('#ask-dialog[open]').waitFor();
-  const asked = await page.locator('#ask-dialog').getAttribute('data-asked');
-  if (value !== undefined) await page.locator('#ask-input').fill(value);
-  await page.locator('#ask-ok').click();
-  // Closed, or already asking the next question.
-  await page.waitForFunction((n) => {
-    const d = document.getElementById('ask-dialog');
-    return !d.open || d.dataset.asked !== n;
-  }, asked);
 }
 
 test('profiles, grouped messages with avatars, user cards, actions on hover and focus, inline edit', async () => {
