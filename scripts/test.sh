@@ -7,7 +7,8 @@
 # TLS scan (sslyze), WebSocket conformance (Autobahn cases), a short run of
 # every fuzz target, then the web app's end-to-end tests in headless
 # Chromium. Installs what the tests need when it is missing: openssl, curl,
-# tmux (the terminal client's end-to-end test), Debian's chromium (and its
+# tmux (the terminal client's end-to-end test), haproxy (the reverse-proxy
+# test), Debian's chromium (and its
 # emoji font, for the screenshots), postgresql, nats-server, the npm
 # packages of tests/web, and (in ~/.cache, ~/.cargo/bin) sslyze, kosoku and
 # cargo-fuzz. FUZZ_SECONDS (default 10) sets the fuzz run per target.
@@ -20,6 +21,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# The reverse-proxy test (crates/server/tests/it/proxy.rs).
+[ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 # Emoji in the browser tests' screenshots (reactions, the picker).
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,7 +5,8 @@
 //! counted; past the size limit, or if the body breaks off, the temporary
 //! file is deleted (a guard deletes it on every early return). Only a
 //! complete upload is moved into place. A sweep deletes blobs that no file
-//! row uses any more (their messages were deleted).
+//! row uses any more (their messages were deleted), except while a backup
+//! runs.
 
 use crate::store::{Store, StoreError, files};
 use futures_util::{Stream, StreamExt};
@@ -129,8 +130,12 @@ impl Blobs {
         })
     }
 
-    /// Deletes blobs that no file row needs; returns how many.
+    /// Deletes blobs that no file row needs; returns how many. Nothing,
+    /// while a backup copies blobs (see [`crate::backup`]).
     pub async fn sweep(&self, store: &Store) -> Result<usize, StoreError> {
+        if crate::backup::sweep_held(&self.root) {
+            return Ok(0);
+        }
         let live = store.read(files::live_hashes).await?;
         let root = self.root.clone();
         let removed = tokio::task::spawn_blocking(move || {

@@ -4,6 +4,10 @@
 //!
 //! - [`server`]: accept loop, TLS handshake, HTTP/1.1, graceful shutdown;
 //!   [`server::run`] takes a bound listener (tests use port 0);
+//! - [`redirect`]: plain HTTP (on the HTTPS port, or a port of its own)
+//!   answered with a redirect to https://;
+//! - [`proxy`]: behind a reverse proxy, the client address it reports
+//!   (`trusted_proxies`); its plain-HTTP listener is served like TLS ones;
 //! - [`peers`]: the per-address cap on unauthenticated connections;
 //! - [`sockets`]: per-user and per-address caps on authenticated sockets;
 //! - [`tls`]: built-in CA and leaf certificates, renewal, rustls config;
@@ -29,12 +33,14 @@
 //! - [`datadir`]: the data directory's modes (0700/0600) and its lock;
 //! - [`metrics`]: counters for `/metrics`;
 //! - [`migrate`]: `migrate --to`: a SQLite installation into PostgreSQL;
+//! - [`backup`]: `backup` and `restore`: a consistent copy while it runs;
 //! - [`state`]: the shared [`state::AppState`];
 //! - [`tracker`]: counts connection tasks so shutdown can wait for them.
 
 pub mod accounts;
 pub mod action;
 pub mod auth;
+pub mod backup;
 pub mod broker;
 pub mod chat;
 pub mod collab;
@@ -49,7 +55,9 @@ pub mod metrics;
 pub mod migrate;
 pub mod outbox;
 pub mod peers;
+pub mod proxy;
 pub mod ratelimit;
+pub mod redirect;
 pub mod search;
 pub mod seed;
 pub mod server;

@@ -55,6 +55,18 @@ struct Global {
     /// Address and port to listen on [default: 127.0.0.1:8443].
     #[arg(long, global = true)]
     bind: Option<SocketAddr>,
+    /// Also listen for plain HTTP here (e.g. 0.0.0.0:80), only to redirect
+    /// to https://.
+    #[arg(long = "redirect-http", global = true, value_name = "ADDR")]
+    redirect_http_bind: Option<SocketAddr>,
+    /// Also serve plain HTTP on this loopback address, for a reverse proxy
+    /// that terminates TLS (needs --trusted-proxy).
+    #[arg(long, global = true, value_name = "ADDR")]
+    plain_bind: Option<SocketAddr>,
+    /// A reverse proxy (address or CIDR) whose Forwarded / X-Forwarded-For
+    /// headers name the client (repeatable).
+    #[arg(long = "trusted-proxy", global = true, value_name = "ADDR")]
+    trusted_proxies: Vec<String>,
     /// Who may register: open, invite or closed [default: open].
     #[arg(long, global = true)]
     registration: Option<RegistrationMode>,
@@ -109,6 +121,19 @@ enum Command {
     /// Check the configuration and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Copy the database (a consistent snapshot), the files and the
+    /// built-in CA into DEST, a new directory, while the server runs and
+    /// writes. SQLite only: on PostgreSQL, use pg_dump.
+    Backup {
+        /// A new (or empty) directory.
+        dest: PathBuf,
+    },
+    /// Put a backup back into --data-dir, which must hold no database;
+    /// everything is checked first. The server must be stopped.
+    Restore {
+        /// A directory made by `backup`.
+        src: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -156,7 +181,8 @@ enum CertCmd {
 
 #[derive(Subcommand)]
 enum ConfigCmd {
-    /// Validate and print the effective configuration as TOML-like lines.
+    /// Validate and print the effective configuration as TOML, with
+    /// passwords and tokens redacted.
     Check,
 }
 
@@ -164,6 +190,9 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let flags = Overrides {
         bind: cli.global.bind,
+        redirect_http_bind: cli.global.redirect_http_bind,
+        plain_bind: cli.global.plain_bind,
+        trusted_proxies: cli.global.trusted_proxies.clone(),
         data_dir: cli.global.data_dir.clone(),
         database: cli.global.database.clone(),
         broker: cli.global.broker.clone(),
@@ -261,6 +290,45 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
             );
             Ok(())
         }
+        Command::Backup { dest } => {
+            let started = std::time::Instant::now();
+            let into = dest.clone();
+            let m = tokio::task::spawn_blocking(move || {
+                securechat_server::backup::backup(&config, &into)
+            })
+            .await??;
+            for hash in &m.missing_files {
+                eprintln!("warning: file {hash} was missing or damaged on disk: not in the backup");
+            }
+            println!(
+                "backed up {} users, {} rooms, {} messages and {} files ({:.1} MiB) into {} in {:.1} s{}",
+                m.users,
+                m.rooms,
+                m.messages,
+                m.files,
+                (m.database_bytes + m.file_bytes) as f64 / 1048576.0,
+                dest.display(),
+                started.elapsed().as_secs_f64(),
+                if m.tls { ", with the built-in CA" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Restore { src } => {
+            let dir = config.data_dir.clone();
+            let m = tokio::task::spawn_blocking(move || {
+                securechat_server::backup::restore(&config, &src)
+            })
+            .await??;
+            println!(
+                "restored {} users, {} rooms, {} messages and {} files into {}; start the server on it",
+                m.users,
+                m.rooms,
+                m.messages,
+                m.files,
+                dir.display()
+            );
+            Ok(())
+        }
         Command::Stats => {
             let store = open_store(&config)?;
             let (users, disabled, rooms, messages) =
@@ -277,7 +345,7 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Config(ConfigCmd::Check) => {
-            println!("{config:#?}");
+            print!("{}", config.to_toml());
             Ok(())
         }
     }
@@ -285,11 +353,22 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
 
 async fn serve(config: Config) -> Result<()> {
     let bind = config.bind;
-    let prepared = Prepared::new(config)?;
+    let plain_bind = config.plain_bind;
+    let mut prepared = Prepared::new(config)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
+    if let Some(plain) = plain_bind {
+        let plain = tokio::net::TcpListener::bind(plain)
+            .await
+            .with_context(|| format!("cannot listen on {plain} (plain_bind)"))?;
+        println!(
+            "Plain HTTP for the reverse proxy on http://{}",
+            plain.local_addr()?
+        );
+        prepared = prepared.with_plain_listener(plain);
+    }
     let tls = &prepared.state.tls;
     println!("SecureChat is listening on {}", server::url_for(addr));
     println!(
@@ -302,6 +381,23 @@ async fn serve(config: Config) -> Result<()> {
             server::url_for(addr),
             prepared.state.config.tls_dir().join("ca.pem").display()
         );
+    }
+    if let Some(plain) = prepared.state.config.redirect_http_bind {
+        let redirects = tokio::net::TcpListener::bind(plain)
+            .await
+            .with_context(|| format!("cannot listen on {plain} (redirect_http_bind)"))?;
+        println!(
+            "Plain HTTP on http://{} redirects to https:// on port {}",
+            redirects.local_addr()?,
+            addr.port()
+        );
+        tokio::spawn(securechat_server::redirect::serve(
+            redirects,
+            addr.port(),
+            prepared.state.config.handshake_timeout(),
+            1024,
+            prepared.state.shutdown.clone(),
+        ));
     }
     tracing::info!(%addr, registration = ?prepared.state.config.registration, "serving");
     server::serve(listener, prepared, server::shutdown_signal()).await;

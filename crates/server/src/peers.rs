@@ -54,6 +54,16 @@ impl PeerLimits {
         })
     }
 
+    /// A slot under no cap, for a trusted reverse proxy's connections
+    /// (it carries many clients; it caps them itself).
+    pub fn exempt(self: &Arc<Self>, ip: IpAddr) -> Slot {
+        Slot {
+            limits: self.clone(),
+            peer: peer_of(ip),
+            held: AtomicBool::new(false),
+        }
+    }
+
     /// Unauthenticated connections `ip`'s peer holds now.
     pub fn open(&self, ip: IpAddr) -> usize {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,5 +1,6 @@
-//! Serving: accept TCP, handshake TLS (with a deadline), serve HTTP/1.1
-//! with upgrades, and shut down gracefully.
+//! Serving: accept TCP, handshake TLS (with a deadline; plain HTTP on the
+//! port is redirected, see [`crate::redirect`]), serve HTTP/1.1 with
+//! upgrades, and shut down gracefully.
 //!
 //! [`run`] takes a bound listener, so tests bind port 0 and read the port
 //! back; it returns once every connection has finished after `shutdown`
@@ -58,6 +59,8 @@ pub struct Prepared {
     lock: DataDirLock,
     /// What the hub relays to the other nodes (with a broker).
     relayed: Option<tokio::sync::mpsc::UnboundedReceiver<crate::hub::Wire>>,
+    /// Plain HTTP for a reverse proxy (`plain_bind`), if any.
+    plain: Option<TcpListener>,
 }
 
 impl Prepared {
@@ -109,7 +112,15 @@ impl Prepared {
             shutdown_tx,
             lock,
             relayed,
+            plain: None,
         })
+    }
+
+    /// Also serves plain HTTP (no TLS) on `listener`, for a reverse proxy
+    /// that terminates TLS in front (`plain_bind`).
+    pub fn with_plain_listener(mut self, listener: TcpListener) -> Prepared {
+        self.plain = Some(listener);
+        self
     }
 }
 
@@ -131,7 +142,12 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
         shutdown_tx,
         lock,
         relayed,
+        plain,
     } = prepared;
+    let proxies = Arc::new(
+        crate::proxy::Trusted::parse(&state.config.trusted_proxies)
+            .expect("validated with the config"),
+    );
     let tls_config = match state.tls.server_config() {
         Ok(c) => c,
         Err(e) => {
@@ -155,35 +171,81 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     };
     tokio::pin!(shutdown);
 
+    let accept_plain = async |plain: &Option<TcpListener>| match plain {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    };
     loop {
-        let (tcp, peer) = tokio::select! {
+        // `tls`: false for the plain listener (a reverse proxy's).
+        let (accepted, tls) = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off briefly.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = listener.accept() => (accepted, true),
+            accepted = accept_plain(&plain) => (accepted, false),
         };
-        let Some(slot) = state.peers.try_acquire(peer.ip()) else {
-            crate::metrics::inc(&state.metrics.connections_refused_total);
-            tracing::debug!(%peer, "too many unauthenticated connections from this address");
-            continue;
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let slot = if proxies.contains(peer.ip()) {
+            state.peers.exempt(peer.ip())
+        } else {
+            let Some(slot) = state.peers.try_acquire(peer.ip()) else {
+                crate::metrics::inc(&state.metrics.connections_refused_total);
+                tracing::debug!(%peer, "too many unauthenticated connections from this address");
+                continue;
+            };
+            slot
         };
         let slot = Arc::new(slot);
+        let proxies = proxies.clone();
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let handshake_timeout = state.config.handshake_timeout();
         let metrics = state.metrics.clone();
         let app = app.clone();
         let alive = state.tasks.guard();
-        let mut stopping = state.shutdown.clone();
+        let stopping = state.shutdown.clone();
         tokio::spawn(async move {
             let _alive = alive;
-            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+            let deadline = tokio::time::Instant::now() + handshake_timeout;
+            let service = app.map_request(move |mut req: axum::extract::Request<_>| {
+                let client = proxies.client(peer, req.headers());
+                req.extensions_mut().insert(ConnectInfo(client));
+                req.extensions_mut().insert(slot.clone());
+                req
+            });
+            if !tls {
+                serve_http(
+                    TokioIo::new(tcp),
+                    service,
+                    handshake_timeout,
+                    stopping,
+                    peer,
+                )
+                .await;
+                return;
+            }
+            // Plain HTTP on this port (`http://host:8443` typed in a
+            // browser) is sent to https:// rather than failing the handshake.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
+                Ok(Ok(1)) if crate::redirect::is_plain_http(first[0]) => {
+                    crate::redirect::answer(tcp, None, handshake_timeout).await;
+                    return;
+                }
+                Ok(Ok(1)) => {}
+                _ => {
+                    crate::metrics::inc(&metrics.handshakes_failed_total);
+                    tracing::debug!(%peer, "closed or silent before the TLS handshake");
+                    return;
+                }
+            }
+            let tls = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     crate::metrics::inc(&metrics.handshakes_failed_total);
@@ -196,30 +258,14 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
                     return;
                 }
             };
-            let service = app.map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req.extensions_mut().insert(slot.clone());
-                req
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(handshake_timeout)
-                .max_buf_size(MAX_HTTP_BUFFER);
-            let conn = http
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .with_upgrades();
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = async { drop(stopping.wait_for(|s| *s).await) } => {
-                    // Finish the request in flight, then close.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            serve_http(
+                TokioIo::new(tls),
+                service,
+                handshake_timeout,
+                stopping,
+                peer,
+            )
+            .await;
         });
     }
 
@@ -247,6 +293,46 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
         .ok();
     drop(lock);
     tracing::info!("stopped");
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one connection until it closes, or
+/// until shutdown, after the request in flight.
+async fn serve_http<I, S>(
+    io: I,
+    service: S,
+    header_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: tower::Service<
+            axum::extract::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HTTP_BUFFER);
+    let conn = http
+        .serve_connection(io, TowerToHyperService::new(service))
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = async { drop(stopping.wait_for(|s| *s).await) } => {
+            // Finish the request in flight, then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
 
 /// How long an upload waits for the message that carries it.

@@ -175,10 +175,55 @@ fn config_layers_and_validation() {
             .args(["config", "check"]),
         None,
     );
-    assert!(out.contains("burst: 7"), "env beats file: {out}");
+    assert!(out.contains("\nburst = 7\n"), "env beats file: {out}");
     assert!(
-        out.contains("rate_per_sec: 2.5"),
+        out.contains("\nrate_per_sec = 2.5\n"),
         "file beats default: {out}"
+    );
+    // The output is a config file: it loads back to the same settings.
+    let again = dir.path().join("again.toml");
+    std::fs::write(&again, &out).unwrap();
+    let reloaded = run_ok(
+        server(dir.path())
+            .args(["--config"])
+            .arg(&again)
+            .args(["config", "check"]),
+        None,
+    );
+    assert_eq!(reloaded, out);
+
+    // Secrets are not printed.
+    let out = run_ok(
+        server(dir.path())
+            .args(["--database", "postgres://sc:hunter2@127.0.0.1/chat"])
+            .env("SECURECHAT_METRICS_TOKEN", "metrics-token-hunter3")
+            .args(["config", "check"]),
+        None,
+    );
+    assert!(!out.contains("hunter"), "{out}");
+    assert!(
+        out.contains("postgres://sc:REDACTED@127.0.0.1/chat"),
+        "{out}"
+    );
+
+    // A bad value is named once, where it was written.
+    let out = server(dir.path())
+        .env("SECURECHAT_BURST", "many")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "SECURECHAT_BURST: expected a whole number (0 or more), found string \"many\""
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("SECURECHAT_BURST").count(),
+        1,
+        "said once: {err}"
     );
 
     let out = server(dir.path())

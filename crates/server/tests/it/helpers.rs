@@ -62,13 +62,41 @@ pub async fn test_database() -> Option<String> {
     Some(url)
 }
 
+/// A server that also serves plain HTTP for a reverse proxy (`plain_bind`)
+/// on a loopback port; returns that port's address too.
+pub async fn spawn_with_plain(tweak: impl FnOnce(&mut Config)) -> (TestApp, std::net::SocketAddr) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        database: test_database().await,
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = plain.local_addr().unwrap();
+    (start_with(config, Some(dir), Some(plain)).await, addr)
+}
+
 async fn start(config: Config, dir: Option<TempDir>) -> TestApp {
+    start_with(config, dir, None).await
+}
+
+async fn start_with(
+    config: Config,
+    dir: Option<TempDir>,
+    plain: Option<tokio::net::TcpListener>,
+) -> TestApp {
     securechat_server::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let prepared = Prepared::new(config.clone()).expect("server prepares");
+    let mut prepared = Prepared::new(config.clone()).expect("server prepares");
+    if let Some(plain) = plain {
+        prepared = prepared.with_plain_listener(plain);
+    }
     let state = prepared.state.clone();
     let ca_der = trust_anchor(&state, &config);
     let (stop, stopped) = oneshot::channel::<()>();

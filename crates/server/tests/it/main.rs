@@ -4,6 +4,7 @@
 mod admin;
 mod admin_users;
 mod auth;
+mod backup;
 mod chat;
 mod cli;
 mod collab;
@@ -17,6 +18,7 @@ mod limits;
 mod nodes;
 mod ops;
 mod profiles;
+mod proxy;
 mod resume;
 mod rooms;
 mod scale;

@@ -81,7 +81,7 @@ async fn every_https_answer_carries_hsts_and_safe_headers() {
 }
 
 #[tokio::test]
-async fn plain_http_is_never_served() {
+async fn plain_http_gets_a_redirect_and_nothing_else() {
     let app = spawn_app().await;
     let addr = app.addr;
     let answer = tokio::task::spawn_blocking(move || {
@@ -96,11 +96,13 @@ async fn plain_http_is_never_served() {
     })
     .await
     .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 308 "), "got {answer:?}");
     assert!(
-        !answer.starts_with(b"HTTP/"),
-        "got {:?}",
-        String::from_utf8_lossy(&answer)
+        answer.contains("\r\nLocation: https://localhost/healthz\r\n"),
+        "{answer:?}"
     );
+    assert!(!answer.contains("status"), "no content: {answer:?}");
 }
 
 #[tokio::test]

@@ -109,3 +109,98 @@ async fn a_configured_certificate_is_served_as_is() {
     assert_eq!(app.get("/ca.pem", None).await.status(), 404);
     assert!(!app.data_dir().join("tls").exists(), "no CA is made");
 }
+
+/// Sends `head` over plain TCP to `addr` and returns the whole answer.
+async fn plain_http(addr: std::net::SocketAddr, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(WAIT, tcp.read_to_string(&mut out))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn plain_http_on_the_https_port_is_sent_to_https() {
+    let app = spawn_app().await;
+    let port = app.addr.port();
+    let out = plain_http(
+        app.addr,
+        &format!(
+            "GET /some/page?x=1 HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: test\r\n\r\n"
+        ),
+    )
+    .await;
+    assert!(
+        out.starts_with("HTTP/1.1 308 Permanent Redirect\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "\r\nLocation: https://localhost:{port}/some/page?x=1\r\n"
+        )),
+        "{out}"
+    );
+    // Without a usable Host: told what to do, sent nowhere.
+    let out = plain_http(app.addr, "GET / HTTP/1.0\r\n\r\n").await;
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    assert!(out.contains("HTTPS only"), "{out}");
+    assert!(!out.contains("Location"), "{out}");
+    // HTTPS on the same port is unchanged.
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+}
+
+#[test]
+fn a_redirect_port_sends_every_request_to_https() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = crate::cli::server(dir.path())
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--redirect-http",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut https_port = None;
+    let mut plain = None;
+    for line in lines.by_ref().take(6) {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("SecureChat is listening on https://127.0.0.1:") {
+            https_port = Some(url.trim_end_matches('/').to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Plain HTTP on http://") {
+            plain = Some(rest.split(' ').next().unwrap().to_owned());
+            break;
+        }
+    }
+    let (https_port, plain) = (
+        https_port.expect("https port"),
+        plain.expect("redirect port"),
+    );
+    let mut tcp = std::net::TcpStream::connect(&plain).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    tcp.write_all(b"GET /admin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 308"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "\r\nLocation: https://127.0.0.1:{https_port}/admin\r\n"
+        )),
+        "{out}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,13 +1,24 @@
 //! The server's one configuration struct: defaults, then the TOML file, then
 //! `SECURECHAT_*` environment variables, then command-line flags, validated
 //! once at start-up. `docs/config.example.toml` documents every option.
+//!
+//! - this file: [`Config`] (every option, its default), [`Overrides`] (the
+//!   flags), [`Config::load`] (the layers), paths derived from it;
+//! - `validate`: [`Config::validate`], each option's bounds;
+//! - `show`: `config check`'s TOML with secrets redacted, and bad input
+//!   explained by option and place.
+
+mod show;
+mod validate;
+
+pub use show::{REDACTED, explain, redact_url};
 
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use thiserror::Error;
@@ -49,6 +60,20 @@ impl RegistrationMode {
 pub struct Config {
     /// Address and port to listen on (HTTPS and wss:// share it).
     pub bind: SocketAddr,
+    /// A second address for plain HTTP (e.g. `0.0.0.0:80`) that only
+    /// redirects to https:// on `bind`'s port. Unset: none (plain HTTP
+    /// sent to `bind` itself is redirected anyway).
+    pub redirect_http_bind: Option<SocketAddr>,
+    /// Plain HTTP (no TLS) for a reverse proxy that terminates TLS in
+    /// front, on a loopback address (e.g. `127.0.0.1:8080`). Needs the
+    /// proxy in `trusted_proxies`. Unset: none.
+    pub plain_bind: Option<SocketAddr>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name
+    /// the client: addresses or CIDR ranges (`["127.0.0.1", "10.0.0.0/8"]`).
+    /// Their connections are not under `max_pending_per_ip`; throttles and
+    /// caps apply to the client address they report. Empty: every client
+    /// is its TCP peer, whatever headers it sends.
+    pub trusted_proxies: Vec<String>,
     /// Where the database, certificates and files live.
     pub data_dir: PathBuf,
     /// A PostgreSQL database to use instead of SQLite in `data_dir`, as a
@@ -166,6 +191,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            redirect_http_bind: None,
+            plain_bind: None,
+            trusted_proxies: Vec::new(),
             data_dir: PathBuf::from("securechat-data"),
             database: None,
             broker: None,
@@ -213,6 +241,12 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_http_bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plain_bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
@@ -237,8 +271,9 @@ pub struct Overrides {
 pub enum ConfigError {
     #[error("config file {0} does not exist")]
     MissingFile(PathBuf),
+    /// Each problem on a line: where, which option, what is wrong.
     #[error("{0}")]
-    Parse(#[from] Box<figment::Error>),
+    Parse(String),
     #[error("invalid config: {0}")]
     Invalid(String),
 }
@@ -258,111 +293,9 @@ impl Config {
             .merge(Env::prefixed("SECURECHAT_").ignore(&["config"]))
             .merge(Serialized::defaults(flags))
             .extract()
-            .map_err(Box::new)?;
+            .map_err(|e| ConfigError::Parse(explain(e)))?;
         config.validate()?;
         Ok(config)
-    }
-
-    /// Checks every rule a value must follow.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: String| Err(ConfigError::Invalid(m));
-        if let Some(url) = &self.database
-            && !(url.starts_with("postgres://")
-                || url.starts_with("postgresql://")
-                || url.contains("dbname="))
-        {
-            return bad("database must be a postgres:// URL (or unset for SQLite)".into());
-        }
-        if let Some(url) = &self.broker {
-            if !url.starts_with("nats://") {
-                return bad("broker must be a nats:// URL".into());
-            }
-            if self.database.is_none() {
-                return bad(
-                    "broker needs database: several nodes share one PostgreSQL database".into(),
-                );
-            }
-        }
-        if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return bad("tls_cert and tls_key must be given together".into());
-        }
-        if !(1..=365).contains(&self.cert_validity_days) {
-            return bad("cert_validity_days must be between 1 and 365".into());
-        }
-        if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
-            return bad("rate_per_sec must be a positive number".into());
-        }
-        if self.burst == 0 || self.flood_limit == 0 {
-            return bad("burst and flood_limit must be at least 1".into());
-        }
-        if self.max_message_bytes == 0 || self.max_message_bytes + 1024 > self.max_frame_bytes {
-            return bad(
-                "max_message_bytes must be positive and at least 1024 below max_frame_bytes".into(),
-            );
-        }
-        if self.ping_interval_ms == 0 || self.idle_timeout_ms <= self.ping_interval_ms {
-            return bad("idle_timeout_ms must be greater than ping_interval_ms (> 0)".into());
-        }
-        if self.outbound_queue < 16 {
-            return bad("outbound_queue must be at least 16".into());
-        }
-        if self.session_ttl_hours == 0 {
-            return bad("session_ttl_hours must be at least 1".into());
-        }
-        if self.max_upload_bytes == 0 || self.uploads_per_minute == 0 {
-            return bad("max_upload_bytes and uploads_per_minute must be at least 1".into());
-        }
-        if self.handshake_timeout_ms == 0 || self.max_pending_per_ip == 0 {
-            return bad("handshake_timeout_ms and max_pending_per_ip must be at least 1".into());
-        }
-        if self.login_attempts_per_account == 0
-            || self.login_attempts_per_ip == 0
-            || self.login_account_slowdown_after == 0
-        {
-            return bad("login attempt limits must be at least 1".into());
-        }
-        if self.registrations_per_ip_per_hour == 0 {
-            return bad("registrations_per_ip_per_hour must be at least 1".into());
-        }
-        for (name, rate, burst) in [
-            ("action", self.action_rate_per_sec, self.action_burst),
-            ("search", self.search_rate_per_sec, self.search_burst),
-            ("mark", self.mark_rate_per_sec, self.mark_burst),
-        ] {
-            if !(rate.is_finite() && rate > 0.0) || burst == 0 {
-                return bad(format!(
-                    "{name}_rate_per_sec must be a positive number and {name}_burst at least 1"
-                ));
-            }
-        }
-        if self.max_sockets_per_user == 0 || self.max_sockets_per_ip == 0 {
-            return bad("max_sockets_per_user and max_sockets_per_ip must be at least 1".into());
-        }
-        if self
-            .metrics_token
-            .as_ref()
-            .is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            return bad("metrics_token must be at least 16 printable ASCII characters".into());
-        }
-        for name in &self.hostnames {
-            let dns_ok = !name.is_empty()
-                && name.len() <= 253
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
-            if name.parse::<IpAddr>().is_err() && !dns_ok {
-                return bad(format!("hostname {name:?} is not a DNS name or IP address"));
-            }
-        }
-        for origin in &self.allowed_origins {
-            if !origin.starts_with("https://") || origin.ends_with('/') {
-                return bad(format!(
-                    "allowed origin {origin:?} must look like https://host[:port]"
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// The names the certificate is for: localhost, loopback IPs, then
