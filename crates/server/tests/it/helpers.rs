@@ -41,6 +41,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server whose config `tweak` may change first.
 pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let (config, dir) = test_config(tweak).await;
+    start(config, Some(dir)).await
+}
+
+/// The default config on a temp data dir and the suite's backend, changed
+/// by `tweak`.
+async fn test_config(tweak: impl FnOnce(&mut Config)) -> (Config, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         data_dir: dir.path().to_owned(),
@@ -48,7 +55,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     tweak(&mut config);
-    start(config, Some(dir)).await
+    (config, dir)
 }
 
 /// The backend the suite runs on: with `SC_TEST_POSTGRES` set to
@@ -65,13 +72,7 @@ pub async fn test_database() -> Option<String> {
 /// A server that also serves plain HTTP for a reverse proxy (`plain_bind`)
 /// on a loopback port; returns that port's address too.
 pub async fn spawn_with_plain(tweak: impl FnOnce(&mut Config)) -> (TestApp, std::net::SocketAddr) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        database: test_database().await,
-        ..Config::default()
-    };
-    tweak(&mut config);
+    let (config, dir) = test_config(tweak).await;
     let plain = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
