@@ -4,7 +4,8 @@
 # server's integration suite again on a real PostgreSQL (a throwaway cluster
 # on loopback, see scripts/services.sh) with the several-node tests (their
 # own nats-server), the
-# TLS scan (sslyze), WebSocket conformance (Autobahn cases), a short run of
+# Debian package (built, its systemd unit checked, installed and run),
+# the TLS scan (sslyze), WebSocket conformance (Autobahn cases), a short run of
 # every fuzz target, then the web app's end-to-end tests in headless
 # Chromium. Installs what the tests need when it is missing: openssl, curl,
 # tmux (the terminal client's end-to-end test), haproxy (the reverse-proxy
@@ -23,6 +24,9 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 # The reverse-proxy test (crates/server/tests/it/proxy.rs).
 [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+# The package test (tests/packaging/deb.sh): its unit and its postinst.
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+[ -x /usr/sbin/adduser ] || need_apt+=(adduser)
 # Emoji in the browser tests' screenshots (reactions, the picker).
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -52,6 +56,8 @@ cargo build --locked --bin securechat-server --bin securechat
 # The browser's crypto module is the committed build of crates/crypto-wasm:
 # rebuilt and compared where the wasm target is installed.
 scripts/build-wasm.sh --check
+# The Debian package: built, its unit checked, installed, served, purged.
+tests/packaging/deb.sh target/debug
 scripts/tls-scan.sh target/debug/securechat-server
 scripts/autobahn.sh
 scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
