@@ -285,6 +285,40 @@ test('admin pages: stats, users (add, search, roles, disable, password), invites
   await signIn(hal, 'hal', 'Log in', 'set by the admin');
   await hal.locator('#conn-status.connected').waitFor();
 
+  // A reset link instead: made here, opened by hal in a new page; his
+  // open session ends when the password changes.
+  await row('hal').getByRole('button', { name: 'Make a password reset link for hal' }).click();
+  await gil.locator('#ask-dialog[open] #ask-input').waitFor();
+  const link = await gil.locator('#ask-input').inputValue();
+  assert.match(link, /^https:\/\/[^/]+\/#reset=[A-Za-z0-9_-]{43}$/);
+  await gil.locator('#ask-cancel').click();
+  const reset = await openPage(browser, link);
+  await reset.locator('#reset-form').waitFor();
+  assert.equal(await reset.locator('#login-form').isHidden(), true);
+  await reset.locator('#reset-form').getByLabel('New password').fill('chosen with the link');
+  await reset.locator('#reset-form').getByLabel('The same again').fill('chosen with the link?');
+  await reset.getByRole('button', { name: 'Set password' }).click();
+  await reset.locator('#reset-error', { hasText: 'differ' }).waitFor();
+  await reset.locator('#reset-form').getByLabel('The same again').fill('chosen with the link');
+  await reset.getByRole('button', { name: 'Set password' }).click();
+  await reset.locator('#login-note', { hasText: 'password is changed' }).waitFor();
+  assert.equal(await reset.locator('#login-username').inputValue(), 'hal');
+  assert.equal(new URL(reset.url()).hash, '', 'the token leaves the address bar');
+  await hal.locator('#login-view').waitFor();
+  await reset.locator('#login-password').fill('chosen with the link');
+  await reset.getByRole('button', { name: 'Log in' }).click();
+  await reset.locator('#conn-status.connected').waitFor();
+  // The link worked once.
+  const again = await openPage(browser, link);
+  await again.locator('#reset-form').getByLabel('New password').fill('another one entirely');
+  await again.locator('#reset-form').getByLabel('The same again').fill('another one entirely');
+  await again.getByRole('button', { name: 'Set password' }).click();
+  await again.locator('#reset-error', { hasText: 'ask an admin for a new one' }).waitFor();
+  await again.screenshot({ path: shot('reset-used.png') });
+  for (const p of [reset, again]) await p.close();
+  await signIn(hal, 'hal', 'Log in', 'chosen with the link');
+  await hal.locator('#conn-status.connected').waitFor();
+
   // Invites, with registration by invite only.
   await gil.getByLabel('Who can make an account').selectOption('invite');
   await gil.locator('#admin-settings .hint', { hasText: 'Saved.' }).waitFor();

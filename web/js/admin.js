@@ -115,6 +115,7 @@ export class AdminPage {
       }
       actions.append(u.is_admin ? act('Remove admin', 'Remove admin from', () => this.setRole(u, false)) : act('Make admin', 'Make admin', () => this.setRole(u, true)));
       actions.append(act('Set password', 'Set password for', () => this.setPassword(u)));
+      actions.append(act('Reset link', 'Make a password reset link for', () => this.resetLink(u)));
       return el('tr', { 'data-admin-user': u.username },
         el('td', {}, el('span', { class: 'who' }, avatar(this.state, u.username, 'small'),
           el('span', { class: 'name', text: u.display_name ? `${u.display_name} (@${u.username})` : u.username }))),
@@ -167,6 +168,16 @@ export class AdminPage {
       { label: 'New password', type: 'password' }, { ok: 'Set password' });
     if (pw === null) return;
     await this.run(() => api('POST', `/api/admin/users/${encodeURIComponent(u.username)}/password`, { new_password: pw }));
+  }
+
+  // A one-time link (24 hours) for the user to choose a password; the
+  // admin passes it on privately.
+  async resetLink(u) {
+    let res;
+    try { res = await api('POST', `/api/admin/users/${encodeURIComponent(u.username)}/reset-link`); } catch (e) { this.error.textContent = explain(e); return; }
+    const copy = await promptDialog(`A password reset link for ${u.username}: it works once, for 24 hours, and replaces any earlier one. Send it to them privately.`,
+      { label: 'Reset link', value: res.link }, { ok: 'Copy', cancel: 'Close' });
+    if (copy !== null) navigator.clipboard.writeText(res.link).catch(() => {});
   }
 
   async addUser() {

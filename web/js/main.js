@@ -9,6 +9,7 @@
 // emoji.js (reactions, the picker), mentions.js (@ completion, Mentions
 // view), roomtools.js (notification settings, pins, message links).
 
+import { resetToken, showReset } from './reset.js';
 import { E2E, sealFile, openedFile } from './e2e.js';
 import { Security } from './security.js';
 import { api, explain } from './api.js';
@@ -40,6 +41,8 @@ let restored = false;
 
 async function boot() {
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => { /* no offline start */ });
+  const reset = resetToken();
+  if (reset) { showReset(reset); return; }
   const kept = loadSession();
   loadTheme(kept ? kept.me.id : 0);
   try {

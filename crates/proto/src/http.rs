@@ -255,6 +255,32 @@ pub struct SetPassword {
     pub new_password: String,
 }
 
+/// `POST /api/admin/users/{username}/reset-link` answers this: a link the
+/// user opens to choose a new password, once, within 24 hours (the token
+/// is in the fragment, so it never reaches a server log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetLink {
+    pub token: String,
+    /// `https://HOST/#reset=TOKEN`, with the host the admin used.
+    pub link: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// `POST /api/password/reset`: a new password with a reset link's token;
+/// every session of the user ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// What `POST /api/password/reset` answers: whose password it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetDone {
+    pub username: String,
+}
+
 /// `POST /api/admin/users/{username}/role`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetRole {

@@ -7,7 +7,7 @@ use crate::config::RegistrationMode;
 use crate::store::sessions::{self, Session, SessionId};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Store, StoreError};
-use crate::store::{invites, settings};
+use crate::store::{invites, resets, settings};
 use securechat_proto::validate::{self, ValidationError};
 use securechat_proto::{Timestamp, UserId};
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub enum AccountError {
     WrongPassword,
     #[error("the last admin cannot stop being one")]
     LastAdmin,
+    #[error("the password reset link does not work")]
+    BadResetLink,
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -36,6 +38,8 @@ pub enum AccountError {
 
 /// How long invite codes stay valid.
 pub const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a password reset link works.
+pub const RESET_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Creates an account. `admin: None` makes the first user an admin. With an
 /// invite code, the code is used up in the same transaction.
@@ -230,4 +234,53 @@ pub async fn set_admin(store: &Store, user: UserId, is_admin: bool) -> Result<()
             StoreError::NotFound => AccountError::NoSuchUser,
             e => e.into(),
         })
+}
+
+/// Makes a password reset link's secret for `user` (shown once, stored
+/// hashed; the user's earlier links stop working); returns it with its
+/// expiry (Unix ms).
+pub async fn create_reset_link(
+    store: &Store,
+    user: UserId,
+    by: Option<UserId>,
+) -> Result<(String, i64), AccountError> {
+    let token = new_token();
+    let hash = hash_token(&token);
+    let now = Timestamp::now().0;
+    let expires = now + RESET_TTL.as_millis() as i64;
+    store
+        .write(move |tx| resets::insert(tx, &hash, user, by, now, expires))
+        .await?;
+    Ok((token, expires))
+}
+
+/// Sets a new password with a reset link's secret: the link is used up
+/// and every session of the user ends (returned with the user). A link
+/// that does not work is refused before the password is hashed.
+pub async fn reset_password(
+    store: &Store,
+    hasher: &Hasher,
+    token: &str,
+    new_password: String,
+) -> Result<(UserId, Vec<SessionId>), AccountError> {
+    let hash = hash_token(token);
+    let now = Timestamp::now().0;
+    if store
+        .read(move |c| resets::valid(c, &hash, now))
+        .await?
+        .is_none()
+    {
+        return Err(AccountError::BadResetLink);
+    }
+    validate::validate_password(&new_password)?;
+    let password_hash = hasher.hash(new_password).await;
+    store
+        .write(move |tx| -> Result<_, AccountError> {
+            // Used up in this transaction: of two uses at once, one wins.
+            let user =
+                resets::use_up(tx, &hash, Timestamp::now().0)?.ok_or(AccountError::BadResetLink)?;
+            users::set_password(tx, user, &password_hash)?;
+            Ok((user, sessions::delete_for_user(tx, user, None)?))
+        })
+        .await
 }

@@ -159,6 +159,9 @@ enum UserCmd {
     Disable { username: String },
     /// Re-enable a disabled user.
     Enable { username: String },
+    /// Print a one-time link (24 hours) for the user to choose a new
+    /// password; an earlier link stops working.
+    ResetLink { username: String },
     /// Make a user an administrator.
     Promote { username: String },
     /// Make an administrator an ordinary user (not the last one).
@@ -465,6 +468,32 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
             let user = find(&store, &username).await?;
             accounts::set_disabled(&store, user.id, false).await?;
             println!("enabled {}", user.username);
+            Ok(())
+        }
+        UserCmd::ResetLink { username } => {
+            let user = find(&store, &username).await?;
+            let (token, expires) = accounts::create_reset_link(&store, user.id, None).await?;
+            let host = config
+                .hostnames
+                .first()
+                .map(|h| {
+                    if h.contains(':') {
+                        format!("[{h}]")
+                    } else {
+                        h.clone()
+                    }
+                })
+                .unwrap_or_else(|| "localhost".into());
+            let port = match config.bind.port() {
+                443 => String::new(),
+                p => format!(":{p}"),
+            };
+            println!("https://{host}{port}/#reset={token}");
+            eprintln!(
+                "a password reset link for {}: it works once, until {}; send it to them privately",
+                user.username,
+                securechat_proto::Timestamp(expires)
+            );
             Ok(())
         }
         UserCmd::Promote { username } => {

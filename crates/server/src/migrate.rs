@@ -37,6 +37,7 @@ const TABLES: &[(&str, Option<&str>)] = &[
     ("room_key_shares", None),
     ("key_backup_info", None),
     ("key_backup", None),
+    ("password_resets", None),
 ];
 
 #[derive(Debug, Error)]

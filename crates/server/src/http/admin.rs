@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use securechat_proto::http::{
     AdminUser, AdminUsersResponse, CreateUser, InviteInfo, InviteResponse, InvitesResponse,
-    ServerSettings, SetPassword, SetRole, StatsResponse,
+    ResetLink, ServerSettings, SetPassword, SetRole, StatsResponse,
 };
 use securechat_proto::{ErrorCode, Timestamp};
 use std::sync::atomic::Ordering::Relaxed;
@@ -98,6 +98,37 @@ pub async fn set_password(
     state.hub.close_sessions(&ended, Close::SESSION_ENDED);
     tracing::info!(user = %user.id, by = %admin.user.id, sessions = ended.len(), "password set by an admin");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/admin/users/{username}/reset-link`: a one-time link (24 h)
+/// for the user to choose a new password; their earlier links stop
+/// working. Built on the host the admin reached the server by.
+pub async fn reset_link(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    headers: axum::http::HeaderMap,
+    ApiPath(username): ApiPath<String>,
+) -> Result<(StatusCode, Json<ResetLink>), ApiError> {
+    let user = user_named(&state, &username).await?;
+    let (token, expires_at) =
+        accounts::create_reset_link(&state.store, user.id, Some(admin.user.id)).await?;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    tracing::info!(user = %user.id, by = %admin.user.id, "password reset link made by an admin");
+    Ok((
+        StatusCode::CREATED,
+        Json(ResetLink {
+            link: format!("https://{host}/#reset={token}"),
+            token,
+            expires_at,
+        }),
+    ))
 }
 
 /// `POST /api/admin/users/{username}/role` with `{"is_admin": bool}`: the

@@ -16,7 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use securechat_proto::ErrorCode;
-use securechat_proto::http::{AuthResponse, LoginRequest, PasswordChange, RegisterRequest};
+use securechat_proto::http::{
+    AuthResponse, LoginRequest, PasswordChange, PasswordReset, PasswordResetDone, RegisterRequest,
+};
 use securechat_proto::validate::normalize_username;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -246,4 +248,24 @@ pub async fn change_password(
     state.hub.close_sessions(&ended, Close::SESSION_ENDED);
     tracing::info!(user = %session.user.id, ended = ended.len(), "password changed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/password/reset`: a new password with a reset link's token
+/// (no session needed). The link works once; every session of the user
+/// ends, and they log in with the new password.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<PasswordReset>,
+) -> Result<Json<PasswordResetDone>, ApiError> {
+    let (user, ended) =
+        accounts::reset_password(&state.store, &state.hasher, &req.token, req.new_password).await?;
+    state.hub.close_sessions(&ended, Close::SESSION_ENDED);
+    let username = state
+        .store
+        .read(move |c| crate::store::users::by_id(c, user))
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    tracing::info!(user = %user, ended = ended.len(), "password reset with a link");
+    Ok(Json(PasswordResetDone { username }))
 }

@@ -121,6 +121,11 @@ impl From<AccountError> for ApiError {
                 ErrorCode::Conflict,
                 "the last admin cannot stop being one; make someone else an admin first",
             ),
+            AccountError::BadResetLink => ApiError::new(
+                ErrorCode::BadRequest,
+                "this password reset link does not work: it was used, replaced by a newer one, \
+                 or has expired; ask an admin for a new one",
+            ),
             AccountError::Busy(_) => ApiError::slow_down(
                 "too many accounts are being created",
                 Duration::from_secs(1),

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
         .route("/api/password", post(api::change_password))
+        .route("/api/password/reset", post(api::reset_password))
         .route("/api/me", get(users::me).patch(users::update_me))
         .route(
             "/api/me/avatar",
@@ -149,6 +150,10 @@ pub fn router(state: AppState) -> Router {
             post(admin::set_password),
         )
         .route("/api/admin/users/{username}/role", post(admin::set_role))
+        .route(
+            "/api/admin/users/{username}/reset-link",
+            post(admin::reset_link),
+        )
         .route("/api/admin/users/{username}/disable", post(admin::disable))
         .route("/api/admin/users/{username}/enable", post(admin::enable))
         .route(

@@ -14,7 +14,8 @@
 //!   for at most 200 ms, batches of at most 128);
 //! - [`sql`]: [`Db`], the one SQL interface the queries use on both;
 //! - [`schema`]: SQLite's embedded migrations; [`schema_pg`]: PostgreSQL's;
-//! - [`users`], [`profiles`], [`invites`], [`settings`], [`sessions`],
+//! - [`users`], [`profiles`], [`invites`], [`resets`] (password reset
+//!   links), [`settings`], [`sessions`],
 //!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
 //!   pins, threads, mentions, notification settings), [`e2e`] (devices,
 //!   keys, to-device messages, room key shares), [`files`], [`search`]
@@ -29,6 +30,7 @@ pub mod events;
 pub mod files;
 pub mod invites;
 pub mod profiles;
+pub mod resets;
 pub mod rooms;
 pub mod schema;
 pub mod schema_pg;

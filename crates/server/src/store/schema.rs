@@ -247,6 +247,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX events_file ON events(file_id) WHERE file_id IS NOT NULL;
     "#,
+    // 9: password reset links an admin makes: stored as a SHA-256 hash,
+    // single use, with an expiry; a newer link for the user replaces it.
+    r#"
+    CREATE TABLE password_resets (
+        token_hash BLOB PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_by INTEGER REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE INDEX password_resets_user ON password_resets(user_id);
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -197,6 +197,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX events_file ON events(file_id) WHERE file_id IS NOT NULL;
     "#,
+    // 4: password reset links (SQLite's migration 9).
+    r#"
+    CREATE TABLE password_resets (
+        token_hash BYTEA PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_by BIGINT REFERENCES users(id),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at    BIGINT
+    );
+    CREATE INDEX password_resets_user ON password_resets(user_id);
+    "#,
 ];
 
 /// The advisory lock key nodes take while migrating ("SeCh").

@@ -19,6 +19,7 @@ mod nodes;
 mod ops;
 mod profiles;
 mod proxy;
+mod reset;
 mod resume;
 mod rooms;
 mod scale;
