@@ -319,6 +319,24 @@ test('admin pages: stats, users (add, search, roles, disable, password), invites
   await signIn(hal, 'hal', 'Log in', 'chosen with the link');
   await hal.locator('#conn-status.connected').waitFor();
 
+  // Deleting a room: only admins see the button; its members see it go.
+  const made = await hal.evaluate(async () => {
+    const res = await fetch('/api/rooms', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'doomed', kind: 'public' }) });
+    return (await res.json()).room.id;
+  });
+  await gil.evaluate(async (id) => { await fetch(`/api/rooms/${id}/join`, { method: 'POST' }); }, made);
+  await hal.locator('#room-list button', { hasText: 'doomed' }).click();
+  assert.equal(await hal.locator('#delete-room-button').isHidden(), true, 'not for members');
+  await gil.locator('#room-list button', { hasText: 'doomed' }).click();
+  await gil.locator('#delete-room-button').click();
+  await answer(gil);
+  for (const p of [gil, hal]) {
+    await p.locator('#room-list button', { hasText: 'doomed' }).waitFor({ state: 'detached' });
+    await p.locator('#room-name', { hasText: 'doomed' }).waitFor({ state: 'detached' });
+  }
+  await openMenu(gil, 'Administration');
+  await gil.locator('#room-name', { hasText: 'Administration' }).waitFor();
+
   // Invites, with registration by invite only.
   await gil.getByLabel('Who can make an account').selectOption('invite');
   await gil.locator('#admin-settings .hint', { hasText: 'Saved.' }).waitFor();

@@ -1,11 +1,12 @@
 // Per-room tools: notification settings (all / mentions / nothing, and
-// mute; kept on the server), the pinned messages, and links to a message
-// (`#/room/ID/message/SEQ`, which opens the room scrolled to it).
+// mute; kept on the server), the pinned messages, links to a message
+// (`#/room/ID/message/SEQ`, which opens the room scrolled to it), and
+// deleting a room (admins).
 
 import { api, explain } from './api.js';
 import { el, fullTime } from './format.js';
 import { displayName } from './people.js';
-import { alertDialog } from './dialogs.js';
+import { alertDialog, confirmDialog } from './dialogs.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,6 +46,14 @@ export async function pin(ev, pinned) {
 }
 
 export function wireRoomTools(state, hooks) {
+  // Deleting a room: everything in it goes, for everyone.
+  $('delete-room-button').addEventListener('click', async () => {
+    const r = state.room(state.current);
+    if (!r) return;
+    const sure = await confirmDialog(`Delete #${r.info.name} for everyone? Its messages, files, reactions and pins are gone for good; its members are told at once.`, { ok: 'Delete room', danger: true });
+    if (!sure) return;
+    try { await api('DELETE', `/api/rooms/${r.info.id}`); } catch (e) { alertDialog(explain(e)); }
+  });
   // Notification settings.
   $('notify-settings-button').addEventListener('click', () => {
     const r = state.room(state.current);

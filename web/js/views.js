@@ -63,6 +63,7 @@ function renderHeader(state) {
   $('room-actions').hidden = state.view !== 'chat' || !r;
   $('invite-button').hidden = !r || r.info.kind === 'dm' || general;
   $('leave-button').hidden = !r || r.info.kind === 'dm' || general;
+  $('delete-room-button').hidden = !r || r.info.kind === 'dm' || general || !state.me.is_admin;
   const level = r ? (r.info.muted ? 'Muted' : { all: 'Notifications', mentions: 'Mentions only', none: 'No notifications' }[r.info.notify || 'all']) : '';
   if ($('notify-settings-button').textContent !== level) $('notify-settings-button').textContent = level;
 }

@@ -75,7 +75,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{username}", get(users::card))
         .route("/api/users/{username}/avatar", get(users::avatar))
         .route("/api/rooms", get(rooms::list).post(rooms::create))
-        .route("/api/rooms/{id}", patch(rooms::update))
+        .route(
+            "/api/rooms/{id}",
+            patch(rooms::update).delete(rooms::delete_room),
+        )
         .route("/api/rooms/{id}/join", post(rooms::join))
         .route("/api/rooms/{id}/leave", post(rooms::leave))
         .route("/api/rooms/{id}/invite", post(rooms::invite))

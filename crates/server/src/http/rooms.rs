@@ -46,6 +46,18 @@ pub async fn update(
     Ok(room(conversations::update(&state, s.user, id, req).await?))
 }
 
+/// `DELETE /api/rooms/{id}`: the room and everything in it, by its
+/// creator or an admin.
+pub async fn delete_room(
+    State(state): State<AppState>,
+    Acting(s): Acting,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<StatusCode, ApiError> {
+    let members = conversations::delete_room(&state, s.user.clone(), id).await?;
+    tracing::info!(room = %id, by = %s.user.id, members, "room deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/rooms/{id}/join`.
 pub async fn join(
     State(state): State<AppState>,

@@ -193,6 +193,20 @@ pub fn remove_member(conn: &Db<'_>, room: RoomId, user: UserId) -> Result<bool, 
     Ok(n == 1)
 }
 
+/// Member ids of a room.
+pub fn member_ids(conn: &Db<'_>, room: RoomId) -> Result<Vec<UserId>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM members WHERE room_id = ?1")?;
+    let ids: Vec<i64> = stmt.query_map(params![room.0], |r| r.get(0))?;
+    Ok(ids.into_iter().map(UserId).collect())
+}
+
+/// Deletes a room with everything that belongs to it (members, events and
+/// what hangs off them, file rows; the blob sweep then deletes the bytes).
+pub fn delete(conn: &Db<'_>, room: RoomId) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM rooms WHERE id = ?1", params![room.0])?;
+    Ok(())
+}
+
 /// Member usernames of a room, sorted.
 pub fn member_names(conn: &Db<'_>, room: RoomId) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(

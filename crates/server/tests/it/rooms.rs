@@ -543,3 +543,118 @@ async fn huge_sequence_numbers_are_handled_not_errors() {
         .await;
     a.next_where(|m| matches!(m, ServerMsg::Pong { .. })).await;
 }
+
+#[tokio::test]
+async fn a_deleted_room_goes_with_everything_in_it() {
+    let app = spawn_app().await;
+    let root = app.register_ok("root").await;
+    let ann = app.register_ok("ann").await;
+    let bob = app.register_ok("bob").await;
+    let room = app
+        .post_room(
+            "/api/rooms",
+            json!({"name": "plans", "kind": "private", "members": ["bob"]}),
+            &ann,
+            201,
+        )
+        .await
+        .id;
+    let (mut a, _) = app.connect(&ann).await;
+    let (mut b, _) = app.connect(&bob).await;
+    a.send_text(room, "p1", "the secret plans zeppelin").await;
+    let msg = a.next_ack().await.id;
+    let res = app
+        .put(
+            &format!("/api/rooms/{room}/messages/{msg}/reactions/%F0%9F%91%8D"),
+            json!({}),
+            &bob,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let up = crate::files::upload(
+        &app,
+        &ann,
+        room,
+        "plans.txt",
+        "text/plain",
+        b"only here".to_vec(),
+    )
+    .await;
+    let file = up.json::<Value>().await.unwrap()["file"]["id"]
+        .as_i64()
+        .unwrap();
+
+    // Neither a member who did not make it, nor for general or a DM.
+    let del = |path: String, token: String| {
+        let app = &app;
+        async move { app.delete(&path, &token).await.status() }
+    };
+    assert_eq!(
+        del(format!("/api/rooms/{room}"), bob.clone()).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        del("/api/rooms/1".into(), root.clone()).await,
+        StatusCode::FORBIDDEN
+    );
+    let dm = app
+        .post_room("/api/dms", json!({"username": "bob"}), &ann, 200)
+        .await
+        .id;
+    assert_eq!(
+        del(format!("/api/rooms/{dm}"), root.clone()).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        del("/api/rooms/9999".into(), ann.clone()).await,
+        StatusCode::NOT_FOUND
+    );
+
+    // Its creator deletes it: both members are told at once.
+    assert_eq!(
+        del(format!("/api/rooms/{room}"), ann.clone()).await,
+        StatusCode::NO_CONTENT
+    );
+    for c in [&mut a, &mut b] {
+        let gone = c
+            .next_where(|m| matches!(m, ServerMsg::RoomRemoved { .. }))
+            .await;
+        assert_eq!(gone, ServerMsg::RoomRemoved { room });
+    }
+    // Nothing of it answers any more, for anyone.
+    for token in [&ann, &bob, &root] {
+        let res = app
+            .get(&format!("/api/rooms/{room}/events"), Some(token))
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let res = app.get(&format!("/api/files/{file}"), Some(token)).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    let found: Value = app
+        .http
+        .get(app.url("/api/search"))
+        .query(&[("q", "zeppelin")])
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["results"].as_array().unwrap().len(), 0, "{found}");
+    // The file's bytes go at the next sweep; the name is free again.
+    assert_eq!(app.state.blobs.sweep(&app.state.store).await.unwrap(), 1);
+    assert_eq!(app.file_rows().await, 0);
+    app.post_room(
+        "/api/rooms",
+        json!({"name": "plans", "kind": "public"}),
+        &bob,
+        201,
+    )
+    .await;
+    // Deleting twice: it is not there.
+    assert_eq!(
+        del(format!("/api/rooms/{room}"), root.clone()).await,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -6,6 +6,15 @@
 //! message. What the action changes for connected clients (hub membership,
 //! `room_added` / `room_removed`, the events themselves) is collected as
 //! [`Effect`]s and applied right after the commit, in commit order.
+//!
+//! - this file: creating rooms, joining, leaving, inviting, DMs, lists,
+//!   history, edits, deletions, read marks, and the shared helpers;
+//! - `manage`: what a room's creator or an admin does: rename, set the
+//!   topic, remove a member, delete the room.
+
+mod manage;
+
+pub use manage::{delete_room, remove_member, update};
 
 use crate::action::{ActionError, NO_ROOM, require_member, require_visible};
 use crate::hub::Hub;
@@ -14,7 +23,7 @@ use crate::store::events::{self, Kind, NewEvent, Stored};
 use crate::store::rooms::{self, Access, RoomRow};
 use crate::store::users::{self, UserRecord};
 use crate::store::{Db, StoreError};
-use securechat_proto::http::{CreateRoom, EditRequest, HistoryResponse, RoomsResponse, UpdateRoom};
+use securechat_proto::http::{CreateRoom, EditRequest, HistoryResponse, RoomsResponse};
 use securechat_proto::validate::{self, normalize_room_name, validate_topic};
 use securechat_proto::ws::{MemberAction, RoomInfo, RoomKind};
 use securechat_proto::{DeviceId, MessageId, RoomId, Seq, ServerMsg, Timestamp, UserId};
@@ -276,85 +285,6 @@ pub async fn invite(
             )));
         }
         Ok(rooms::info_for(tx, id, inviter)?)
-    })
-    .await
-}
-
-/// May `actor` manage room `r` (rename, topic, remove members)?
-fn require_manager(tx: &Db<'_>, r: &RoomRow, actor: &UserRecord) -> Result<(), ActionError> {
-    if !actor.is_admin {
-        require_member(rooms::access(tx, r.id, actor.id)?)?;
-    }
-    if r.kind == RoomKind::Dm {
-        return Err(ActionError::Forbidden("direct messages cannot be managed"));
-    }
-    if actor.is_admin {
-        return Ok(());
-    }
-    if r.created_by == Some(actor.id) {
-        Ok(())
-    } else {
-        Err(ActionError::Forbidden(
-            "only the room's creator or an admin can do this",
-        ))
-    }
-}
-
-/// `PATCH /api/rooms/{id}`: rename and/or set the topic.
-pub async fn update(
-    state: &AppState,
-    actor: UserRecord,
-    id: RoomId,
-    req: UpdateRoom,
-) -> Result<RoomInfo, ActionError> {
-    let new_name = req.name.as_deref().map(normalize_room_name).transpose()?;
-    let new_topic = match req.topic {
-        Some(t) => Some(clean_topic(Some(t))?),
-        None => None,
-    };
-    act(state, move |tx, fx| {
-        let r = room(tx, id)?;
-        require_manager(tx, &r, &actor)?;
-        let name = new_name.unwrap_or_else(|| r.name.clone());
-        if r.is_general() && name != r.name {
-            return Err(ActionError::Forbidden("general cannot be renamed"));
-        }
-        let topic = new_topic.unwrap_or_else(|| r.topic.clone());
-        if name != r.name || topic != r.topic {
-            rooms::update(tx, id, &name, topic.as_deref()).map_err(name_taken(&name))?;
-            let ev = NewEvent {
-                body: Some(&name),
-                data: topic.as_deref(),
-                ..NewEvent::new(Kind::Update, actor.id)
-            };
-            fx.push(Effect::Publish(events::append(
-                tx,
-                id,
-                ev,
-                Timestamp::now(),
-            )?));
-        }
-        view(tx, &room(tx, id)?, actor.id)
-    })
-    .await
-}
-
-/// `DELETE /api/rooms/{id}/members/{username}`: by the creator or an admin.
-pub async fn remove_member(
-    state: &AppState,
-    actor: UserRecord,
-    id: RoomId,
-    username: String,
-) -> Result<(), ActionError> {
-    act(state, move |tx, fx| {
-        let r = room(tx, id)?;
-        require_manager(tx, &r, &actor)?;
-        if r.is_general() {
-            return Err(ActionError::Forbidden("nobody is removed from general"));
-        }
-        let user = user_named(tx, &username)?;
-        take_out(tx, fx, id, user.id, MemberAction::Remove, actor.id)?;
-        Ok(())
     })
     .await
 }
