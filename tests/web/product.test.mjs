@@ -319,7 +319,8 @@ test('admin pages: stats, users (add, search, roles, disable, password), invites
   await signIn(hal, 'hal', 'Log in', 'chosen with the link');
   await hal.locator('#conn-status.connected').waitFor();
 
-  // Deleting a room: only admins see the button; its members see it go.
+  // Archiving and deleting a room: only admins see the buttons; its
+  // members see the room turn read-only, open again, then go.
   const made = await hal.evaluate(async () => {
     const res = await fetch('/api/rooms', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'doomed', kind: 'public' }) });
     return (await res.json()).room.id;
@@ -328,6 +329,16 @@ test('admin pages: stats, users (add, search, roles, disable, password), invites
   await hal.locator('#room-list button', { hasText: 'doomed' }).click();
   assert.equal(await hal.locator('#delete-room-button').isHidden(), true, 'not for members');
   await gil.locator('#room-list button', { hasText: 'doomed' }).click();
+  // Archived first: read-only for hal at once, then open again.
+  await gil.locator('#archive-button', { hasText: 'Archive' }).click();
+  await answer(gil);
+  await hal.locator('#archived-note').waitFor();
+  assert.equal(await hal.locator('#composer').isHidden(), true, 'no composer in an archived room');
+  await hal.screenshot({ path: shot('archived.png') });
+  await gil.locator('#archive-button', { hasText: 'Unarchive' }).click();
+  await hal.locator('#composer').waitFor();
+  await say(hal, 'still here before the end');
+  await waitForBody(gil, 'still here before the end');
   await gil.locator('#delete-room-button').click();
   await answer(gil);
   for (const p of [gil, hal]) {

@@ -1,7 +1,7 @@
 // Per-room tools: notification settings (all / mentions / nothing, and
 // mute; kept on the server), the pinned messages, links to a message
 // (`#/room/ID/message/SEQ`, which opens the room scrolled to it), and
-// deleting a room (admins).
+// archiving or deleting a room (admins).
 
 import { api, explain } from './api.js';
 import { el, fullTime } from './format.js';
@@ -46,6 +46,18 @@ export async function pin(ev, pinned) {
 }
 
 export function wireRoomTools(state, hooks) {
+  // Archiving: read-only for everyone until opened again.
+  $('archive-button').addEventListener('click', async () => {
+    const r = state.room(state.current);
+    if (!r) return;
+    const archive = !r.info.archived;
+    if (archive && !(await confirmDialog(`Archive #${r.info.name}? Everyone can still read it; nobody can add to it until it is opened again.`, { ok: 'Archive' }))) return;
+    try {
+      const res = await api('POST', `/api/rooms/${r.info.id}/archive`, { archived: archive });
+      state.upsertRoom(res.room);
+      state.changed();
+    } catch (e) { alertDialog(explain(e)); }
+  });
   // Deleting a room: everything in it goes, for everyone.
   $('delete-room-button').addEventListener('click', async () => {
     const r = state.room(state.current);

@@ -63,7 +63,8 @@ export class State {
       };
       this.rooms.set(info.id, r);
     } else {
-      r.info = { ...r.info, ...info };
+      // `archived` is left out when false: a room opened again says so.
+      r.info = { ...r.info, ...info, archived: Boolean(info.archived) };
     }
     return r;
   }

@@ -61,9 +61,14 @@ function renderHeader(state) {
   }
   const general = r && r.info.kind === 'public' && r.info.name === 'general';
   $('room-actions').hidden = state.view !== 'chat' || !r;
-  $('invite-button').hidden = !r || r.info.kind === 'dm' || general;
+  $('invite-button').hidden = !r || r.info.kind === 'dm' || general || Boolean(r.info.archived);
   $('leave-button').hidden = !r || r.info.kind === 'dm' || general;
   $('delete-room-button').hidden = !r || r.info.kind === 'dm' || general || !state.me.is_admin;
+  $('archive-button').hidden = !r || r.info.kind === 'dm' || general || !state.me.is_admin;
+  const archived = Boolean(r && r.info.archived);
+  if (r) $('archive-button').textContent = archived ? 'Unarchive' : 'Archive';
+  $('archived-note').hidden = state.view !== 'chat' || !archived;
+  $('composer').hidden = state.view === 'chat' && archived;
   const level = r ? (r.info.muted ? 'Muted' : { all: 'Notifications', mentions: 'Mentions only', none: 'No notifications' }[r.info.notify || 'all']) : '';
   if ($('notify-settings-button').textContent !== level) $('notify-settings-button').textContent = level;
 }

@@ -255,6 +255,12 @@ pub struct SetPassword {
     pub new_password: String,
 }
 
+/// `POST /api/rooms/{id}/archive`: archive (read-only) or open again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveRequest {
+    pub archived: bool,
+}
+
 /// `POST /api/admin/users/{username}/reset-link` answers this: a link the
 /// user opens to choose a new password, once, within 24 hours (the token
 /// is in the fragment, so it never reaches a server log).

@@ -171,6 +171,9 @@ pub struct RoomInfo {
     /// cannot read.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// Archived: read-only; history stays, nothing can be added.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 /// Limits the client should respect (the server enforces them anyway).

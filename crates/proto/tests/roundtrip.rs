@@ -74,7 +74,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
         any_text(),
         proptest::option::of(any_text()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
-        (any::<u64>(), any::<bool>(), any::<bool>()),
+        (any::<u64>(), any::<bool>(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
             |(
@@ -83,7 +83,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
                 name,
                 topic,
                 (last_seq, unread, read_seq),
-                (mentions, muted, encrypted),
+                (mentions, muted, encrypted, archived),
             )| RoomInfo {
                 id,
                 kind,
@@ -95,6 +95,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
                 mentions,
                 muted,
                 encrypted,
+                archived,
                 notify: Default::default(),
             },
         )

@@ -92,6 +92,23 @@ pub fn require_member(access: Access) -> Result<(), ActionError> {
     }
 }
 
+/// What a write to an archived room is answered.
+pub const ARCHIVED: ActionError = ActionError::Forbidden(
+    "this room is archived: it is read-only (its creator or an admin can unarchive it)",
+);
+
+/// `Ok` unless the room is archived (read-only).
+pub fn require_open(
+    tx: &crate::store::Db<'_>,
+    room: securechat_proto::RoomId,
+) -> Result<(), ActionError> {
+    if crate::store::rooms::archived(tx, room)? {
+        Err(ARCHIVED)
+    } else {
+        Ok(())
+    }
+}
+
 /// `Ok` when the user may know the room exists (a member, or a public
 /// room); the answer for a missing room otherwise.
 pub fn require_visible(access: Access) -> Result<(), ActionError> {

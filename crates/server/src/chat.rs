@@ -88,6 +88,10 @@ pub fn store(
     if let Err(denied) = require_member(rooms::access(tx, room, user)?) {
         return Ok(Err(denied));
     }
+    // (The quick insert above skips archived rooms.)
+    if rooms::archived(tx, room)? {
+        return Ok(Err(crate::action::ARCHIVED));
+    }
     if let Some(first) = events::by_client_msg_id(tx, user, &post.client_msg_id)? {
         return plain(Appended::Duplicate(first));
     }

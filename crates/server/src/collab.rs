@@ -85,6 +85,7 @@ fn live_message(
     msg: MessageId,
 ) -> Result<MessageRow, ActionError> {
     require_member(rooms::access(tx, room, user)?)?;
+    crate::action::require_open(tx, room)?;
     let row = events::message_row(tx, room, msg)?.ok_or(NO_MESSAGE)?;
     if row.deleted {
         return Err(NO_MESSAGE);

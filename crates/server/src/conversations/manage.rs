@@ -1,5 +1,5 @@
 //! Managing a room: what its creator or an admin may do (rename, set the
-//! topic, remove a member, delete it).
+//! topic, remove a member, archive it, delete it).
 
 use super::{Effect, act, clean_topic, name_taken, room, take_out, user_named, view};
 use crate::action::{ActionError, require_member};
@@ -11,7 +11,7 @@ use crate::store::users::UserRecord;
 use securechat_proto::http::UpdateRoom;
 use securechat_proto::validate::normalize_room_name;
 use securechat_proto::ws::{MemberAction, RoomInfo, RoomKind};
-use securechat_proto::{RoomId, Timestamp};
+use securechat_proto::{RoomId, ServerMsg, Timestamp};
 
 /// May `actor` manage room `r` (rename, topic, remove members)?
 fn require_manager(tx: &Db<'_>, r: &RoomRow, actor: &UserRecord) -> Result<(), ActionError> {
@@ -88,6 +88,34 @@ pub async fn remove_member(
         let user = user_named(tx, &username)?;
         take_out(tx, fx, id, user.id, MemberAction::Remove, actor.id)?;
         Ok(())
+    })
+    .await
+}
+
+/// `POST /api/rooms/{id}/archive`: archives the room (read-only: history
+/// stays, nothing can be added) or, with `false`, opens it again; by the
+/// creator or an admin, never `general` or a DM. Every member's clients get
+/// the room again (`room_added`) with `archived` set.
+pub async fn set_archived(
+    state: &AppState,
+    actor: UserRecord,
+    id: RoomId,
+    archived: bool,
+) -> Result<RoomInfo, ActionError> {
+    act(state, move |tx, fx| {
+        let r = room(tx, id)?;
+        require_manager(tx, &r, &actor)?;
+        if r.is_general() {
+            return Err(ActionError::Forbidden("general cannot be archived"));
+        }
+        if rooms::archived(tx, id)? != archived {
+            rooms::set_archived(tx, id, archived.then(|| Timestamp::now().0))?;
+            for user in rooms::member_ids(tx, id)? {
+                let room = rooms::info_for(tx, id, user)?;
+                fx.push(Effect::ToUser(user, ServerMsg::RoomAdded { room }));
+            }
+        }
+        view(tx, &room(tx, id)?, actor.id)
     })
     .await
 }

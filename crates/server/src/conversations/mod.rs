@@ -14,9 +14,9 @@
 
 mod manage;
 
-pub use manage::{delete_room, remove_member, update};
+pub use manage::{delete_room, remove_member, set_archived, update};
 
-use crate::action::{ActionError, NO_ROOM, require_member, require_visible};
+use crate::action::{ActionError, NO_ROOM, require_member, require_open, require_visible};
 use crate::hub::Hub;
 use crate::state::AppState;
 use crate::store::events::{self, Kind, NewEvent, Stored};
@@ -159,6 +159,7 @@ fn view(tx: &Db<'_>, r: &RoomRow, user: UserId) -> Result<RoomInfo, ActionError>
             notify: Default::default(),
             muted: false,
             encrypted: false,
+            archived: rooms::archived(tx, r.id)?,
         }),
     }
 }
@@ -235,6 +236,7 @@ pub async fn join(state: &AppState, user: UserId, id: RoomId) -> Result<RoomInfo
         match rooms::access(tx, id, user)? {
             Access::Member => {}
             Access::NotMember => {
+                require_open(tx, id)?;
                 add(tx, fx, id, user, MemberAction::Join, user)?;
             }
             Access::Hidden | Access::NoSuchRoom => return Err(NO_ROOM),
@@ -272,6 +274,7 @@ pub async fn invite(
     act(state, move |tx, fx| {
         let r = room(tx, id)?;
         require_member(rooms::access(tx, id, inviter)?)?;
+        require_open(tx, id)?;
         if r.kind == RoomKind::Dm {
             return Err(ActionError::Forbidden(
                 "a direct message has exactly two members",
@@ -395,6 +398,7 @@ pub async fn edit(
     }
     act(state, move |tx, fx| {
         require_member(rooms::access(tx, id, user)?)?;
+        require_open(tx, id)?;
         let row = events::message_row(tx, id, msg)?.ok_or(NO_MESSAGE)?;
         if row.deleted {
             return Err(NO_MESSAGE);
@@ -453,6 +457,10 @@ pub async fn delete(
             Access::Member => {}
             Access::NotMember | Access::Hidden if actor.is_admin => {}
             other => require_member(other)?,
+        }
+        // Admins may still take a message down from an archived room.
+        if !actor.is_admin {
+            require_open(tx, id)?;
         }
         let row = events::message_row(tx, id, msg)?.ok_or(NO_MESSAGE)?;
         if row.sender != actor.id && !actor.is_admin {

@@ -145,6 +145,7 @@ pub async fn upload(
         .write_then(
             move |tx| {
                 require_member(rooms::access(tx, room, user)?)?;
+                crate::action::require_open(tx, room)?;
                 let now = Timestamp::now();
                 let file = files::insert(
                     tx,

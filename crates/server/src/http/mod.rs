@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             "/api/rooms/{id}",
             patch(rooms::update).delete(rooms::delete_room),
         )
+        .route("/api/rooms/{id}/archive", post(rooms::archive))
         .route("/api/rooms/{id}/join", post(rooms::join))
         .route("/api/rooms/{id}/leave", post(rooms::leave))
         .route("/api/rooms/{id}/invite", post(rooms::invite))

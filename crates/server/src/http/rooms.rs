@@ -9,8 +9,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use securechat_proto::http::{
-    CreateRoom, EditRequest, HistoryResponse, MembersResponse, RoomResponse, RoomsResponse,
-    UpdateRoom, UsernameRequest,
+    ArchiveRequest, CreateRoom, EditRequest, HistoryResponse, MembersResponse, RoomResponse,
+    RoomsResponse, UpdateRoom, UsernameRequest,
 };
 use securechat_proto::{DeviceId, MessageId, RoomId, Seq, ServerMsg};
 use serde::Deserialize;
@@ -56,6 +56,18 @@ pub async fn delete_room(
     let members = conversations::delete_room(&state, s.user.clone(), id).await?;
     tracing::info!(room = %id, by = %s.user.id, members, "room deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/rooms/{id}/archive` with `{"archived": bool}`.
+pub async fn archive(
+    State(state): State<AppState>,
+    Acting(s): Acting,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<ArchiveRequest>,
+) -> Answer<RoomResponse> {
+    Ok(room(
+        conversations::set_archived(&state, s.user, id, req.archived).await?,
+    ))
 }
 
 /// `POST /api/rooms/{id}/join`.

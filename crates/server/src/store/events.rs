@@ -202,11 +202,11 @@ pub fn insert_message(
     const MEMBER: &str = "SELECT r.last_seq, u.username FROM rooms r
              JOIN members m ON m.room_id = r.id AND m.user_id = ?2
              JOIN users u ON u.id = m.user_id
-             WHERE r.id = ?1 AND r.encrypted = ?3";
+             WHERE r.id = ?1 AND r.encrypted = ?3 AND r.archived_at IS NULL";
     const MEMBER_LOCKED: &str = "SELECT r.last_seq, u.username FROM rooms r
              JOIN members m ON m.room_id = r.id AND m.user_id = ?2
              JOIN users u ON u.id = m.user_id
-             WHERE r.id = ?1 AND r.encrypted = ?3 FOR UPDATE OF r";
+             WHERE r.id = ?1 AND r.encrypted = ?3 AND r.archived_at IS NULL FOR UPDATE OF r";
     let member = conn.query_opt(
         match conn.backend() {
             Backend::Sqlite => MEMBER,

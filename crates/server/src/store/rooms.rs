@@ -73,7 +73,7 @@ const INFO: &str = "SELECT r.id, r.kind,
         m.read_seq,
         (SELECT COUNT(*) FROM mentions x
           WHERE x.user_id = m.user_id AND x.room_id = r.id AND x.seq > m.read_seq),
-        m.notify, m.muted, r.encrypted
+        m.notify, m.muted, r.encrypted, r.archived_at IS NOT NULL
     FROM members m JOIN rooms r ON r.id = m.room_id";
 
 fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
@@ -89,6 +89,7 @@ fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
         notify: NotifyLevel::parse(&r.get::<String>(8)?).unwrap_or_default(),
         muted: r.get(9)?,
         encrypted: r.get(10)?,
+        archived: r.get(11)?,
     })
 }
 
@@ -191,6 +192,24 @@ pub fn remove_member(conn: &Db<'_>, room: RoomId, user: UserId) -> Result<bool, 
         params![room.0, user.0],
     )?;
     Ok(n == 1)
+}
+
+/// Whether a room is archived (read-only).
+pub fn archived(conn: &Db<'_>, room: RoomId) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT archived_at IS NOT NULL FROM rooms WHERE id = ?1")?
+        .query_row(params![room.0], |r| r.get::<bool>(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// Archives a room at `now`, or (`None`) makes it writable again.
+pub fn set_archived(conn: &Db<'_>, room: RoomId, now: Option<i64>) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE rooms SET archived_at = ?2 WHERE id = ?1",
+        params![room.0, now],
+    )?;
+    Ok(())
 }
 
 /// Member ids of a room.

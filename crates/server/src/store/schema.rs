@@ -260,6 +260,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX password_resets_user ON password_resets(user_id);
     "#,
+    // 10: an archived room is read-only (kept, readable, nothing added).
+    r#"
+    ALTER TABLE rooms ADD COLUMN archived_at INTEGER;
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -209,6 +209,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX password_resets_user ON password_resets(user_id);
     "#,
+    // 5: archived rooms (SQLite's migration 10).
+    r#"
+    ALTER TABLE rooms ADD COLUMN archived_at BIGINT;
+    "#,
 ];
 
 /// The advisory lock key nodes take while migrating ("SeCh").

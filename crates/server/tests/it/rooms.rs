@@ -658,3 +658,134 @@ async fn a_deleted_room_goes_with_everything_in_it() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn an_archived_room_is_read_only_until_it_is_opened_again() {
+    let app = spawn_app().await;
+    let root = app.register_ok("root").await;
+    let ann = app.register_ok("ann").await;
+    let bob = app.register_ok("bob").await;
+    let carol = app.register_ok("carol").await;
+    let room = app.new_room(&ann, "old-news", "public").await;
+    let res = app
+        .post(&format!("/api/rooms/{room}/join"), json!({}), Some(&bob))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (mut a, _) = app.connect(&ann).await;
+    let (mut b, _) = app.connect(&bob).await;
+    a.send_text(room, "n1", "the last word").await;
+    let msg = a.next_ack().await.id;
+    let archive = |token: String, archived: bool| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/api/rooms/{room}/archive"),
+                json!({ "archived": archived }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+
+    // Only its creator or an admin; never general.
+    assert_eq!(
+        archive(bob.clone(), true).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = app
+        .post(
+            "/api/rooms/1/archive",
+            json!({"archived": true}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = archive(ann.clone(), true).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["room"]["archived"], true);
+    // Members are told: the room comes again, archived.
+    match b
+        .next_where(|m| matches!(m, ServerMsg::RoomAdded { .. }))
+        .await
+    {
+        ServerMsg::RoomAdded { room: info } => assert!(info.archived && info.id == room),
+        _ => unreachable!(),
+    }
+
+    // Nothing can be added: messages, edits, reactions, files, members.
+    b.send_text(room, "n2", "can I still?").await;
+    match b
+        .next_where(|m| matches!(m, ServerMsg::Ack(_) | ServerMsg::Error(_)))
+        .await
+    {
+        ServerMsg::Error(e) => {
+            assert_eq!(e.code, securechat_proto::ErrorCode::Forbidden);
+            assert!(e.message.contains("archived"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    let (status, said) = {
+        let res = app
+            .patch(
+                &format!("/api/rooms/{room}/messages/{msg}"),
+                json!({"body": "changed"}),
+                &ann,
+            )
+            .await;
+        (res.status(), error_of(res).await.1)
+    };
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(said.contains("archived"), "{said}");
+    let res = app
+        .put(
+            &format!("/api/rooms/{room}/messages/{msg}/reactions/%F0%9F%91%8D"),
+            json!({}),
+            &bob,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = crate::files::upload(&app, &bob, room, "a.txt", "text/plain", b"x".to_vec()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.file_rows().await, 0, "nothing stored");
+    let res = app
+        .post(&format!("/api/rooms/{room}/join"), json!({}), Some(&carol))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .post(
+            &format!("/api/rooms/{room}/invite"),
+            json!({"username": "carol"}),
+            Some(&ann),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .delete(&format!("/api/rooms/{room}/messages/{msg}"), &ann)
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "not even its sender");
+
+    // Its history stays readable, and listed as archived.
+    assert_eq!(
+        app.history_bodies(room, &bob).await.last().unwrap(),
+        "the last word"
+    );
+    let rooms: Value = app.get_json("/api/rooms", &bob).await;
+    let listed = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == room.0)
+        .unwrap()
+        .clone();
+    assert_eq!(listed["archived"], true, "{listed}");
+
+    // Opened again by an admin: writable again.
+    assert_eq!(archive(root.clone(), false).await.status(), StatusCode::OK);
+    b.send_text(room, "n3", "back in business").await;
+    b.next_ack().await;
+    assert!(
+        app.history_bodies(room, &ann)
+            .await
+            .contains(&"back in business".to_string())
+    );
+}
