@@ -29,8 +29,10 @@ pub fn is_plain_http(first: u8) -> bool {
 
 /// Reads one request head from `stream` and answers it with a redirect to
 /// `https://` on the same host: on `port` when given (from another port),
-/// on the port the request named otherwise. Closes the connection.
+/// else on the port the request's `Host` names, else on the port it came
+/// in on. Closes the connection.
 pub async fn answer(mut stream: TcpStream, port: Option<u16>, timeout: Duration) {
+    let here = stream.local_addr().map(|a| a.port()).ok();
     let mut head = Vec::with_capacity(512);
     let read = tokio::time::timeout(timeout, async {
         let mut buf = [0u8; 1024];
@@ -46,7 +48,7 @@ pub async fn answer(mut stream: TcpStream, port: Option<u16>, timeout: Duration)
     if !matches!(read, Ok(true)) {
         return;
     }
-    let response = match location(&head, port) {
+    let response = match location(&head, port, here) {
         Some(to) => format!(
             "HTTP/1.1 308 Permanent Redirect\r\nLocation: {to}\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{to}\n",
@@ -68,9 +70,10 @@ pub async fn answer(mut stream: TcpStream, port: Option<u16>, timeout: Duration)
     .await;
 }
 
-/// Where a request head should go: `https://HOST[:PORT]/path?query`, or
-/// `None` if the head, its target or its `Host` is not usable.
-pub fn location(head: &[u8], port: Option<u16>) -> Option<String> {
+/// Where a request head should go: `https://HOST[:PORT]/path?query` (the
+/// port: `port`, else the `Host`'s, else `here`; none for 443), or `None`
+/// if the head, its target or its `Host` is not usable.
+pub fn location(head: &[u8], port: Option<u16>, here: Option<u16>) -> Option<String> {
     let head = std::str::from_utf8(head).ok()?;
     let mut lines = head.split("\r\n");
     let mut request = lines.next()?.split(' ');
@@ -83,11 +86,7 @@ pub fn location(head: &[u8], port: Option<u16>) -> Option<String> {
         name.eq_ignore_ascii_case("host").then(|| value.trim())
     })?;
     let (name, named_port) = split_host(host)?;
-    let port = match port {
-        Some(443) => None,
-        Some(p) => Some(p),
-        None => named_port,
-    };
+    let port = port.or(named_port).or(here).filter(|p| *p != 443);
     Some(match port {
         Some(p) => format!("https://{name}:{p}{target}"),
         None => format!("https://{name}{target}"),
@@ -161,7 +160,7 @@ mod tests {
     use super::*;
 
     fn go(head: &str, port: Option<u16>) -> Option<String> {
-        location(head.as_bytes(), port)
+        location(head.as_bytes(), port, None)
     }
 
     #[test]
@@ -191,6 +190,16 @@ mod tests {
         assert_eq!(
             go("GET / HTTP/1.1\r\nhOsT:  localhost:9\r\n\r\n", None).as_deref(),
             Some("https://localhost:9/")
+        );
+        // No port in Host: the one the request came in on (none for 443).
+        let bare = "GET /x HTTP/1.1\r\nHost: chat.example.com\r\n\r\n";
+        assert_eq!(
+            location(bare.as_bytes(), None, Some(8443)).as_deref(),
+            Some("https://chat.example.com:8443/x")
+        );
+        assert_eq!(
+            location(bare.as_bytes(), None, Some(443)).as_deref(),
+            Some("https://chat.example.com/x")
         );
     }
 
