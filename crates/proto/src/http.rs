@@ -205,6 +205,9 @@ pub struct DirectoryEntry {
     pub username: String,
     #[serde(default)]
     pub is_admin: bool,
+    /// A bot account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
     pub online: bool,
     /// When they were last connected (now, if online); `None` if never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +230,8 @@ pub struct AdminUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     pub is_admin: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
     pub disabled: bool,
     pub online: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,7 @@
 //! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them;
 //! - [`e2e`]: device keys, to-device messages, encrypted content;
 //! - [`collab`]: threads, reactions, pins, mentions, notification levels;
+//! - [`integrations`]: API tokens and scopes, bots, webhooks;
 //! - [`markup`]: the formatting grammar (a Markdown subset) as a tree.
 //!
 //! `docs/protocol.md` at the repository root is the human-readable contract.
@@ -23,6 +24,7 @@ pub mod e2e;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod integrations;
 pub mod markup;
 pub mod range;
 pub mod time;

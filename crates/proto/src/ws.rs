@@ -129,6 +129,9 @@ pub struct UserInfo {
     pub id: UserId,
     pub username: String,
     pub is_admin: bool,
+    /// A bot account (it signs in with an API token, not a password).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
 }
 
 /// What kind of conversation a room is.

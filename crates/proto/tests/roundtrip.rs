@@ -172,12 +172,14 @@ fn any_room_event() -> impl Strategy<Value = ServerMsg> {
 }
 
 fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
-    let user =
-        (any::<i64>(), any_text(), any::<bool>()).prop_map(|(id, username, is_admin)| UserInfo {
+    let user = (any::<i64>(), any_text(), any::<bool>(), any::<bool>()).prop_map(
+        |(id, username, is_admin, is_bot)| UserInfo {
             id: UserId(id),
             username,
             is_admin,
-        });
+            is_bot,
+        },
+    );
     let room = any_room_info();
     let welcome = (
         any::<u32>(),

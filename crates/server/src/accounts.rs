@@ -114,11 +114,23 @@ pub async fn create_session(
 }
 
 /// The live session for a bearer token, if any.
+/// An API token's use is recorded, at most this often (ms).
+const TOKEN_USE_GRAIN: i64 = 60_000;
+
 pub async fn session_for_token(store: &Store, token: &str) -> Result<Option<Session>, StoreError> {
     let hash = hash_token(token);
-    store
-        .read(move |c| sessions::lookup(c, &hash, Timestamp::now().0))
-        .await
+    let now = Timestamp::now().0;
+    let session = store.read(move |c| sessions::lookup(c, &hash, now)).await?;
+    if let Some(s) = &session
+        && s.is_token()
+        && s.last_used_at.is_none_or(|t| now - t >= TOKEN_USE_GRAIN)
+    {
+        let id = s.id;
+        store
+            .write(move |tx| sessions::touch_token(tx, id, now))
+            .await?;
+    }
+    Ok(session)
 }
 
 /// Looks a user up by (case-insensitive) name.

@@ -6,6 +6,7 @@ use crate::action::{ActionError, require_member};
 use crate::collab::resolve_mentions;
 use crate::conversations::NO_MESSAGE;
 use crate::hub::Hub;
+use crate::integrations::outgoing::Outgoing;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
 use crate::store::e2e;
@@ -42,12 +43,13 @@ pub struct Posted {
 }
 
 /// After a commit: counts a newly stored message and queues it to the room
-/// (a retried duplicate was delivered the first time), then tells new
-/// followers of a thread.
-pub fn announce(hub: &Hub, metrics: &Metrics, posted: &Posted) {
+/// and its outgoing webhooks (a retried duplicate was delivered the first
+/// time), then tells new followers of a thread.
+pub fn announce(hub: &Hub, metrics: &Metrics, webhooks: &Outgoing, posted: &Posted) {
     if let Appended::New(event) = &posted.appended {
         metrics::inc(&metrics.messages_total);
         hub.publish(event.room, event.seq, &ServerMsg::Message(event.clone()));
+        webhooks.offer(event);
     }
     for (user, st) in &posted.follows {
         hub.send_to_user(*user, &ServerMsg::Thread(st.clone()));
@@ -288,11 +290,12 @@ async fn submit(
 ) -> Result<impl Future<Output = Result<Posted, ActionError>> + Send + 'static, ActionError> {
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
+    let webhooks = state.webhooks.clone();
     state
         .store
         .submit_unguarded_then(
             move |tx| store(tx, user, room, &post),
-            move |posted| announce(&hub, &metrics, posted),
+            move |posted| announce(&hub, &metrics, &webhooks, posted),
         )
         .await
 }

@@ -22,6 +22,8 @@
 //!   to-device messages (the server holds no private key, no plaintext);
 //! - [`action`]: the error type of user actions;
 //! - [`accounts`]: users, sessions, passwords, invites (API and CLI);
+//! - [`integrations`]: API tokens, bots, posting over HTTPS, incoming and
+//!   outgoing webhooks;
 //! - [`files`]: file bytes on disk by SHA-256, streamed uploads, the sweep;
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
 //! - [`ratelimit`]: token buckets: per-user budgets, registrations;
@@ -51,6 +53,7 @@ pub mod e2e;
 pub mod files;
 pub mod http;
 pub mod hub;
+pub mod integrations;
 pub mod metrics;
 pub mod migrate;
 pub mod outbox;

@@ -148,6 +148,13 @@ enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Create a bot account (no password) and print its API token.
+    AddBot {
+        username: String,
+        /// Shown instead of the username.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
     /// Set a user's password; ends all their sessions.
     Passwd {
         username: String,
@@ -440,11 +447,32 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
             );
             Ok(())
         }
+        UserCmd::AddBot {
+            username,
+            display_name,
+        } => {
+            let bot = securechat_server::integrations::create_bot(
+                &store,
+                &username,
+                display_name.as_deref(),
+            )
+            .await?;
+            println!("{}", bot.token.token);
+            eprintln!(
+                "created the bot {}; the line above is its API token (read, write), shown once: \
+                 use it as `Authorization: Bearer TOKEN`",
+                bot.username
+            );
+            Ok(())
+        }
         UserCmd::Passwd {
             username,
             password_stdin,
         } => {
             let user = find(&store, &username).await?;
+            if user.is_bot {
+                anyhow::bail!("{} is a bot: it has no password", user.username);
+            }
             let password = read_password(password_stdin, true)?;
             let ended = accounts::set_password(&store, &hasher, user.id, password, None).await?;
             println!(
@@ -472,6 +500,9 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
         }
         UserCmd::ResetLink { username } => {
             let user = find(&store, &username).await?;
+            if user.is_bot {
+                anyhow::bail!("{} is a bot: it has no password", user.username);
+            }
             let (token, expires) = accounts::create_reset_link(&store, user.id, None).await?;
             let host = config
                 .hostnames
@@ -498,6 +529,9 @@ async fn user(cmd: UserCmd, config: &Config) -> Result<()> {
         }
         UserCmd::Promote { username } => {
             let user = find(&store, &username).await?;
+            if user.is_bot {
+                anyhow::bail!("{} is a bot: a bot cannot be an admin", user.username);
+            }
             accounts::set_admin(&store, user.id, true).await?;
             println!("{} is now an admin", user.username);
             Ok(())

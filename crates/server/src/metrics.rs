@@ -88,6 +88,16 @@ metrics! {
     /// Encrypted messages clients reported they could not open (after
     /// waiting for the key and trying the backup): should stay 0.
     undecryptable_total: AtomicU64,
+    /// Messages posted through incoming webhooks.
+    webhook_posts_total: AtomicU64,
+    /// Outgoing webhook deliveries the receiver accepted (2xx).
+    webhook_deliveries_total: AtomicU64,
+    /// Outgoing webhook attempts that failed and were tried again.
+    webhook_retries_total: AtomicU64,
+    /// Outgoing webhook deliveries given up (refused, or failed every try).
+    webhook_failures_total: AtomicU64,
+    /// Outgoing webhook deliveries dropped because the queue was full.
+    webhook_dropped_total: AtomicU64,
 }
 
 /// Adds one to a counter.

@@ -21,21 +21,29 @@ impl Trusted {
     /// Parses `10.0.0.0/8`, `127.0.0.1`, `::1`, `fd00::/8`, …; the error
     /// names the entry that is not one.
     pub fn parse(list: &[String]) -> Result<Trusted, String> {
+        Self::parse_named(list, "trusted proxy")
+    }
+
+    /// [`Trusted::parse`] for another list of addresses, whose entries the
+    /// errors call `what`.
+    pub fn parse_named(list: &[String], what: &str) -> Result<Trusted, String> {
         list.iter()
             .map(|entry| {
                 let (addr, len) = match entry.split_once('/') {
                     Some((a, l)) => (a, Some(l)),
                     None => (entry.as_str(), None),
                 };
-                let addr: IpAddr = addr.parse().map_err(|_| {
-                    format!("trusted proxy {entry:?} is not an address or a CIDR range")
-                })?;
+                let addr: IpAddr = addr
+                    .parse()
+                    .map_err(|_| format!("{what} {entry:?} is not an address or a CIDR range"))?;
                 let max = if addr.is_ipv4() { 32 } else { 128 };
                 let len = match len {
                     None => max,
-                    Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| {
-                        format!("trusted proxy {entry:?} has a bad prefix length")
-                    })?,
+                    Some(l) => l
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|l| *l <= max)
+                        .ok_or_else(|| format!("{what} {entry:?} has a bad prefix length"))?,
                 };
                 Ok((addr, len))
             })

@@ -93,7 +93,7 @@ impl Prepared {
                 config.login_account_slowdown_after,
             ),
             registrations: RateLimiter::per_hour(config.registrations_per_ip_per_hour),
-            metrics,
+            metrics: metrics.clone(),
             tls,
             shutdown,
             blobs: crate::files::Blobs::new(&config.data_dir),
@@ -104,6 +104,16 @@ impl Prepared {
             ),
             tasks: Tracker::default(),
             started: std::time::Instant::now(),
+            webhooks: Arc::new(crate::integrations::outgoing::Outgoing::new(
+                crate::integrations::target::Guard::new(
+                    crate::proxy::Trusted::parse_named(
+                        &config.webhook_allow,
+                        "webhook_allow entry",
+                    )
+                    .expect("validated with the config"),
+                ),
+                metrics.clone(),
+            )),
             store,
             config,
         });
@@ -159,6 +169,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     let app = crate::http::router(state.clone());
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
+    let webhooks = tokio::spawn(crate::integrations::outgoing::run(state.clone()));
     let broker = match (relayed, &state.config.broker) {
         (Some(relayed), Some(url)) => Some(tokio::spawn(crate::broker::run(
             url.clone(),
@@ -273,6 +284,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     drop(listener);
     maintenance.abort();
     sweeper.abort();
+    webhooks.abort();
     if let Some(broker) = broker {
         broker.abort();
     }

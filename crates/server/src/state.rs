@@ -44,6 +44,8 @@ pub struct Inner {
     pub tasks: Tracker,
     /// When the server started.
     pub started: std::time::Instant,
+    /// Outgoing webhooks: the map of rooms that have one, the queue.
+    pub webhooks: Arc<crate::integrations::outgoing::Outgoing>,
 }
 
 impl AppState {

@@ -421,6 +421,7 @@ mod tests {
                 id: UserId(1),
                 username: "alice".into(),
                 is_admin: false,
+                is_bot: false,
             },
             device: Default::default(),
             rooms: vec![

@@ -74,6 +74,11 @@ pub struct Config {
     /// caps apply to the client address they report. Empty: every client
     /// is its TCP peer, whatever headers it sends.
     pub trusted_proxies: Vec<String>,
+    /// Private, loopback or link-local addresses (or CIDR ranges) that
+    /// outgoing webhooks may reach, e.g. `["10.0.0.0/8"]`; `http://` URLs
+    /// are allowed only to these. Empty: outgoing webhooks reach public
+    /// addresses only, over https (no request forgery into your network).
+    pub webhook_allow: Vec<String>,
     /// Where the database, certificates and files live.
     pub data_dir: PathBuf,
     /// A PostgreSQL database to use instead of SQLite in `data_dir`, as a
@@ -194,6 +199,7 @@ impl Default for Config {
             redirect_http_bind: None,
             plain_bind: None,
             trusted_proxies: Vec::new(),
+            webhook_allow: Vec::new(),
             data_dir: PathBuf::from("securechat-data"),
             database: None,
             broker: None,

@@ -34,6 +34,11 @@ impl Config {
         if let Err(e) = crate::proxy::Trusted::parse(&self.trusted_proxies) {
             return bad(e);
         }
+        if let Err(e) =
+            crate::proxy::Trusted::parse_named(&self.webhook_allow, "webhook_allow entry")
+        {
+            return bad(e);
+        }
         if let Some(addr) = self.plain_bind {
             if !addr.ip().is_loopback() {
                 return bad(

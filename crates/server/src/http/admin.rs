@@ -34,6 +34,7 @@ pub async fn list_users(
             id: u.id,
             username: u.username,
             is_admin: u.is_admin,
+            is_bot: u.is_bot,
             disabled: u.disabled,
             last_seen: u.last_seen.map(Timestamp),
         })
@@ -49,6 +50,15 @@ async fn user_named(
     accounts::find_user(&state.store, username)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))
+}
+
+/// 409 `conflict` for a bot: it has no password and is never an admin.
+fn refuse_bot(user: &crate::store::users::UserRecord, why: &'static str) -> Result<(), ApiError> {
+    if user.is_bot {
+        Err(ApiError::new(ErrorCode::Conflict, why))
+    } else {
+        Ok(())
+    }
 }
 
 /// `POST /api/admin/users`: an account made by an admin (in `general`
@@ -76,6 +86,7 @@ pub async fn create_user(
             username: user.username,
             display_name: None,
             is_admin: user.is_admin,
+            is_bot: false,
             disabled: false,
             online: false,
             last_seen: None,
@@ -92,6 +103,7 @@ pub async fn set_password(
     ApiJson(req): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
     let user = user_named(&state, &username).await?;
+    refuse_bot(&user, "a bot has no password: make it a new token instead")?;
     let ended =
         accounts::set_password(&state.store, &state.hasher, user.id, req.new_password, None)
             .await?;
@@ -110,6 +122,7 @@ pub async fn reset_link(
     ApiPath(username): ApiPath<String>,
 ) -> Result<(StatusCode, Json<ResetLink>), ApiError> {
     let user = user_named(&state, &username).await?;
+    refuse_bot(&user, "a bot has no password: make it a new token instead")?;
     let (token, expires_at) =
         accounts::create_reset_link(&state.store, user.id, Some(admin.user.id)).await?;
     let host = headers
@@ -140,6 +153,9 @@ pub async fn set_role(
     ApiJson(req): ApiJson<SetRole>,
 ) -> Result<StatusCode, ApiError> {
     let user = user_named(&state, &username).await?;
+    if req.is_admin {
+        refuse_bot(&user, "a bot cannot be an admin")?;
+    }
     accounts::set_admin(&state.store, user.id, req.is_admin).await?;
     tracing::info!(user = %user.id, by = %admin.user.id, is_admin = req.is_admin, "role changed by an admin");
     Ok(StatusCode::NO_CONTENT)

@@ -1,5 +1,7 @@
 //! Finding the caller's session: `Authorization: Bearer <token>` or the
-//! `__Host-securechat_session` cookie.
+//! `__Host-securechat_session` cookie. The token may be a login's or a
+//! personal API token's; an API token is held to its scopes here, once for
+//! every handler (see [`required_scope`]).
 
 use super::error::ApiError;
 use crate::accounts;
@@ -9,7 +11,8 @@ use crate::store::sessions::Session;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use securechat_proto::SESSION_COOKIE;
+use securechat_proto::integrations::Scope;
+use securechat_proto::{ErrorCode, SESSION_COOKIE};
 use std::time::{Duration, Instant};
 
 /// The token a request carries, if any.
@@ -42,6 +45,39 @@ pub async fn session_from_headers(
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// The scope an API token needs for a request, or why no token may make
+/// it (a leaked token must not make more tokens or take the account).
+pub fn required_scope(method: &Method, path: &str) -> Result<Scope, &'static str> {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/api/tokens") || under("/api/password") {
+        return Err("an API token cannot manage tokens or passwords: log in to do this");
+    }
+    Ok(if under("/api/admin") {
+        Scope::Admin
+    } else if matches!(*method, Method::GET | Method::HEAD) {
+        Scope::Read
+    } else {
+        Scope::Write
+    })
+}
+
+/// The live session for a request, held to an API token's scopes: 401
+/// without one, 403 `forbidden` naming the missing scope.
+pub async fn session_for(state: &AppState, parts: &Parts) -> Result<Session, ApiError> {
+    let session = session_from_headers(state, &parts.headers).await?;
+    if session.is_token() {
+        let scope = required_scope(&parts.method, parts.uri.path())
+            .map_err(|why| ApiError::new(ErrorCode::Forbidden, why))?;
+        if !session.allows(scope) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("this API token lacks the {scope} scope"),
+            ));
+        }
+    }
+    Ok(session)
+}
+
 /// Extractor for handlers that need a logged-in user.
 pub struct Authed(pub Session);
 
@@ -49,9 +85,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        session_from_headers(state, &parts.headers)
-            .await
-            .map(Authed)
+        session_for(state, parts).await.map(Authed)
     }
 }
 
@@ -77,7 +111,7 @@ impl FromRequestParts<AppState> for Acting {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = session_from_headers(state, &parts.headers).await?;
+        let session = session_for(state, parts).await?;
         charge_action(state, &session)?;
         Ok(Acting(session))
     }
@@ -91,17 +125,14 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = session_from_headers(state, &parts.headers).await?;
+        let session = session_for(state, parts).await?;
         if session.user.is_admin {
             if parts.method != Method::GET {
                 charge_action(state, &session)?;
             }
             Ok(Admin(session))
         } else {
-            Err(ApiError::new(
-                securechat_proto::ErrorCode::Forbidden,
-                "administrators only",
-            ))
+            Err(ApiError::new(ErrorCode::Forbidden, "administrators only"))
         }
     }
 }

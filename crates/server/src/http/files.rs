@@ -140,6 +140,7 @@ pub async fn upload(
     };
     let hub = state.hub.clone();
     let metrics = state.metrics.clone();
+    let webhooks = state.webhooks.clone();
     let (file, posted) = state
         .store
         .write_then(
@@ -181,7 +182,7 @@ pub async fn upload(
             },
             move |(_, posted)| {
                 if let Some(posted) = posted {
-                    crate::chat::announce(&hub, &metrics, posted);
+                    crate::chat::announce(&hub, &metrics, &webhooks, posted);
                 }
             },
         )

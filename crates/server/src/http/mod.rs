@@ -16,6 +16,8 @@
 //! - [`files`]: upload (streamed, size-limited) and download (Range);
 //! - [`admin`]: users, roles, passwords, invites, settings, stats (admins
 //!   only);
+//! - [`integrations`]: API tokens, bots, posting over HTTPS, webhooks and
+//!   `/hooks/{secret}`;
 //! - [`ops`]: `/healthz`, `/metrics`, `/ca.pem`;
 //! - [`web`]: the embedded browser app at `/`, `/app/…` and `/sw.js`.
 
@@ -26,6 +28,7 @@ pub mod collab;
 pub mod csrf;
 pub mod error;
 pub mod files;
+pub mod integrations;
 pub mod keys;
 pub mod ops;
 pub mod rooms;
@@ -89,6 +92,21 @@ pub fn router(state: AppState) -> Router {
             delete(rooms::remove_member),
         )
         .route("/api/rooms/{id}/events", get(rooms::history))
+        .route("/api/rooms/{id}/messages", post(integrations::send))
+        .route(
+            "/api/rooms/{id}/webhooks",
+            get(integrations::list_webhooks).post(integrations::create_webhook),
+        )
+        .route(
+            "/api/rooms/{id}/webhooks/{hook}",
+            delete(integrations::delete_webhook),
+        )
+        .route(
+            "/api/tokens",
+            get(integrations::list_tokens).post(integrations::create_token),
+        )
+        .route("/api/tokens/{id}", delete(integrations::revoke_token))
+        .route("/hooks/{secret}", post(integrations::incoming))
         .route(
             "/api/rooms/{id}/messages/{msg}",
             patch(rooms::edit).delete(rooms::delete),
@@ -170,6 +188,11 @@ pub fn router(state: AppState) -> Router {
             get(admin::settings).patch(admin::update_settings),
         )
         .route("/api/admin/stats", get(admin::stats))
+        .route("/api/admin/bots", post(integrations::create_bot))
+        .route(
+            "/api/admin/bots/{username}/tokens",
+            post(integrations::bot_token),
+        )
         .route("/ws", get(crate::ws::upgrade))
         .route("/", get(web::index))
         .route("/sw.js", get(web::service_worker))

@@ -27,6 +27,7 @@ fn entry(user: &UserRecord, profile: &ProfileRow, online: bool) -> DirectoryEntr
     DirectoryEntry {
         username: user.username.clone(),
         is_admin: user.is_admin,
+        is_bot: user.is_bot,
         online,
         last_seen: if online {
             Some(Timestamp::now())

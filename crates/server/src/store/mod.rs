@@ -15,7 +15,8 @@
 //! - [`sql`]: [`Db`], the one SQL interface the queries use on both;
 //! - [`schema`]: SQLite's embedded migrations; [`schema_pg`]: PostgreSQL's;
 //! - [`users`], [`profiles`], [`invites`], [`resets`] (password reset
-//!   links), [`settings`], [`sessions`],
+//!   links), [`settings`], [`sessions`] (logins and API tokens),
+//!   [`webhooks`],
 //!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
 //!   pins, threads, mentions, notification settings), [`e2e`] (devices,
 //!   keys, to-device messages, room key shares), [`files`], [`search`]
@@ -40,6 +41,7 @@ pub mod sessions;
 pub mod settings;
 pub mod sql;
 pub mod users;
+pub mod webhooks;
 
 use backend::{Cmd, Finish, Job, Location, Ran, ReaderPool, Writer, in_savepoint, writer_loop};
 pub(crate) use sql::params;

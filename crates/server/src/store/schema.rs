@@ -264,6 +264,27 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE rooms ADD COLUMN archived_at INTEGER;
     "#,
+    // 11: integrations. An API token is a session with a name and scopes
+    // (a login has neither); bot accounts; webhooks of a room.
+    r#"
+    ALTER TABLE sessions ADD COLUMN name TEXT;
+    ALTER TABLE sessions ADD COLUMN scopes TEXT;
+    ALTER TABLE sessions ADD COLUMN last_used_at INTEGER;
+    ALTER TABLE users ADD COLUMN is_bot INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE webhooks (
+        id         INTEGER PRIMARY KEY,
+        room_id    INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        owner_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL CHECK (kind IN ('incoming', 'outgoing')),
+        name       TEXT NOT NULL,
+        token_hash BLOB UNIQUE,
+        url        TEXT,
+        secret     TEXT,
+        triggers   TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX webhooks_room ON webhooks(room_id);
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -15,6 +15,8 @@ pub struct UserRecord {
     pub disabled: bool,
     /// Milliseconds since the epoch; `None` if never connected.
     pub last_seen: Option<i64>,
+    /// A bot account: no password, signs in with API tokens.
+    pub is_bot: bool,
 }
 
 impl UserRecord {
@@ -24,20 +26,28 @@ impl UserRecord {
             id: self.id,
             username: self.username.clone(),
             is_admin: self.is_admin,
+            is_bot: self.is_bot,
         }
     }
 }
 
-const COLUMNS: &str = "id, username, password_hash, is_admin, disabled, last_seen";
+/// The columns [`from_row`] reads, in its order.
+pub const COLUMNS: &str = "id, username, password_hash, is_admin, disabled, last_seen, is_bot";
 
 fn from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
+    from_row_at(r, 0)
+}
+
+/// A user from [`COLUMNS`] starting at column `at` of `r`.
+pub fn from_row_at(r: &Row<'_>, at: usize) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
-        id: UserId(r.get(0)?),
-        username: r.get(1)?,
-        password_hash: r.get(2)?,
-        is_admin: r.get(3)?,
-        disabled: r.get(4)?,
-        last_seen: r.get(5)?,
+        id: UserId(r.get(at)?),
+        username: r.get(at + 1)?,
+        password_hash: r.get(at + 2)?,
+        is_admin: r.get(at + 3)?,
+        disabled: r.get(at + 4)?,
+        last_seen: r.get(at + 5)?,
+        is_bot: r.get(at + 6)?,
     })
 }
 
@@ -68,6 +78,17 @@ pub fn insert(
     )?;
     by_id(conn, id)?.ok_or(StoreError::NotFound)
 }
+
+/// Creates a bot account (no password, not an admin) and puts it in
+/// `general`.
+pub fn insert_bot(conn: &Db<'_>, username: &str, now: i64) -> Result<UserRecord, StoreError> {
+    let user = insert(conn, username, BOT_PASSWORD, Some(false), now)?;
+    conn.execute("UPDATE users SET is_bot = 1 WHERE id = ?1", [user.id.0])?;
+    by_id(conn, user.id)?.ok_or(StoreError::NotFound)
+}
+
+/// A bot's password hash: not a hash, so no password matches it.
+pub const BOT_PASSWORD: &str = "!bot";
 
 pub fn by_name(conn: &Db<'_>, username: &str) -> Result<Option<UserRecord>, StoreError> {
     conn.query_row(

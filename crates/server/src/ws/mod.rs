@@ -35,6 +35,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use securechat_proto::ErrorCode;
+use securechat_proto::integrations::Scope;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,10 @@ pub async fn upgrade(
         return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
     }
     let session = match session_from_headers(&state, &headers).await {
+        Ok(s) if !s.allows(Scope::Read) => {
+            return ApiError::new(ErrorCode::Forbidden, "this API token lacks the read scope")
+                .into_response();
+        }
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };

@@ -15,6 +15,7 @@ use crate::{chat, conversations};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
+use securechat_proto::integrations::Scope;
 use securechat_proto::validate::{validate_body, validate_client_msg_id, validate_encrypted};
 use securechat_proto::ws::{Ack, ErrorMsg, Limits, Welcome};
 use securechat_proto::{
@@ -243,6 +244,14 @@ impl Reader<'_> {
                 return None;
             }
         };
+        if matches!(msg, ClientMsg::Send { .. } | ClientMsg::Typing { .. })
+            && !self.session.allows(Scope::Write)
+        {
+            let refused =
+                ErrorMsg::new(ErrorCode::Forbidden, "this API token lacks the write scope");
+            self.error(refused).await;
+            return None;
+        }
         if !self.spoke {
             self.spoke = true;
             if !matches!(msg, ClientMsg::Sync { .. }) {

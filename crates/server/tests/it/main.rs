@@ -14,6 +14,7 @@ mod files;
 mod helpers;
 mod hostile;
 mod inbox;
+mod integrations;
 mod limits;
 mod nodes;
 mod ops;
