@@ -6,7 +6,7 @@
 // The shell is fetched from the network first (so a new version shows at
 // once) and from the cache only when the network fails.
 
-const CACHE = 'securechat-shell-v8';
+const CACHE = 'securechat-shell-v9';
 const SHELL = [
   '/', '/app/app.css', '/app/icon.svg', '/app/manifest.webmanifest',
   '/app/js/main.js', '/app/js/api.js', '/app/js/connection.js', '/app/js/state.js',
@@ -15,7 +15,7 @@ const SHELL = [
   '/app/js/dialogs.js', '/app/js/profile.js', '/app/js/admin.js', '/app/js/theme.js',
   '/app/js/offline.js', '/app/js/format.js', '/app/js/search.js', '/app/js/markup.js',
   '/app/js/threads.js', '/app/js/reactions.js', '/app/js/emoji.js', '/app/js/mentions.js',
-  '/app/js/roomtools.js', '/app/js/e2e.js', '/app/js/security.js', '/app/js/reset.js', '/app/js/roomdialogs.js',
+  '/app/js/roomtools.js', '/app/js/e2e.js', '/app/js/security.js', '/app/js/reset.js', '/app/js/roomdialogs.js', '/app/js/integrations.js',
   '/app/crypto/securechat_crypto_wasm.js', '/app/crypto/securechat_crypto_wasm_bg.wasm',
 ];
 

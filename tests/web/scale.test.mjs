@@ -157,8 +157,9 @@ test('the app shell stays small', () => {
   }
   console.log(`app shell: ${files.length} files, ${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped (per file)`);
   // 60 KiB until end-to-end encryption (its module, devices, verification and
-  // recovery screens) came in; the crypto module is counted apart, below.
-  assert.ok(gz < 72 * 1024, `${gz} bytes gzipped`);
+  // recovery screens) came in, 72 KiB until the integrations (API tokens and
+  // webhooks dialogs); the crypto module is counted apart, below.
+  assert.ok(gz < 78 * 1024, `${gz} bytes gzipped`);
   let wasm = 0;
   for (const f of readdirSync(path.join(web, 'crypto'))) {
     wasm += gzipSync(readFileSync(path.join(web, 'crypto', f)), { level: 9 }).length;

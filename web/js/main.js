@@ -25,6 +25,7 @@ import { Composer } from './composer.js';
 import { confirmDialog, alertDialog } from './dialogs.js';
 import { displayName, showUserCard } from './people.js';
 import { wireProfile } from './profile.js';
+import { wireTokens, wireWebhooks } from './integrations.js';
 import { AdminPage } from './admin.js';
 import { loadTheme, wireTheme } from './theme.js';
 import { saveSession, loadSession, saveOutbox, loadOutbox, forget } from './offline.js';
@@ -401,6 +402,8 @@ wireUploads(() => state.current, (room) => (state.room(room)?.info.encrypted
   ? { seal: sealFile, post: (fileId, secrets) => conn.sendFile(room, fileId, secrets) }
   : null));
 wireProfile(state);
+wireTokens(state);
+wireWebhooks(state);
 wireTheme(() => (state.me ? state.me.id : 0));
 
 // An image preview that loads makes the list taller, and upload bars make

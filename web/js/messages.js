@@ -131,6 +131,7 @@ function header(state, from, ts, actions) {
   const name = displayName(state, from);
   return el('div', { class: 'meta' },
     el('button', { type: 'button', class: 'from', title: `@${from}`, text: name, onclick: () => actions.showUser(from) }),
+    state.people.get(from)?.is_bot ? el('span', { class: 'tag', text: 'bot' }) : null,
     ts ? el('time', { datetime: ts, title: fullTime(ts), text: timeOf(ts) }) : null);
 }
 

@@ -61,7 +61,7 @@ export function showUserCard(state, username, actions) {
   const online = state.online.has(username);
   document.getElementById('card-avatar').replaceChildren(avatar(state, username, 'large'));
   document.getElementById('card-name').textContent = p.display_name || username;
-  document.getElementById('card-username').textContent = `@${username}${p.is_admin ? ' · admin' : ''}`;
+  document.getElementById('card-username').textContent = `@${username}${p.is_admin ? ' · admin' : ''}${p.is_bot ? ' · bot' : ''}`;
   document.getElementById('card-status').textContent = p.status || '';
   document.getElementById('card-presence').textContent = online
     ? 'Online now'

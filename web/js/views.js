@@ -63,6 +63,7 @@ function renderHeader(state) {
   $('room-actions').hidden = state.view !== 'chat' || !r;
   $('invite-button').hidden = !r || r.info.kind === 'dm' || general || Boolean(r.info.archived);
   $('leave-button').hidden = !r || r.info.kind === 'dm' || general;
+  $('integrations-button').hidden = !r || Boolean(r.info.encrypted) || Boolean(r.info.archived);
   $('delete-room-button').hidden = !r || r.info.kind === 'dm' || general || !state.me.is_admin;
   $('archive-button').hidden = !r || r.info.kind === 'dm' || general || !state.me.is_admin;
   const archived = Boolean(r && r.info.archived);
