@@ -9,7 +9,7 @@
 # every fuzz target, then the web app's end-to-end tests in headless
 # Chromium. Installs what the tests need when it is missing: openssl, curl,
 # tmux (the terminal client's end-to-end test), haproxy (the reverse-proxy
-# test), Debian's chromium (and its
+# test), pebble (the ACME test CA), Debian's chromium (and its
 # emoji font, for the screenshots), postgresql, nats-server, the npm
 # packages of tests/web, and (in ~/.cache, ~/.cargo/bin) sslyze, kosoku and
 # cargo-fuzz. FUZZ_SECONDS (default 10) sets the fuzz run per target.
@@ -24,6 +24,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 # The reverse-proxy test (crates/server/tests/it/proxy.rs).
 [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+# The ACME test (crates/server/tests/it/acme.rs): Let's Encrypt's test CA.
+[ -x /usr/bin/pebble ] || need_apt+=(pebble)
 # The package test (tests/packaging/deb.sh): its unit and its postinst.
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 [ -x /usr/sbin/adduser ] || need_apt+=(adduser)

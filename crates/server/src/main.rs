@@ -70,6 +70,10 @@ struct Global {
     /// Who may register: open, invite or closed [default: open].
     #[arg(long, global = true)]
     registration: Option<RegistrationMode>,
+    /// Get a public certificate for this DNS name from Let's Encrypt (ACME,
+    /// HTTP-01 on --redirect-http, which must be port 80).
+    #[arg(long, global = true, value_name = "NAME")]
+    acme_domain: Option<String>,
     /// Extra DNS name or IP for the certificate and allowed origins (repeatable).
     #[arg(long = "hostname", global = true)]
     hostnames: Vec<String>,
@@ -210,6 +214,7 @@ fn main() -> Result<()> {
         registration: cli.global.registration,
         tls_cert: cli.global.tls_cert.clone(),
         tls_key: cli.global.tls_key.clone(),
+        acme_domain: cli.global.acme_domain.clone(),
         hostnames: cli.global.hostnames.clone(),
         log: cli.global.log.clone(),
     };
@@ -406,6 +411,7 @@ async fn serve(config: Config) -> Result<()> {
             addr.port(),
             prepared.state.config.handshake_timeout(),
             1024,
+            prepared.state.acme.clone(),
             prepared.state.shutdown.clone(),
         ));
     }

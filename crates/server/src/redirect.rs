@@ -11,9 +11,13 @@
 //!
 //! Either way the answer is `308 Permanent Redirect` to the same path and
 //! query, read from a request head of at most [`MAX_HEAD`] bytes within the
-//! handshake timeout; a request without a usable `Host` gets 400. Nothing
-//! else is served over plain HTTP.
+//! handshake timeout; a request without a usable `Host` gets 400. The one
+//! other thing served over plain HTTP, on the port of its own, is a
+//! pending ACME HTTP-01 challenge's answer (`acme_domain`, see
+//! `tls::acme`).
 
+use crate::tls::acme::Challenges;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,7 +35,12 @@ pub fn is_plain_http(first: u8) -> bool {
 /// `https://` on the same host: on `port` when given (from another port),
 /// else on the port the request's `Host` names, else on the port it came
 /// in on. Closes the connection.
-pub async fn answer(mut stream: TcpStream, port: Option<u16>, timeout: Duration) {
+pub async fn answer(
+    mut stream: TcpStream,
+    port: Option<u16>,
+    timeout: Duration,
+    challenges: Option<&Challenges>,
+) {
     let here = stream.local_addr().map(|a| a.port()).ok();
     let mut head = Vec::with_capacity(512);
     let read = tokio::time::timeout(timeout, async {
@@ -48,7 +57,16 @@ pub async fn answer(mut stream: TcpStream, port: Option<u16>, timeout: Duration)
     if !matches!(read, Ok(true)) {
         return;
     }
+    let challenge = challenges.and_then(|c| c.answer(target(&head)?));
     let response = match location(&head, port, here) {
+        _ if challenge.is_some() => {
+            let body = challenge.unwrap_or_default();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
         Some(to) => format!(
             "HTTP/1.1 308 Permanent Redirect\r\nLocation: {to}\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{to}\n",
@@ -68,6 +86,12 @@ pub async fn answer(mut stream: TcpStream, port: Option<u16>, timeout: Duration)
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// A request head's target (`/path?query`).
+fn target(head: &[u8]) -> Option<&str> {
+    let line = head.split(|b| *b == b'\r').next()?;
+    std::str::from_utf8(line).ok()?.split(' ').nth(1)
 }
 
 /// Where a request head should go: `https://HOST[:PORT]/path?query` (the
@@ -125,12 +149,14 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
 }
 
 /// Answers every connection on `listener` with a redirect to `https_port`
-/// until `stop` turns true; at most `max_open` at a time.
+/// (or a pending ACME challenge's answer) until `stop` turns true; at most
+/// `max_open` at a time.
 pub async fn serve(
     listener: TcpListener,
     https_port: u16,
     timeout: Duration,
     max_open: usize,
+    challenges: Arc<Challenges>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let open = std::sync::Arc::new(tokio::sync::Semaphore::new(max_open));
@@ -148,8 +174,9 @@ pub async fn serve(
         let Ok(permit) = open.clone().try_acquire_owned() else {
             continue; // dropped: too many at once
         };
+        let challenges = challenges.clone();
         tokio::spawn(async move {
-            answer(stream, Some(https_port), timeout).await;
+            answer(stream, Some(https_port), timeout, Some(&challenges)).await;
             drop(permit);
         });
     }

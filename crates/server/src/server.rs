@@ -104,6 +104,7 @@ impl Prepared {
             ),
             tasks: Tracker::default(),
             started: std::time::Instant::now(),
+            acme: Arc::default(),
             webhooks: Arc::new(crate::integrations::outgoing::Outgoing::new(
                 crate::integrations::target::Guard::new(
                     crate::proxy::Trusted::parse_named(
@@ -170,6 +171,12 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     let webhooks = tokio::spawn(crate::integrations::outgoing::run(state.clone()));
+    let acme = tokio::spawn(crate::tls::acme::run(
+        state.config.clone(),
+        state.tls.clone(),
+        state.acme.clone(),
+        state.shutdown.clone(),
+    ));
     let broker = match (relayed, &state.config.broker) {
         (Some(relayed), Some(url)) => Some(tokio::spawn(crate::broker::run(
             url.clone(),
@@ -246,7 +253,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
             let mut first = [0u8; 1];
             match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
                 Ok(Ok(1)) if crate::redirect::is_plain_http(first[0]) => {
-                    crate::redirect::answer(tcp, None, handshake_timeout).await;
+                    crate::redirect::answer(tcp, None, handshake_timeout, None).await;
                     return;
                 }
                 Ok(Ok(1)) => {}
@@ -285,6 +292,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     maintenance.abort();
     sweeper.abort();
     webhooks.abort();
+    acme.abort();
     if let Some(broker) = broker {
         broker.abort();
     }

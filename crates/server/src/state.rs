@@ -44,6 +44,8 @@ pub struct Inner {
     pub tasks: Tracker,
     /// When the server started.
     pub started: std::time::Instant,
+    /// ACME HTTP-01 answers in flight (`acme_domain`).
+    pub acme: Arc<crate::tls::acme::Challenges>,
     /// Outgoing webhooks: the map of rooms that have one, the queue.
     pub webhooks: Arc<crate::integrations::outgoing::Outgoing>,
 }

@@ -106,6 +106,22 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// A public DNS name to get a certificate for from an ACME CA (Let's
+    /// Encrypt), e.g. `chat.example.com`; renewed 30 days before it ends.
+    /// Proven with HTTP-01, so `redirect_http_bind` must be port 80 as the
+    /// world sees it. Until the first one arrives, and if it fails, the
+    /// built-in CA's certificate is served. Unset: the built-in CA.
+    pub acme_domain: Option<String>,
+    /// The ACME directory URL. Let's Encrypt's staging directory,
+    /// `https://acme-staging-v02.api.letsencrypt.org/directory`, is for
+    /// trying it out.
+    pub acme_directory: String,
+    /// A contact address the CA may write to about the certificate.
+    pub acme_email: Option<String>,
+    /// A CA certificate (PEM) to trust for the ACME directory's own HTTPS,
+    /// for a private or test ACME server (e.g. pebble). Unset: the
+    /// system's roots.
+    pub acme_ca_file: Option<PathBuf>,
     /// Lifetime of the generated leaf certificate, in days (1–365). It is
     /// renewed when a third of it remains.
     pub cert_validity_days: u32,
@@ -208,6 +224,10 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            acme_domain: None,
+            acme_directory: "https://acme-v02.api.letsencrypt.org/directory".into(),
+            acme_email: None,
+            acme_ca_file: None,
             cert_validity_days: 90,
             registration: RegistrationMode::Open,
             session_ttl_hours: 24 * 30,
@@ -266,6 +286,8 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme_domain: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hostnames: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -360,6 +382,11 @@ impl Config {
     /// Directory of the built-in CA and certificate.
     pub fn tls_dir(&self) -> PathBuf {
         self.data_dir.join("tls")
+    }
+
+    /// Where the ACME account and certificate are kept.
+    pub fn acme_dir(&self) -> PathBuf {
+        self.data_dir.join("acme")
     }
 }
 

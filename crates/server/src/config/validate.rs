@@ -55,6 +55,35 @@ impl Config {
                 );
             }
         }
+        if let Some(domain) = &self.acme_domain {
+            let ok = domain.len() <= 253
+                && domain.contains('.')
+                && domain.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !ok {
+                return bad(format!(
+                    "acme_domain {domain:?} is not a DNS name (e.g. chat.example.com)"
+                ));
+            }
+            if self.tls_cert.is_some() {
+                return bad("acme_domain and tls_cert exclude each other: choose one".into());
+            }
+            if self.redirect_http_bind.is_none() {
+                return bad(
+                    "acme_domain proves the name over HTTP on port 80: set redirect_http_bind \
+                     (e.g. --redirect-http 0.0.0.0:80)"
+                        .into(),
+                );
+            }
+            if !self.acme_directory.starts_with("https://") {
+                return bad("acme_directory must be an https:// URL".into());
+            }
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return bad("tls_cert and tls_key must be given together".into());
         }

@@ -3,9 +3,12 @@
 //! - [`ca`]: the built-in certificate authority (made once, name-constrained
 //!   to the server's own names) and the short-lived leaf it signs;
 //! - [`files`]: reading and writing PEM files with safe permissions;
+//! - [`acme`]: a public certificate from an ACME CA (`acme_domain`),
+//!   obtained and renewed in the background and swapped in;
 //! - this file: [`Tls`], which owns the rustls config, a resolver whose
 //!   certificate can be swapped while serving, and the renewal check.
 
+pub mod acme;
 pub mod ca;
 pub mod files;
 
@@ -15,6 +18,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -62,16 +66,79 @@ pub struct Tls {
     /// When the current leaf stops being valid.
     leaf_not_after: RwLock<OffsetDateTime>,
     leaf_not_before: RwLock<OffsetDateTime>,
+    /// A certificate from an ACME CA is served: the built-in CA no longer
+    /// renews the leaf.
+    external: AtomicBool,
 }
 
 impl Tls {
     /// Loads the configured certificate, or sets up the built-in CA and
     /// issues a fresh leaf from it.
     pub fn load(config: &Config) -> Result<Tls, TlsError> {
-        match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Self::configured(cert.clone(), key.clone()),
-            _ => Self::built_in(config),
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Self::configured(cert.clone(), key.clone())?,
+            _ => Self::built_in(config)?,
+        };
+        // A certificate an ACME CA issued before, if it is still good.
+        if config.acme_domain.is_some()
+            && let Some((chain, key)) = acme::stored(config)
+            && let Err(e) = tls.install(chain, key)
+        {
+            tracing::warn!(error = %e, "the stored ACME certificate is unusable");
         }
+        Ok(tls)
+    }
+
+    /// Serves `chain` (leaf first) with `key` from now on, instead of the
+    /// built-in CA's leaf, which is no longer renewed.
+    pub fn install(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<(), TlsError> {
+        let first = chain
+            .first()
+            .cloned()
+            .ok_or_else(|| TlsError::Ca("an empty certificate chain".into()))?;
+        let (not_before, not_after) = ca::validity(&first)?;
+        let certified = certified_key(chain, key)?;
+        *self.resolver.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
+        *self
+            .leaf_not_after
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = not_after;
+        *self
+            .leaf_not_before
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = not_before;
+        self.external.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether an ACME certificate should be ordered at `now`: none is
+    /// served yet, or the one served is within [`acme::RENEW_BEFORE`] of
+    /// its end (or two thirds through its life).
+    pub fn acme_due(&self, now: OffsetDateTime) -> bool {
+        if !self.external.load(Ordering::Acquire) {
+            return true;
+        }
+        let not_before = *self
+            .leaf_not_before
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let not_after = self.leaf_not_after();
+        now >= not_after - acme::RENEW_BEFORE || renewal_due(not_before, not_after, now)
+    }
+
+    /// The certificate being served, leaf first (for tests and `cert`
+    /// commands).
+    pub fn served_leaf(&self) -> CertificateDer<'static> {
+        self.resolver
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .cert[0]
+            .clone()
     }
 
     fn configured(cert_path: PathBuf, key_path: PathBuf) -> Result<Tls, TlsError> {
@@ -102,6 +169,7 @@ impl Tls {
             ca_pem: None,
             leaf_not_after: RwLock::new(not_after),
             leaf_not_before: RwLock::new(not_before),
+            external: AtomicBool::new(false),
         })
     }
 
@@ -117,6 +185,7 @@ impl Tls {
             leaf_not_after: RwLock::new(leaf.not_after),
             leaf_not_before: RwLock::new(leaf.not_before),
             local_ca: Some(local),
+            external: AtomicBool::new(false),
         })
     }
 
@@ -157,6 +226,9 @@ impl Tls {
         let Some(local) = &self.local_ca else {
             return Ok(false);
         };
+        if self.external.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let not_before = *self
             .leaf_not_before
             .read()

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, every test against a real server over
 //! real TLS sockets (see `helpers.rs`).
 
+mod acme;
 mod admin;
 mod admin_users;
 mod auth;
