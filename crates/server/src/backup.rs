@@ -167,6 +167,8 @@ pub fn backup(config: &Config, dest: &Path) -> Result<Manifest, BackupError> {
     }
 
     let tls = copy_dir(&config.tls_dir(), &dest.join("tls"))?;
+    // An ACME account and certificate, if any.
+    copy_dir(&config.acme_dir(), &dest.join("acme"))?;
     let (database_sha256, database_bytes) = hash_file(&snapshot)?;
     let manifest = Manifest {
         format: FORMAT,
@@ -247,6 +249,7 @@ pub fn restore(config: &Config, src: &Path) -> Result<Manifest, BackupError> {
     if manifest.tls {
         copy_dir(&src.join("tls"), &config.tls_dir())?;
     }
+    copy_dir(&src.join("acme"), &config.acme_dir())?;
     let partial = config.data_dir.join("securechat.db.restoring");
     copy_checked(&snapshot, &partial, None)?;
     fs::rename(&partial, &target).map_err(io_at(&target))?;
