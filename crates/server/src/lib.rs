@@ -36,6 +36,8 @@
 //! - [`metrics`]: counters for `/metrics`;
 //! - [`migrate`]: `migrate --to`: a SQLite installation into PostgreSQL;
 //! - [`backup`]: `backup` and `restore`: a consistent copy while it runs;
+//! - [`export`]: the server's or a user's data as JSON and files;
+//! - [`import`]: a Slack export, imported;
 //! - [`state`]: the shared [`state::AppState`];
 //! - [`tracker`]: counts connection tasks so shutdown can wait for them.
 
@@ -50,9 +52,11 @@ pub mod config;
 pub mod conversations;
 pub mod datadir;
 pub mod e2e;
+pub mod export;
 pub mod files;
 pub mod http;
 pub mod hub;
+pub mod import;
 pub mod integrations;
 pub mod metrics;
 pub mod migrate;

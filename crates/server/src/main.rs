@@ -3,6 +3,8 @@
 //! A thin binary over the `securechat_server` library: parse flags, load
 //! the config, set up tracing, then serve or run one operator command.
 
+mod cmd;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use securechat_server::auth::password::{Hasher, Priority};
@@ -137,6 +139,21 @@ enum Command {
     Restore {
         /// A directory made by `backup`.
         src: PathBuf,
+    },
+    /// Export everything (or one user's own messages and files) as JSON
+    /// and files into DEST, a new directory, while the server runs.
+    Export {
+        /// A new (or empty) directory.
+        dest: PathBuf,
+        /// Only what this user wrote, in the rooms they are in.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Import a Slack export zip: users, public channels, messages,
+    /// threads, reactions and files. Running it again doubles nothing.
+    ImportSlack {
+        /// The export, as Slack makes it.
+        file: PathBuf,
     },
 }
 
@@ -305,6 +322,8 @@ async fn dispatch(command: Command, config: Config) -> Result<()> {
             );
             Ok(())
         }
+        Command::Export { dest, user } => cmd::export(&config, &dest, user.as_deref()).await,
+        Command::ImportSlack { file } => cmd::import_slack(&config, &file).await,
         Command::Backup { dest } => {
             let started = std::time::Instant::now();
             let into = dest.clone();

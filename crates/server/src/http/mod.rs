@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/password", post(api::change_password))
         .route("/api/password/reset", post(api::reset_password))
         .route("/api/me", get(users::me).patch(users::update_me))
+        .route("/api/me/export", get(users::export))
         .route(
             "/api/me/avatar",
             put(users::put_avatar)

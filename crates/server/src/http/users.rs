@@ -194,3 +194,42 @@ pub async fn avatar(
     super::files::sandboxed(h, "private, max-age=86400");
     Ok(res)
 }
+
+/// `GET /api/me/export`: your own messages (with their rooms) and the
+/// files they carry, as a zip (see `crate::export`). A room action
+/// (budget): it reads everything you wrote.
+pub async fn export(
+    State(state): State<AppState>,
+    Authed(session): Authed,
+) -> Result<Response, ApiError> {
+    super::auth::charge_action(&state, &session)?;
+    let mut sink = crate::export::ZipSink::new(std::io::Cursor::new(Vec::new()));
+    let failed = |e: crate::export::ExportError| {
+        tracing::error!(user = %session.user.id, error = %e, "export failed");
+        ApiError::new(ErrorCode::Internal, "the export failed")
+    };
+    crate::export::export(&state.store, &state.blobs, Some(&session.user), &mut sink)
+        .await
+        .map_err(failed)?;
+    let zip = sink.finish().map_err(failed)?.into_inner();
+    tracing::info!(user = %session.user.id, bytes = zip.len(), "data exported");
+    let name = format!(
+        "attachment; filename=\"securechat-{}-{}.zip\"",
+        session.user.username,
+        Timestamp::now().0 / 1000
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&name).expect("usernames are header-safe"),
+            ),
+        ],
+        zip,
+    )
+        .into_response())
+}

@@ -14,6 +14,7 @@ mod endpoint;
 mod files;
 mod helpers;
 mod hostile;
+mod import;
 mod inbox;
 mod integrations;
 mod limits;
