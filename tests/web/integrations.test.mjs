@@ -100,6 +100,19 @@ test('API tokens: made and shown once, used by a script, revoked', async () => {
   const again = await post(`${server.url.replace('127.0.0.1', 'localhost')}/api/rooms/${room}/messages`, { body: 'after revoke' }, token);
   assert.equal(again.status, 401);
   await ann.keyboard.press('Escape');
+
+  // Profile → Download my data: a zip of what she wrote.
+  await openMenu(ann);
+  await ann.getByRole('button', { name: 'Profile' }).click();
+  const [download] = await Promise.all([
+    ann.waitForEvent('download'),
+    ann.getByRole('link', { name: 'Download my data' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^securechat-ann-\d+\.zip$/);
+  const zip = readFileSync(await download.path());
+  assert.equal(zip.subarray(0, 2).toString(), 'PK');
+  // (Its contents are checked by the server's tests: import::…export….)
+  assert.ok(zip.length > 200, `${zip.length} bytes`);
   await ann.context().close();
 });
 
