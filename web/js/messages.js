@@ -224,6 +224,8 @@ function wantedItems(state, r, actions) {
   let prev = null;
   for (let i = start; i < end; i++) {
     const ev = all[i];
+    // Removed by the room's retention policy: nothing to show.
+    if (ev.expired) continue;
     // Worked out once per event: its day and time in milliseconds.
     if (ev.day === undefined) { ev.day = dayOf(ev.ts); ev.ms = Date.parse(ev.ts); }
     const d = ev.day;

@@ -147,6 +147,8 @@ export class State {
     r.synced = Math.max(r.synced, ev.seq);
     r.info.last_seq = Math.max(r.info.last_seq, ev.seq);
     let fresh = null;
+    // Removed by the room's retention policy: only its place counts.
+    if (ev.expired) return null;
     switch (ev.type) {
       case 'message':
         this.putEvent(r, ev);

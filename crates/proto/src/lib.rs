@@ -9,6 +9,7 @@
 //! - [`http`]: bodies of the HTTPS API (`/api/register`, `/api/login`, …);
 //! - [`error`]: the stable error codes shared by both;
 //! - [`range`]: the HTTP `Range` header of downloads;
+//! - [`retention`]: how long a room keeps its messages;
 //! - [`validate`]: the rules for usernames, passwords and message bodies;
 //! - [`digest`]: SHA-256 fingerprints and hex, as both ends write them;
 //! - [`e2e`]: device keys, to-device messages, encrypted content;
@@ -27,6 +28,7 @@ pub mod ids;
 pub mod integrations;
 pub mod markup;
 pub mod range;
+pub mod retention;
 pub mod time;
 pub mod validate;
 pub mod ws;

@@ -224,6 +224,12 @@ pub struct MessageEvent {
     /// Set once the message has been deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Removed by the room's retention policy (with `deleted`): it keeps
+    /// its place in the room's order, so resuming sees no gap, but has no
+    /// content; clients show nothing for it. Any older event of the room,
+    /// whatever its kind, comes back this way too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
     /// An attached file (download at `/api/files/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileInfo>,

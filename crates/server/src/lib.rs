@@ -27,6 +27,7 @@
 //! - [`files`]: file bytes on disk by SHA-256, streamed uploads, the sweep;
 //! - [`auth`]: argon2id hashing, tokens, login throttling;
 //! - [`ratelimit`]: token buckets: per-user budgets, registrations;
+//! - [`retention`]: old messages removed by each room's policy, hourly;
 //! - [`search`]: search queries parsed into FTS5 terms and filters;
 //! - [`seed`]: a large made-up history, for benchmarks;
 //! - [`store`]: SQLite or PostgreSQL behind one SQL interface, group
@@ -65,6 +66,7 @@ pub mod peers;
 pub mod proxy;
 pub mod ratelimit;
 pub mod redirect;
+pub mod retention;
 pub mod search;
 pub mod seed;
 pub mod server;

@@ -88,6 +88,8 @@ metrics! {
     /// Encrypted messages clients reported they could not open (after
     /// waiting for the key and trying the backup): should stay 0.
     undecryptable_total: AtomicU64,
+    /// Messages removed by retention policies.
+    messages_expired_total: AtomicU64,
     /// Messages posted through incoming webhooks.
     webhook_posts_total: AtomicU64,
     /// Outgoing webhook deliveries the receiver accepted (2xx).

@@ -171,6 +171,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     let maintenance = tokio::spawn(maintenance(state.clone()));
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     let webhooks = tokio::spawn(crate::integrations::outgoing::run(state.clone()));
+    let retention = tokio::spawn(crate::retention::run(state.clone()));
     let acme = tokio::spawn(crate::tls::acme::run(
         state.config.clone(),
         state.tls.clone(),
@@ -293,6 +294,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     sweeper.abort();
     webhooks.abort();
     acme.abort();
+    retention.abort();
     if let Some(broker) = broker {
         broker.abort();
     }

@@ -242,6 +242,10 @@ impl App {
     }
 
     fn on_server(&mut self, msg: ServerMsg) -> Vec<Action> {
+        // Removed by the room's retention policy: nothing to show.
+        if matches!(&msg, ServerMsg::Message(m) if m.expired) {
+            return Vec::new();
+        }
         let current = self.current_room().map(|r| r.info.id);
         match &msg {
             ServerMsg::Presence { user, online } => {

@@ -79,6 +79,10 @@ pub struct Config {
     /// are allowed only to these. Empty: outgoing webhooks reach public
     /// addresses only, over https (no request forgery into your network).
     pub webhook_allow: Vec<String>,
+    /// Remove messages (with their files, reactions and edits) older than
+    /// this many days (1–36500), in every room without a policy of its
+    /// own; checked hourly. Unset: kept forever.
+    pub retention_days: Option<u32>,
     /// Where the database, certificates and files live.
     pub data_dir: PathBuf,
     /// A PostgreSQL database to use instead of SQLite in `data_dir`, as a
@@ -216,6 +220,7 @@ impl Default for Config {
             plain_bind: None,
             trusted_proxies: Vec::new(),
             webhook_allow: Vec::new(),
+            retention_days: None,
             data_dir: PathBuf::from("securechat-data"),
             database: None,
             broker: None,

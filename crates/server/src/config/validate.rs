@@ -55,6 +55,12 @@ impl Config {
                 );
             }
         }
+        if self
+            .retention_days
+            .is_some_and(|d| d == 0 || d > securechat_proto::retention::MAX_DAYS)
+        {
+            return bad("retention_days is between 1 and 36500 (unset: keep forever)".into());
+        }
         if let Some(domain) = &self.acme_domain {
             let ok = domain.len() <= 253
                 && domain.contains('.')

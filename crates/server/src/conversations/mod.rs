@@ -372,11 +372,15 @@ pub async fn history(
         .read(move |c| {
             require_member(rooms::access(c, id, user)?)?;
             let page = events::before(c, id, before, limit)?;
-            let more = page.first().is_some_and(|e| e.seq > 1);
-            Ok(HistoryResponse {
-                events: page.into_iter().map(|e| e.msg).collect(),
-                more,
-            })
+            // Expired events (see `retention`) are the oldest: history
+            // starts after them.
+            let kept: Vec<ServerMsg> = page
+                .iter()
+                .filter(|e| !matches!(&e.msg, ServerMsg::Message(m) if m.expired))
+                .map(|e| e.msg.clone())
+                .collect();
+            let more = kept.len() == page.len() && page.first().is_some_and(|e| e.seq > 1);
+            Ok(HistoryResponse { events: kept, more })
         })
         .await
 }

@@ -84,6 +84,10 @@ pub fn router(state: AppState) -> Router {
             patch(rooms::update).delete(rooms::delete_room),
         )
         .route("/api/rooms/{id}/archive", post(rooms::archive))
+        .route(
+            "/api/rooms/{id}/retention",
+            get(rooms::retention).put(rooms::set_retention),
+        )
         .route("/api/rooms/{id}/join", post(rooms::join))
         .route("/api/rooms/{id}/leave", post(rooms::leave))
         .route("/api/rooms/{id}/invite", post(rooms::invite))

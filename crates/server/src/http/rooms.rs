@@ -12,6 +12,7 @@ use securechat_proto::http::{
     ArchiveRequest, CreateRoom, EditRequest, HistoryResponse, MembersResponse, RoomResponse,
     RoomsResponse, UpdateRoom, UsernameRequest,
 };
+use securechat_proto::retention::{Retention, SetRetention};
 use securechat_proto::{DeviceId, MessageId, RoomId, Seq, ServerMsg};
 use serde::Deserialize;
 
@@ -170,4 +171,25 @@ pub async fn open_dm(
     Ok(room(
         conversations::open_dm(&state, s.user.id, req.username, req.encrypted).await?,
     ))
+}
+
+/// `GET /api/rooms/{id}/retention`: how long the room keeps messages.
+pub async fn retention(
+    State(state): State<AppState>,
+    Authed(s): Authed,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<Json<Retention>, ApiError> {
+    Ok(Json(crate::retention::get(&state, s.user.id, id).await?))
+}
+
+/// `PUT /api/rooms/{id}/retention`: the room's own policy (its creator or
+/// an admin).
+pub async fn set_retention(
+    State(state): State<AppState>,
+    Acting(s): Acting,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<SetRetention>,
+) -> Result<Json<Retention>, ApiError> {
+    let view = crate::retention::set(&state, s.user.id, s.user.is_admin, id, req.days).await?;
+    Ok(Json(view))
 }

@@ -116,6 +116,17 @@ pub(crate) fn from_row(r: &Row<'_>) -> Result<Stored, StoreError> {
             by,
             pinned: kind == "pin",
         }),
+        "expired" => ServerMsg::Message(MessageEvent {
+            id,
+            room,
+            seq,
+            ts,
+            from: by,
+            deleted: true,
+            expired: true,
+            thread: r.get::<Option<i64>>(18)?.map(MessageId),
+            ..MessageEvent::default()
+        }),
         _ => ServerMsg::Message(MessageEvent {
             id,
             room,
@@ -151,6 +162,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> Result<Stored, StoreError> {
             mentions_room: mentioned(data.as_deref()).1,
             reactions: reactions(r.get(24)?),
             pinned: r.get::<Option<i64>>(22)?.is_some(),
+            expired: false,
         }),
     };
     Ok(Stored { room, seq, msg })

@@ -16,7 +16,7 @@
 //! - [`schema`]: SQLite's embedded migrations; [`schema_pg`]: PostgreSQL's;
 //! - [`users`], [`profiles`], [`invites`], [`resets`] (password reset
 //!   links), [`settings`], [`sessions`] (logins and API tokens),
-//!   [`webhooks`],
+//!   [`webhooks`], [`retention`] (expiring old events),
 //!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
 //!   pins, threads, mentions, notification settings), [`e2e`] (devices,
 //!   keys, to-device messages, room key shares), [`files`], [`search`]
@@ -32,6 +32,7 @@ pub mod files;
 pub mod invites;
 pub mod profiles;
 pub mod resets;
+pub mod retention;
 pub mod rooms;
 pub mod schema;
 pub mod schema_pg;

@@ -285,6 +285,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhooks_room ON webhooks(room_id);
     "#,
+    // 12: retention. A room's own policy (NULL: the server's; 0: keep
+    // forever), and how far its events have expired (a prefix by seq).
+    r#"
+    ALTER TABLE rooms ADD COLUMN retention_days INTEGER;
+    ALTER TABLE rooms ADD COLUMN expired_seq INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the schema up to date.

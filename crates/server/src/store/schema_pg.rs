@@ -233,6 +233,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhooks_room ON webhooks(room_id);
     "#,
+    // 7: retention (SQLite's migration 12).
+    r#"
+    ALTER TABLE rooms ADD COLUMN retention_days BIGINT;
+    ALTER TABLE rooms ADD COLUMN expired_seq BIGINT NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The advisory lock key nodes take while migrating ("SeCh").

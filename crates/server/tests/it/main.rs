@@ -24,6 +24,7 @@ mod profiles;
 mod proxy;
 mod reset;
 mod resume;
+mod retention;
 mod rooms;
 mod scale;
 mod search;
