@@ -1,5 +1,5 @@
 // Integrations in the browser: API tokens (made, shown once, used by a
-// script, revoked), a room's webhooks (an incoming URL a script posts to;
+// script, revoked), a retention policy the room mentions, a room's webhooks (an incoming URL a script posts to;
 // an outgoing one to a real local receiver that answers), bots marked as
 // bots; screenshots of both dialogs, desktop light and phone dark.
 
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { launch, newUser, say, waitForBody, answer, axeViolations, shot } from './browser.mjs';
 import { Server } from './server.mjs';
 
-const server = new Server({ env: { SECURECHAT_WEBHOOK_ALLOW: '["127.0.0.1"]' } });
+const server = new Server({ env: { SECURECHAT_WEBHOOK_ALLOW: '["127.0.0.1"]', SECURECHAT_RETENTION_DAYS: '30' } });
 let browser;
 let receiver;
 const received = [];
@@ -63,6 +63,8 @@ async function openMenu(page) {
 
 test('API tokens: made and shown once, used by a script, revoked', async () => {
   const ann = await newUser(browser, server.url, 'ann');
+  // (The server keeps messages 30 days: the room says so.)
+  await ann.locator('#messages .intro', { hasText: 'Messages here are removed after 30 days.' }).waitFor();
   await openMenu(ann);
   await ann.getByRole('button', { name: 'API tokens' }).click();
   const dialog = ann.locator('#tokens-dialog');

@@ -46,14 +46,16 @@ export function introItem(state, r, events, actions) {
   const rooms = [...state.rooms.values()].filter((x) => x.info.kind !== 'dm').length;
   const newcomer = !dm && r.info.name === 'general' && rooms <= 1;
   const setup = Boolean(state.setup) && r.info.name === 'general';
-  const sig = JSON.stringify([r.info.name, r.info.topic, empty, newcomer, setup && state.setup,
+  const keep = state.retentionDays(r);
+  const sig = JSON.stringify([r.info.name, r.info.topic, empty, newcomer, keep, setup && state.setup,
     newcomer && state.publicRooms.map((p) => [p.id, p.joined])]);
   const make = () => {
     const title = dm ? `You and ${displayName(state, r.info.name)}` : `Welcome to #${r.info.name}`;
     const li = el('li', { class: 'intro' }, el('h2', { text: title }));
     li.append(el('p', { class: 'muted', text: dm
       ? 'This is the beginning of your direct messages.'
-      : `This is the very beginning of #${r.info.name}${r.info.topic ? ` — ${r.info.topic}` : ''}.` }));
+      : `This is ${keep ? 'the beginning of what' : 'the very beginning of'} #${r.info.name}${keep ? ' keeps' : ''}${r.info.topic ? ` — ${r.info.topic}` : ''}.` }));
+    if (keep) li.append(el('p', { class: 'muted retention', text: `Messages here are removed after ${keep} ${keep === 1 ? 'day' : 'days'}.` }));
     if (empty) li.append(el('p', { class: 'empty', text: 'No messages yet. Say hello!' }));
     if (setup) li.append(setupSteps(state, actions));
     if (newcomer) li.append(gettingStarted(state, actions));

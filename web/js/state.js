@@ -119,9 +119,18 @@ export class State {
   // Whether someone else also goes by `displayName`.
   nameClash(displayName) { return (this.clashes.get(displayName.toLowerCase()) || new Set()).size > 1; }
 
+  // Days a room keeps its messages (its own policy, else the server's);
+  // null: forever.
+  retentionDays(r) {
+    const own = r.info.retention_days;
+    if (own !== undefined && own !== null) return own === 0 ? null : own;
+    return (this.limits && this.limits.retention_days) || null;
+  }
+
   // A (re)connect: returns the `since` map for sync.
   applyWelcome(w) {
     this.me = w.user;
+    this.limits = w.limits || {};
     this.online = new Set(w.online);
     const since = {};
     const fresh = new Set();

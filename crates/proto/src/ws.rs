@@ -177,6 +177,10 @@ pub struct RoomInfo {
     /// Archived: read-only; history stays, nothing can be added.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    /// The room's own retention policy in days (`0`: kept forever); absent:
+    /// the server's (`Limits::retention_days`) applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// Limits the client should respect (the server enforces them anyway).
@@ -192,6 +196,10 @@ pub struct Limits {
     pub burst: u32,
     /// How often the server pings; send something at least this often.
     pub ping_interval_ms: u64,
+    /// The server's retention policy: messages older than this many days
+    /// are removed where a room has no policy of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// Confirms a durable `send`.

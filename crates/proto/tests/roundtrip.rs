@@ -75,6 +75,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
         proptest::option::of(any_text()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
         (any::<u64>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        proptest::option::of(any::<u32>()),
     )
         .prop_map(
             |(
@@ -84,6 +85,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
                 topic,
                 (last_seq, unread, read_seq),
                 (mentions, muted, encrypted, archived),
+                retention_days,
             )| RoomInfo {
                 id,
                 kind,
@@ -96,6 +98,7 @@ fn any_room_info() -> impl Strategy<Value = RoomInfo> {
                 muted,
                 encrypted,
                 archived,
+                retention_days,
                 notify: Default::default(),
             },
         )
@@ -210,6 +213,7 @@ fn any_server_msg() -> impl Strategy<Value = ServerMsg> {
                         rate_per_sec: l.2,
                         burst: l.3,
                         ping_interval_ms: l.4,
+                        retention_days: None,
                     },
                 })
             },

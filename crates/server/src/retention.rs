@@ -88,11 +88,11 @@ pub async fn get(state: &AppState, user: UserId, room: RoomId) -> Result<Retenti
     Ok(view(own, state.config.retention_days))
 }
 
-/// Sets a room's own policy: its creator or an admin.
+/// Sets a room's own policy: its creator or an admin, not for DMs; the
+/// members' clients are told (`room_added`).
 pub async fn set(
     state: &AppState,
-    user: UserId,
-    is_admin: bool,
+    actor: crate::store::users::UserRecord,
     room: RoomId,
     days: Option<u32>,
 ) -> Result<Retention, ActionError> {
@@ -101,22 +101,8 @@ pub async fn set(
             "days is between 1 and 36500 (0: forever, null: as the server)",
         ));
     }
-    state
-        .store
-        .write(move |tx| {
-            let row = rooms::by_id(tx, room)?.ok_or(crate::action::NO_ROOM)?;
-            if !is_admin {
-                require_member(rooms::access(tx, room, user)?)?;
-                if row.created_by != Some(user) {
-                    return Err(ActionError::Forbidden(
-                        "only the room's creator or an admin sets how long it keeps messages",
-                    ));
-                }
-            }
-            retention::set_room_policy(tx, room, days)?;
-            Ok(())
-        })
-        .await?;
+    let user = actor.id;
+    crate::conversations::set_retention(state, actor, room, days).await?;
     tracing::info!(room = %room, user = %user, days = ?days, "retention policy set");
     Ok(view(days, state.config.retention_days))
 }

@@ -436,6 +436,7 @@ mod tests {
                 rate_per_sec: 5.0,
                 burst: 10,
                 ping_interval_ms: 20000,
+                retention_days: None,
             },
         }));
         app.apply(Event::Status(Status::Connected));

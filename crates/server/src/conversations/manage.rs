@@ -145,3 +145,26 @@ pub async fn delete_room(
     })
     .await
 }
+
+/// `PUT /api/rooms/{id}/retention`: the room's own retention policy
+/// (`None`: the server's; `Some(0)`: forever), by the creator or an admin,
+/// not for DMs. Every member's clients get the room again (`room_added`)
+/// with its `retention_days`.
+pub async fn set_retention(
+    state: &AppState,
+    actor: UserRecord,
+    id: RoomId,
+    days: Option<u32>,
+) -> Result<RoomInfo, ActionError> {
+    act(state, move |tx, fx| {
+        let r = room(tx, id)?;
+        require_manager(tx, &r, &actor)?;
+        crate::store::retention::set_room_policy(tx, id, days)?;
+        for user in rooms::member_ids(tx, id)? {
+            let room = rooms::info_for(tx, id, user)?;
+            fx.push(Effect::ToUser(user, ServerMsg::RoomAdded { room }));
+        }
+        view(tx, &room(tx, id)?, actor.id)
+    })
+    .await
+}

@@ -14,7 +14,7 @@
 
 mod manage;
 
-pub use manage::{delete_room, remove_member, set_archived, update};
+pub use manage::{delete_room, remove_member, set_archived, set_retention, update};
 
 use crate::action::{ActionError, NO_ROOM, require_member, require_open, require_visible};
 use crate::hub::Hub;
@@ -160,6 +160,7 @@ fn view(tx: &Db<'_>, r: &RoomRow, user: UserId) -> Result<RoomInfo, ActionError>
             muted: false,
             encrypted: false,
             archived: rooms::archived(tx, r.id)?,
+            retention_days: crate::store::retention::room_policy(tx, r.id)?,
         }),
     }
 }

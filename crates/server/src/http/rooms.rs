@@ -190,6 +190,6 @@ pub async fn set_retention(
     ApiPath(id): ApiPath<RoomId>,
     ApiJson(req): ApiJson<SetRetention>,
 ) -> Result<Json<Retention>, ApiError> {
-    let view = crate::retention::set(&state, s.user.id, s.user.is_admin, id, req.days).await?;
+    let view = crate::retention::set(&state, s.user, id, req.days).await?;
     Ok(Json(view))
 }

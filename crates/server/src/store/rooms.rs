@@ -73,7 +73,7 @@ const INFO: &str = "SELECT r.id, r.kind,
         m.read_seq,
         (SELECT COUNT(*) FROM mentions x
           WHERE x.user_id = m.user_id AND x.room_id = r.id AND x.seq > m.read_seq),
-        m.notify, m.muted, r.encrypted, r.archived_at IS NOT NULL
+        m.notify, m.muted, r.encrypted, r.archived_at IS NOT NULL, r.retention_days
     FROM members m JOIN rooms r ON r.id = m.room_id";
 
 fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
@@ -90,6 +90,9 @@ fn info_row(r: &Row<'_>) -> Result<RoomInfo, StoreError> {
         muted: r.get(9)?,
         encrypted: r.get(10)?,
         archived: r.get(11)?,
+        retention_days: r
+            .get::<Option<i64>>(12)?
+            .map(|d| d.clamp(0, u32::MAX.into()) as u32),
     })
 }
 

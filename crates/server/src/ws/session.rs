@@ -91,6 +91,7 @@ pub async fn serve(socket: WebSocket, state: AppState, session: Session) {
             rate_per_sec: state.config.rate_per_sec,
             burst: state.config.burst,
             ping_interval_ms: state.config.ping_interval_ms,
+            retention_days: state.config.retention_days,
         },
         rooms,
     };
