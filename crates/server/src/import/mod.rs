@@ -272,7 +272,14 @@ async fn prepare(
     ) else {
         return Ok(None);
     };
-    let mut body = text::convert(&m.text, names).trim().to_owned();
+    // No control characters but line breaks and tabs, as `validate_body`
+    // asks of every message (an escape sequence would reach terminals).
+    let mut body: String = text::convert(&m.text, names)
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .collect::<String>()
+        .trim()
+        .to_owned();
     let mut file = None;
     for f in &m.files {
         let name = sanitize_file_name(f.name.as_deref().or(f.title.as_deref()).unwrap_or(&f.id));

@@ -38,7 +38,7 @@ fn slack_export(path: &Path) {
          "reactions": [{"name": "+1", "users": ["U2", "U3"], "count": 2}, {"name": "partyparrot", "users": ["U1"], "count": 1}],
          "reply_count": 1, "thread_ts": ts(10)},
         {"type": "message", "user": "U2", "text": "thanks!", "ts": ts(20), "thread_ts": ts(10), "parent_user_id": "U1"},
-        {"type": "message", "user": "U3", "text": "see <https://example.com/doc|the doc>", "ts": ts(30)},
+        {"type": "message", "user": "U3", "text": "see <https://example.com/doc|the doc>\u{1b}[31m", "ts": ts(30)},
     ]);
     let general_day2 = json!([
         {"type": "message", "user": "U2", "text": "notes attached", "ts": ts(86_400),
@@ -123,7 +123,7 @@ async fn a_slack_export_is_imported_with_threads_reactions_and_files_and_again_d
         [
             "hello @bob & welcome to #dev-ops",
             "thanks!",
-            "see [the doc](https://example.com/doc)",
+            "see [the doc](https://example.com/doc)[31m",
             "notes attached",
             "[file: lost.png]",
         ]

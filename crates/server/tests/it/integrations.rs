@@ -266,59 +266,49 @@ async fn an_admin_makes_bots_that_post_with_tokens_and_have_no_password() {
     let me = app.get_json("/api/me", &token).await;
     assert_eq!(me["user"]["is_bot"], true, "{me}");
 
-    // No password: no login, none can be set, no admin role.
+    // No password: no login.
     for password in [securechat_server::store::users::BOT_PASSWORD, ""] {
         assert_eq!(app.login("deploybot", password).await.status(), 401);
     }
-    let res = app
-        .post(
+    // Nor can one be set, nor the admin role; a bot cannot make itself
+    // tokens; an admin can, for bots only.
+    let token_req = json!({"name": "x", "scopes": ["read"]});
+    for (path, body, by, status) in [
+        (
             "/api/admin/users/deploybot/password",
             json!({"new_password": "a good long password"}),
-            Some(&root),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let res = app
-        .post(
+            &root,
+            409,
+        ),
+        (
             "/api/admin/users/deploybot/reset-link",
             json!({}),
-            Some(&root),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let res = app
-        .post(
+            &root,
+            409,
+        ),
+        (
             "/api/admin/users/deploybot/role",
             json!({"is_admin": true}),
-            Some(&root),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    // A bot cannot make itself tokens; an admin can, for bots only.
-    let res = app
-        .post(
-            "/api/tokens",
-            json!({"name": "x", "scopes": ["read"]}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = app
-        .post(
+            &root,
+            409,
+        ),
+        ("/api/tokens", token_req.clone(), &token, 403),
+        (
             "/api/admin/bots/deploybot/tokens",
-            json!({"name": "second", "scopes": ["read"]}),
-            Some(&root),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let res = app
-        .post(
+            token_req.clone(),
+            &root,
+            201,
+        ),
+        (
             "/api/admin/bots/alice/tokens",
-            json!({"name": "x", "scopes": ["read"]}),
-            Some(&root),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+            token_req.clone(),
+            &root,
+            404,
+        ),
+    ] {
+        let res = app.post(path, body, Some(by)).await;
+        assert_eq!(res.status().as_u16(), status, "{path}");
+    }
     // Disabling the bot stops its tokens.
     let res = app
         .post("/api/admin/users/deploybot/disable", json!({}), Some(&root))
