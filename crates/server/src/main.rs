@@ -409,7 +409,13 @@ async fn serve(config: Config) -> Result<()> {
         "Certificate fingerprint (SHA-256): {}",
         tls.pin_fingerprint()
     );
-    if tls.ca_pem().is_some() {
+    if let Some(domain) = &prepared.state.config.acme_domain {
+        println!(
+            "Public certificate for {domain} from {} (ACME, renewed by itself); \
+             until it arrives, the built-in CA's",
+            prepared.state.config.acme_directory
+        );
+    } else if tls.ca_pem().is_some() {
         println!(
             "Browsers: trust {}/ca.pem, or the file {}",
             server::url_for(addr),
