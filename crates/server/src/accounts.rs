@@ -113,10 +113,11 @@ pub async fn create_session(
     Ok((token, id))
 }
 
-/// The live session for a bearer token, if any.
 /// An API token's use is recorded, at most this often (ms).
 const TOKEN_USE_GRAIN: i64 = 60_000;
 
+/// The live session (a login or an API token) for a bearer token, if any;
+/// an API token's last use is recorded (at most once a minute).
 pub async fn session_for_token(store: &Store, token: &str) -> Result<Option<Session>, StoreError> {
     let hash = hash_token(token);
     let now = Timestamp::now().0;

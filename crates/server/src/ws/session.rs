@@ -248,8 +248,14 @@ impl Reader<'_> {
         if matches!(msg, ClientMsg::Send { .. } | ClientMsg::Typing { .. })
             && !self.session.allows(Scope::Write)
         {
-            let refused =
-                ErrorMsg::new(ErrorCode::Forbidden, "this API token lacks the write scope");
+            let client_msg_id = match &msg {
+                ClientMsg::Send { client_msg_id, .. } => Some(client_msg_id.clone()),
+                _ => None,
+            };
+            let refused = ErrorMsg {
+                client_msg_id,
+                ..ErrorMsg::new(ErrorCode::Forbidden, "this API token lacks the write scope")
+            };
             self.error(refused).await;
             return None;
         }

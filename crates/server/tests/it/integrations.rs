@@ -124,7 +124,14 @@ async fn api_tokens_are_scoped_revocable_and_stored_hashed() {
         .send_json(json!({"type": "send", "room": room, "client_msg_id": "r1", "body": "no"}))
         .await;
     match watcher.next_non_presence().await {
-        ServerMsg::Error(e) => assert!(e.message.contains("write scope"), "{e:?}"),
+        ServerMsg::Error(e) => {
+            assert!(e.message.contains("write scope"), "{e:?}");
+            assert_eq!(
+                e.client_msg_id.as_deref(),
+                Some("r1"),
+                "it answers the send"
+            );
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 
