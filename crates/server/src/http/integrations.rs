@@ -108,7 +108,7 @@ pub async fn list_webhooks(
     Authed(s): Authed,
     ApiPath(room): ApiPath<RoomId>,
 ) -> Result<Json<WebhooksResponse>, ApiError> {
-    let webhooks = webhooks::list(&state, s.user.id, room).await?;
+    let webhooks = webhooks::list(&state, s.user.id, s.user.is_admin, room).await?;
     Ok(Json(WebhooksResponse { webhooks }))
 }
 

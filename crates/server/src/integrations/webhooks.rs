@@ -147,10 +147,13 @@ pub async fn create(
     })
 }
 
-/// `room`'s webhooks, for a member.
+/// `room`'s webhooks, for a member. An outgoing one's URL may hold its
+/// receiver's own secret: only its owner and admins see more of it than
+/// its origin.
 pub async fn list(
     state: &AppState,
     user: UserId,
+    is_admin: bool,
     room: RoomId,
 ) -> Result<Vec<WebhookInfo>, ActionError> {
     let rows = state
@@ -162,7 +165,24 @@ pub async fn list(
             Ok::<_, StoreError>(Ok(webhooks::in_room(c, room)?))
         })
         .await??;
-    Ok(rows.iter().map(info).collect())
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut shown = info(row);
+            if !(is_admin || row.owner == user) {
+                shown.url = shown.url.as_deref().map(origin_only);
+            }
+            shown
+        })
+        .collect())
+}
+
+/// `https://host:port/…` for a URL (its path and query left out).
+fn origin_only(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}/…", u.origin().ascii_serialization()),
+        Err(_) => "…".into(),
+    }
 }
 
 /// Deletes webhook `id` of `room`: its owner, the room's creator or an

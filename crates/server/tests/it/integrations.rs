@@ -612,6 +612,29 @@ async fn an_outgoing_webhook_is_signed_retried_answered_and_filtered() {
     let hook: Value = res.json().await.unwrap();
     let secret = hook["secret"].as_str().unwrap().to_owned();
     assert_eq!(hook["triggers"], json!(["!ping"]));
+    // Other members see where it goes, not its path (it may hold the
+    // receiver's own secret); its owner sees all of it.
+    let list = |token: String| {
+        let app = &app;
+        async move {
+            app.get_json(&format!("/api/rooms/{}/webhooks", room.0), &token)
+                .await["webhooks"][0]["url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(list(bob.clone()).await, url);
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let carl = app.register_ok("carl").await;
+    assert_eq!(list(carl).await, format!("http://127.0.0.1:{port}/…"));
 
     let (mut watcher, _) = app.connect(&alice).await;
     // Not a trigger: not sent. Bob's own trigger: not sent either.
