@@ -146,10 +146,14 @@ export class AdminPage {
   }
 
   async setMode(mode) {
+    // ("Saved." must be this change's, not the one before.)
+    this.modeNote.textContent = 'Saving…';
     await this.run(async () => {
       await api('PATCH', '/api/admin/settings', { registration: mode });
       this.modeNote.textContent = 'Saved.';
     });
+    // Refused (the error says why): nothing was saved.
+    if (this.modeNote.textContent === 'Saving…') this.modeNote.textContent = '';
   }
 
   async setDisabled(u, disabled) {

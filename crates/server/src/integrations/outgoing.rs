@@ -285,15 +285,18 @@ async fn deliver(state: &AppState, client: &reqwest::Client, job: Job) {
         event,
         trigger,
     } = job;
-    // Only what the owner may read, while they may.
-    let (owner, room) = (hook.owner, hook.room);
+    // Only what the owner may read, while they may, and while the webhook
+    // exists.
+    let (owner, room, hook_id) = (hook.owner, hook.room, hook.id);
     let allowed = state
         .store
         .read(
             move |c| -> Result<Option<String>, crate::store::StoreError> {
+                // (Deleted since it was queued: not sent.)
+                let exists = webhooks::get(c, room, hook_id)?.is_some();
                 let member = rooms::access(c, room, owner)? == Access::Member;
                 let enabled = users::by_id(c, owner)?.is_some_and(|u| !u.disabled);
-                Ok((member && enabled)
+                Ok((exists && member && enabled)
                     .then_some(rooms::by_id(c, room)?.map(|r| r.name))
                     .flatten())
             },
@@ -305,7 +308,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, job: Job) {
             metrics::inc(&state.metrics.webhook_failures_total);
             tracing::info!(
                 webhook = hook.id,
-                "outgoing webhook's owner cannot read the room: not sent"
+                "outgoing webhook deleted, or its owner cannot read the room: not sent"
             );
             return;
         }
