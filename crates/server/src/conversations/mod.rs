@@ -375,12 +375,13 @@ pub async fn history(
             let page = events::before(c, id, before, limit)?;
             // Expired events (see `retention`) are the oldest: history
             // starts after them.
+            let (total, older) = (page.len(), page.first().is_some_and(|e| e.seq > 1));
             let kept: Vec<ServerMsg> = page
-                .iter()
-                .filter(|e| !matches!(&e.msg, ServerMsg::Message(m) if m.expired))
-                .map(|e| e.msg.clone())
+                .into_iter()
+                .map(|e| e.msg)
+                .filter(|msg| !matches!(msg, ServerMsg::Message(m) if m.expired))
                 .collect();
-            let more = kept.len() == page.len() && page.first().is_some_and(|e| e.seq > 1);
+            let more = kept.len() == total && older;
             Ok(HistoryResponse { events: kept, more })
         })
         .await

@@ -412,7 +412,9 @@ async fn attempt_once(
         .await;
     let mut resp = match sent {
         Ok(r) => r,
-        Err(e) => return Outcome::Retry(without_url(e).to_string()),
+        // (Without its URL: it may hold the receiver's secret, which logs
+        // must not show.)
+        Err(e) => return Outcome::Retry(e.without_url().to_string()),
     };
     let status = resp.status();
     if status.is_success() {
@@ -440,10 +442,4 @@ async fn reply(resp: &mut reqwest::Response) -> Option<String> {
     }
     let reply: OutgoingReply = serde_json::from_slice(&bytes).ok()?;
     (!reply.text.trim().is_empty()).then_some(reply.text)
-}
-
-/// An error without its URL (a webhook URL may hold a secret of the
-/// receiver's, which logs must not show).
-fn without_url(e: reqwest::Error) -> reqwest::Error {
-    e.without_url()
 }
