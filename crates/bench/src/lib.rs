@@ -10,6 +10,8 @@
 //!   time); [`lean`]: a minimal WebSocket client that parses frames in
 //!   place, so that reading does not saturate the generator first;
 //! - [`scenarios`]: `fanout`, `durable`, `idle`, `connect`, `storm`;
+//! - [`proof`]: what each receiver got, checked message by message (lost,
+//!   duplicated, out of order, corrupted);
 //! - [`stats`]: HDR latency histograms; [`procfs`]: memory and CPU
 //!   readings; [`clock`]: the run's one clock, and the senders' pacing
 //!   thread (on time to about 0.1 ms, where tokio's timer is 1–2 ms late).
@@ -17,6 +19,7 @@
 pub mod clock;
 pub mod lean;
 pub mod procfs;
+pub mod proof;
 pub mod scenarios;
 pub mod stats;
 pub mod target;

@@ -106,11 +106,17 @@ async fn main() -> Result<()> {
         Scenario::Fanout(o) => {
             let r = fanout::run(&target, o).await?;
             emit(cli.json, &r)?;
+            if r.wrong() > 0 {
+                bail!("messages were duplicated, out of order or corrupted");
+            }
             check_load(r.generator_load, cli.max_load)?;
         }
         Scenario::Max(o) => {
             let r = fanout::max(&target, o, cli.max_load).await?;
             emit(cli.json, &r)?;
+            if r.steps.iter().any(|s| s.wrong() > 0) {
+                bail!("messages were duplicated, out of order or corrupted");
+            }
         }
         Scenario::Durable(o) => {
             let r = durable::run(&target, o).await?;

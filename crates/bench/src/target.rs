@@ -208,7 +208,7 @@ impl Target {
     pub fn is_ack(&self, frame: &[u8], sender: usize) -> bool {
         match self.proto {
             Proto::Securechat => crate::ws::is_ack(frame),
-            _ => crate::ws::delivery(frame).is_some_and(|(s, _, _)| s == sender),
+            _ => crate::ws::delivery(frame).is_some_and(|d| d.sender == sender),
         }
     }
 }

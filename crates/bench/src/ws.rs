@@ -180,18 +180,32 @@ async fn tls_to(
         .context("TLS handshake")
 }
 
-/// The body of a load message: who sent it, its number, and when it was
-/// meant to be sent (nanoseconds since the run's clock started).
-pub fn body(sender: usize, n: u64, intended_ns: u64) -> String {
-    format!("{sender}:{n}:{intended_ns}")
+/// The body of a load message: who sent it, its number, when it was meant
+/// to be sent (nanoseconds since the run's clock started), a hash of the
+/// rest ([`crate::proof::fnv1a`], 16 hex digits), then the padding if any
+/// (`:xxx…`): `SENDER:N:T:HASH[PAD]`.
+pub fn body(sender: usize, n: u64, intended_ns: u64, pad: &str) -> String {
+    let head = format!("{sender}:{n}:{intended_ns}");
+    let hash = crate::proof::fnv1a(&[head.as_bytes(), pad.as_bytes()]);
+    format!("{head}:{hash:016x}{pad}")
 }
 
-/// A delivered load message in a server frame: (sender, n, intended_ns).
-/// A SecureChat `message` frame carries it in its `body`; a broadcast peer
-/// sends the body alone; Socket.IO as the argument of an `m` event; IRC as
-/// the text of a `PRIVMSG`. Frames of other kinds give `None`. It works on
-/// the frame's bytes: the receivers never need them as a checked `str`.
-pub fn delivery(frame: &[u8]) -> Option<(usize, u64, u64)> {
+/// A load message found in a server frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub sender: usize,
+    pub n: u64,
+    pub intended_ns: u64,
+    /// The hash matches the content.
+    pub intact: bool,
+}
+
+/// A delivered load message in a server frame. A SecureChat `message`
+/// frame carries it in its `body`; a broadcast peer sends the body alone;
+/// Socket.IO as the argument of an `m` event; IRC as the text of a
+/// `PRIVMSG`. Frames of other kinds give `None`. It works on the frame's
+/// bytes: the receivers never need them as a checked `str`.
+pub fn delivery(frame: &[u8]) -> Option<Delivery> {
     // The generator reads up to a million frames a second on one core: the
     // searches use a prebuilt finder and memchr rather than `str::find`.
     static BODY: LazyLock<memmem::Finder<'static>> =
@@ -212,11 +226,35 @@ pub fn delivery(frame: &[u8]) -> Option<(usize, u64, u64)> {
     } else {
         return None;
     };
-    let mut parts = body.split(|&b| b == b':');
+    let mut parts = body.splitn(4, |&b| b == b':');
     let sender = number(parts.next()?)?;
     let n = number(parts.next()?)?;
     let t = number(parts.next()?)?;
-    Some((usize::try_from(sender).ok()?, n, t))
+    let rest = parts.next().unwrap_or_default();
+    let head = &body[..body.len() - rest.len() - usize::from(!rest.is_empty())];
+    let intact = rest.len() >= 16
+        && std::str::from_utf8(&rest[..16])
+            .ok()
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            == Some(crate::proof::fnv1a(&[head, &rest[16..]]));
+    Some(Delivery {
+        sender: usize::try_from(sender).ok()?,
+        n,
+        intended_ns: t,
+        intact,
+    })
+}
+
+/// The room seq of a SecureChat `message` frame.
+pub fn seq_of(frame: &[u8]) -> Option<u64> {
+    static SEQ: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(r#""seq":"#));
+    let rest = &frame[SEQ.find(frame)? + 6..];
+    let end = rest
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    number(&rest[..end])
 }
 
 /// The bytes up to the next `"`.
@@ -253,13 +291,14 @@ mod tests {
 
     #[test]
     fn finds_deliveries_in_real_server_frames() {
-        let d = |frame: &str| delivery(frame.as_bytes());
+        let d = |frame: &str| delivery(frame.as_bytes()).map(|d| (d.sender, d.n, d.intended_ns));
+        let ok = |frame: &str| delivery(frame.as_bytes()).is_some_and(|d| d.intact);
         let event = MessageEvent {
             room: RoomId(3),
             seq: 9,
             id: MessageId(12),
             from: "bench".into(),
-            body: body(4, 17, 123_456_789),
+            body: body(4, 17, 123_456_789, ""),
             ts: Timestamp(0),
             edited: false,
             deleted: false,
@@ -267,21 +306,24 @@ mod tests {
             ..Default::default()
         };
         let frame = ServerMsg::Message(event).to_json();
-        assert_eq!(
-            delivery(frame.as_bytes()),
-            Some((4, 17, 123_456_789)),
-            "{frame}"
-        );
+        assert_eq!(d(&frame), Some((4, 17, 123_456_789)), "{frame}");
+        assert!(ok(&frame));
+        assert_eq!(seq_of(frame.as_bytes()), Some(9));
         assert_eq!(d(r#"{"type":"presence","user":"x","online":true}"#), None);
-        assert_eq!(d("4:17:99"), Some((4, 17, 99)));
-        assert_eq!(d(r#"42["m","4:17:99"]"#), Some((4, 17, 99)));
+        let plain = body(4, 17, 99, "");
+        let padded = body(4, 17, 99, ":xxxx");
+        assert_eq!(d(&plain), Some((4, 17, 99)));
+        assert!(ok(&plain) && ok(&padded), "{plain} {padded}");
+        assert_eq!(d(&format!(r#"42["m","{plain}"]"#)), Some((4, 17, 99)));
         assert_eq!(d("2"), None, "an engine.io ping");
-        assert_eq!(
-            d(":b1n2!b1n2@127.0.0.1 PRIVMSG #bench :4:17:99\r\n"),
-            Some((4, 17, 99))
-        );
+        let irc = format!(":b1n2!b1n2@127.0.0.1 PRIVMSG #bench :{padded}\r\n");
+        assert_eq!(d(&irc), Some((4, 17, 99)));
+        assert!(ok(&irc));
         assert_eq!(d(":b1n2!b1n2@127.0.0.1 JOIN :#bench"), None);
-        assert_eq!(d("4:17:99:xxxx"), Some((4, 17, 99)), "a padded body");
+        // Changed content, a changed number, a missing hash: found, not intact.
+        assert!(!ok(&padded.replace(":xxxx", ":xxxy")));
+        assert!(!ok(&plain.replacen(":17:", ":18:", 1)));
+        assert!(!ok("4:17:99"));
         assert_eq!(d("4::99"), None);
         assert_eq!(d("4:1x:99"), None);
         assert_eq!(d("4:99999999999999999999:1"), None, "overflow");

@@ -2,8 +2,8 @@
 //! realistic-looking history for benchmarks (search, big databases): rooms,
 //! users, and messages of 4–24 words drawn from a Zipf-like vocabulary,
 //! with rare words sprinkled in, spread over a year. Written straight into
-//! the database in large transactions (the FTS index follows through its
-//! triggers), so a million messages take minutes, not hours.
+//! the database in large transactions, then indexed for search in chunks
+//! (`store::search_index`), so a million messages take minutes, not hours.
 
 use crate::store::{Db, Store, StoreError, params, users};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -199,6 +199,7 @@ pub async fn seed(store: &Store, opts: SeedOpts) -> Result<(usize, usize, usize)
             .await?;
         made += n;
     }
+    store.catch_up_search().await?;
     Ok((ids.len(), rooms.len(), made))
 }
 

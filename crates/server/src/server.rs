@@ -14,7 +14,7 @@ use crate::hub::{Close, Hub};
 use crate::metrics::Metrics;
 use crate::ratelimit::{Budgets, RateLimiter};
 use crate::state::{AppState, Inner};
-use crate::store::{StoreError, files, sessions};
+use crate::store::{Store, StoreError, files, sessions};
 use crate::tls::{Tls, TlsError};
 use crate::tracker::Tracker;
 use axum::extract::ConnectInfo;
@@ -37,6 +37,8 @@ use tower::ServiceExt;
 const MAX_HTTP_BUFFER: usize = crate::http::MAX_HEAD + 32 * 1024;
 /// After shutdown starts, connections get this long to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often stored messages are indexed for search.
+const SEARCH_INDEX_EVERY: Duration = Duration::from_millis(250);
 /// How often certificate renewal and session expiry are checked.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -172,6 +174,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     let webhooks = tokio::spawn(crate::integrations::outgoing::run(state.clone()));
     let retention = tokio::spawn(crate::retention::run(state.clone()));
+    let indexer = tokio::spawn(index_search(state.store.clone()));
     let acme = tokio::spawn(crate::tls::acme::run(
         state.config.clone(),
         state.tls.clone(),
@@ -295,6 +298,7 @@ pub async fn serve(listener: TcpListener, prepared: Prepared, shutdown: impl Fut
     webhooks.abort();
     acme.abort();
     retention.abort();
+    indexer.abort();
     if let Some(broker) = broker {
         broker.abort();
     }
@@ -362,6 +366,19 @@ const UNATTACHED_FILES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// Hourly: renew the certificate when due, forget uploads no message
 /// carried, delete unused file bytes, drop expired sessions.
+/// Indexes stored messages for search about once a second, off the
+/// messages' own commits (see `store::search_index`).
+async fn index_search(store: Store) {
+    let mut every = tokio::time::interval(SEARCH_INDEX_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = store.catch_up_search().await {
+            tracing::warn!(error = %e, "search indexing failed");
+        }
+    }
+}
+
 async fn maintenance(state: AppState) {
     let mut every = tokio::time::interval(MAINTENANCE_EVERY);
     loop {

@@ -85,7 +85,7 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
             loop {
                 while in_flight.len() < window && now_ns() < measure_to {
                     let t = now_ns();
-                    let frame = target.send_frame(room, i, n, &body(i, n, t));
+                    let frame = target.send_frame(room, i, n, &body(i, n, t, ""));
                     sink.send(Message::text(frame)).await?;
                     in_flight.push_back(t);
                     n += 1;

@@ -7,9 +7,10 @@ use super::open_load;
 use crate::clock::{at, now_ns, pace};
 use crate::lean::{Lean, Op};
 use crate::procfs::CpuMeter;
+use crate::proof::{Counts, Tally};
 use crate::stats::{Latency, histogram};
 use crate::target::Target;
-use crate::ws::{body, connect_stalled, delivery, is_rate_limited};
+use crate::ws::{body, connect_stalled, delivery, is_rate_limited, seq_of};
 use anyhow::Result;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
@@ -60,7 +61,13 @@ pub struct Report {
     pub rate_limited: u64,
     pub deliveries: u64,
     pub expected_deliveries: u64,
+    /// Deliveries of messages sent in the window that never came, and
+    /// what came wrongly (each receiver checks every message: see
+    /// [`crate::proof`]).
     pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub corrupted: u64,
     pub deliveries_per_sec: f64,
     pub latency: Latency,
     pub generator_load: f64,
@@ -77,7 +84,7 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "fanout N={} S={} R={}/s: {:.0} deliveries/s, {}; sent {}, acked {}, rate-limited {}, lost {}; generator core {:.0}%",
+            "fanout N={} S={} R={}/s: {:.0} deliveries/s, {}; sent {}, acked {}, rate-limited {}, lost {}, duplicated {}, out of order {}, corrupted {}; generator core {:.0}%",
             self.receivers,
             self.senders,
             self.offered_rate,
@@ -87,6 +94,9 @@ impl std::fmt::Display for Report {
             self.acked,
             self.rate_limited,
             self.lost,
+            self.duplicated,
+            self.out_of_order,
+            self.corrupted,
             self.generator_load * 100.0
         )?;
         if let Some(load) = self.server_load {
@@ -100,6 +110,13 @@ impl std::fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Report {
+    /// Deliveries that came wrongly: duplicated, out of order, corrupted.
+    pub fn wrong(&self) -> u64 {
+        self.duplicated + self.out_of_order + self.corrupted
     }
 }
 
@@ -141,6 +158,7 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
     // so the lock is never contended, and one hot histogram stays in cache
     // where a thousand (one per receiver) cost it a cache miss per frame.
     let latencies = Arc::new(Mutex::new(histogram()));
+    let with_seq = target.proto == crate::target::Proto::Securechat;
     let mut rx_tasks = Vec::new();
     for Lean {
         mut reader,
@@ -150,6 +168,7 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
         let mut stop = stop.clone();
         let latencies = latencies.clone();
         rx_tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
             // One stop future for the whole run, not one per frame.
             let mut stopped = std::pin::pin!(async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -175,11 +194,20 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
                         match reader.buffered() {
                             Ok(Some(frame)) => match frame.op {
                                 Op::Text => {
-                                    if let Some((_, _, sent_ns)) = delivery(frame.payload)
-                                        && (measure_from..measure_to).contains(&sent_ns)
-                                    {
-                                        let _ =
-                                            h.record((now.saturating_sub(sent_ns) / 1000).max(1));
+                                    if let Some(d) = delivery(frame.payload) {
+                                        let seq = if with_seq {
+                                            seq_of(frame.payload)
+                                        } else {
+                                            None
+                                        };
+                                        tally.record(d.sender, d.n, d.intact, seq);
+                                        let sent_ns = d.intended_ns;
+                                        if d.intact && (measure_from..measure_to).contains(&sent_ns)
+                                        {
+                                            let _ = h.record(
+                                                (now.saturating_sub(sent_ns) / 1000).max(1),
+                                            );
+                                        }
                                     }
                                 }
                                 Op::Ping => ping = Some(frame.payload.to_vec()),
@@ -200,6 +228,7 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
                     break;
                 }
             }
+            tally
         }));
     }
 
@@ -258,18 +287,21 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
         let mut ticks = ticks.next().expect("one tick stream per sender");
         tx_tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
+            // The numbers this sender sent in the measured window.
+            let mut window: Option<std::ops::Range<u64>> = None;
             while let Some(next) = ticks.recv().await {
-                let body = body(i, n, next) + &pad;
+                let body = body(i, n, next, &pad);
                 let frame = target.send_frame(room, i, n, &body);
                 if sink.text(&frame).await.is_err() {
                     break;
                 }
                 if (measure_from..measure_to).contains(&next) {
                     counters.sent.fetch_add(1, Relaxed);
+                    window = Some(window.map_or(n, |w| w.start)..n + 1);
                 }
                 n += 1;
             }
-            (sink, reader)
+            (sink, reader, window)
         }));
     }
 
@@ -280,14 +312,20 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
     let generator_load = cpu.load();
     let server_load = server_cpu.map(|m| m.load());
     let mut keep = Vec::new();
+    let mut windows = Vec::new();
     for t in tx_tasks {
-        keep.push(t.await?);
+        let (sink, reader, window) = t.await?;
+        keep.push((sink, reader));
+        windows.push(window.unwrap_or(0..0));
     }
     // Let the last messages arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop_tx.send(true);
+    let mut counts = Counts::default();
     for t in rx_tasks {
-        t.await?;
+        let tally = t.await?;
+        counts.add(&tally.counts);
+        counts.lost += tally.missing(&windows);
     }
     let h = std::mem::replace(&mut *lock(&latencies), histogram());
     for (_, reader) in keep {
@@ -311,7 +349,10 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
         rate_limited: counters.rate_limited.load(Relaxed),
         deliveries,
         expected_deliveries: expected,
-        lost: expected.saturating_sub(deliveries),
+        lost: counts.lost,
+        duplicated: counts.duplicated,
+        out_of_order: counts.out_of_order,
+        corrupted: counts.corrupted,
         deliveries_per_sec: deliveries as f64 / o.secs,
         latency: Latency::of(&h),
         generator_load,
@@ -433,7 +474,10 @@ async fn ladder(
 /// Records one step of the ladder, raising `best` if it kept up with the
 /// generator under its limit: what ended the ladder, if this step did.
 fn judge(step: Report, max_load: f64, steps: &mut Vec<Report>, best: &mut f64) -> Option<Limit> {
-    let ok = step.latency.p99_ms <= P99_LIMIT_MS && step.lost == 0 && step.rate_limited == 0;
+    let ok = step.latency.p99_ms <= P99_LIMIT_MS
+        && step.lost == 0
+        && step.rate_limited == 0
+        && step.wrong() == 0;
     let saturated = step.generator_load > max_load;
     if ok && !saturated {
         *best = best.max(step.deliveries_per_sec);
@@ -479,6 +523,9 @@ mod tests {
                 deliveries: rate as u64 * 10,
                 expected_deliveries: rate as u64 * 10,
                 lost: 0,
+                duplicated: 0,
+                out_of_order: 0,
+                corrupted: 0,
                 deliveries_per_sec: rate * 10.0,
                 latency: Latency {
                     p50_ms: p99_ms / 2.0,

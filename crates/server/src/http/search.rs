@@ -63,6 +63,8 @@ pub async fn search(
             "offset may be at most {MAX_OFFSET}; narrow the search"
         )));
     }
+    // Everything stored before the search is in the index.
+    state.store.catch_up_search().await?;
     let (hits, more) = state
         .store
         .read(move |c| find(c, user, &query, order, limit, offset))

@@ -20,7 +20,8 @@
 //!   [`rooms`], [`events`] (rows read by [`event_rows`]), [`collab`] (reactions,
 //!   pins, threads, mentions, notification settings), [`e2e`] (devices,
 //!   keys, to-device messages, room key shares), [`files`], [`search`]
-//!   (FTS5; `search_pg` on PostgreSQL): the queries, plain functions over a
+//!   (FTS5, kept a little behind the events by [`search_index`];
+//!   `search_pg` on PostgreSQL): the queries, plain functions over a
 //!   `&Db`, so they compose inside one transaction.
 
 mod backend;
@@ -37,6 +38,7 @@ pub mod rooms;
 pub mod schema;
 pub mod schema_pg;
 pub mod search;
+pub mod search_index;
 mod search_pg;
 pub mod sessions;
 pub mod settings;
@@ -316,6 +318,16 @@ impl Store {
         tokio::task::spawn_blocking(move || pool.with(f))
             .await
             .map_err(|_| E::from(StoreError::Closed))?
+    }
+
+    /// Brings the search index up to every message stored before this
+    /// call (see [`search_index`]): a read when nothing waits.
+    pub async fn catch_up_search(&self) -> Result<(), StoreError> {
+        if !self.read(search_index::behind).await? {
+            return Ok(());
+        }
+        while self.write(search_index::catch_up).await? {}
+        Ok(())
     }
 
     /// Transactions committed so far (each holds one batch of writes).

@@ -226,7 +226,7 @@ pub fn member_ids(conn: &Db<'_>, room: RoomId) -> Result<Vec<UserId>, StoreError
 /// what hangs off them, file rows; the blob sweep then deletes the bytes).
 pub fn delete(conn: &Db<'_>, room: RoomId) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rooms WHERE id = ?1", params![room.0])?;
-    Ok(())
+    super::search_index::forget_deleted(conn)
 }
 
 /// Member usernames of a room, sorted.

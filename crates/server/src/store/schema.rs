@@ -291,6 +291,33 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE rooms ADD COLUMN retention_days INTEGER;
     ALTER TABLE rooms ADD COLUMN expired_seq INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 13: the search index follows the events table instead of being
+    // written by each message's commit (see `search_index`): no insert
+    // trigger; `search_progress.upto` is the newest event id indexed, and
+    // the update and delete triggers act only on messages up to it.
+    r#"
+    DROP TRIGGER events_fts_insert;
+    CREATE TABLE search_progress (upto INTEGER NOT NULL);
+    INSERT INTO search_progress (upto) SELECT COALESCE(max(id), 0) FROM events;
+    DROP TRIGGER events_fts_update;
+    CREATE TRIGGER events_fts_update AFTER UPDATE OF body, deleted ON events
+    WHEN old.kind = 'message' AND old.id <= (SELECT upto FROM search_progress)
+    BEGIN
+        INSERT INTO events_fts (events_fts, rowid, body)
+        SELECT 'delete', old.id, old.body
+        WHERE old.deleted = 0 AND old.body IS NOT NULL AND old.body != '';
+        INSERT INTO events_fts (rowid, body)
+        SELECT new.id, new.body
+        WHERE new.deleted = 0 AND new.body IS NOT NULL AND new.body != '';
+    END;
+    DROP TRIGGER events_fts_delete;
+    CREATE TRIGGER events_fts_delete AFTER DELETE ON events
+    WHEN old.kind = 'message' AND old.deleted = 0 AND old.body IS NOT NULL AND old.body != ''
+        AND old.id <= (SELECT upto FROM search_progress)
+    BEGIN
+        INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    END;
+    "#,
 ];
 
 /// Brings the schema up to date.

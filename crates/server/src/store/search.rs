@@ -265,6 +265,7 @@ mod tests {
             insert_message(&conn, &m).unwrap().unwrap();
             stamps.push(ts);
         }
+        crate::store::search_index::catch_up(&conn).unwrap();
         for (after, before) in [
             (start + 2 * day, start + 10 * day),
             (start + 5 * day, start + 12 * day),
@@ -329,6 +330,7 @@ mod tests {
             }
         }
         post(quiet, "something else");
+        crate::store::search_index::catch_up(&conn).unwrap();
         let q = crate::search::parse("deploy in:#quiet").unwrap();
         assert!(
             quiet_room(&conn, q.fts.as_deref().unwrap(), "quiet")
