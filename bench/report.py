@@ -39,13 +39,13 @@ def cmd(*args):
         return "?"
 
 
-r = {n: load(n) for n in ["fanout10", "max100", "max1000", "durable", "durable1", "slow", "connect", "storm",
-                          "idle"]}
+r = {n: load(n) for n in ["fanout10", "fanout3", "max100", "max1000", "durable", "durable1", "slow", "connect",
+                          "logins", "storm", "idle"]}
 # (file prefix, name, the issue's target: SecureChat's max fan-out at least this many times the peer's)
 PEERS = [("ws", "Node `ws`", 3), ("sio", "Socket.IO", 10), ("py", "Python `websockets`", 20),
          ("irc", "InspIRCd", 1)]
 for prefix, _, _ in PEERS:
-    for n in ["fanout10", "max100", "max1000"]:
+    for n in ["fanout10", "fanout3", "max100", "max1000"]:
         try:
             r[f"{prefix}_{n}"] = load(f"{prefix}_{n}")
         except OSError:
@@ -86,6 +86,38 @@ def lat(x):
     l = x["latency"]
     return f"{l['p50_ms']:.2f} / {l['p99_ms']:.2f} / {l['p999_ms']:.2f} / {l['max_ms']:.2f}"
 
+
+def faults(x):
+    return (f"{x['lost']} / {x.get('duplicated', '?')} / {x.get('out_of_order', '?')} / "
+            f"{x.get('corrupted', '?')}")
+
+
+def cpu_per_msg(x):
+    """Server CPU per message sent (µs), or None."""
+    load_ = x.get("server_load")
+    return None if load_ is None or not x.get("sent") else load_ * 1e6 / x["offered_rate"]
+
+
+lines += ["## Small rooms", "",
+          "A DM-sized room (N = 3 receivers, 2 senders) and a team-sized one (N = 10, 4 senders) at 1,000 "
+          "messages/s, on every server: the server's CPU per message (its core's busy share over the window "
+          "divided by the rate), and the latency. SecureChat's message is durable (committed, fsync) before "
+          "its ack and its fan-out. Every receiver checks every message (a hash of its content, its order): "
+          "lost / duplicated / out of order / corrupted.", "",
+          "| server | N | server core | CPU per message | × InspIRCd | p50 / p99 / p99.9 / max (ms) | lost / dup / order / corrupt |",
+          "|---|---|---|---|---|---|---|"]
+for n in ("3", "10"):
+    base = r.get(f"irc_fanout{n}", {})
+    base_cpu = None if base.get("refused") else cpu_per_msg(base)
+    for prefix, name, _ in [("", "SecureChat", 0)] + PEERS:
+        x = r.get(f"{prefix}_fanout{n}" if prefix else f"fanout{n}", {"refused": True})
+        if x.get("refused"):
+            continue
+        c = cpu_per_msg(x)
+        ratio = f"{c / base_cpu:.2f}×" if c and base_cpu else "—"
+        lines.append(f"| {name} | {x['receivers']} | {server_core(x)} | {c:.0f} µs | {ratio} | {lat(x)} | {faults(x)} |"
+                     if c else f"| {name} | {x['receivers']} | — | — | — | {lat(x)} | {faults(x)} |")
+lines += [""]
 
 lines += ["## Fan-out", "",
           "`fanout` at N = 10, then `max` at N = 100 and N = 1000: the rate grows by half each step until p99 "
@@ -309,9 +341,32 @@ if not sl.get("refused"):
               "is cut.", ""]
 c = r["connect"]
 if not c.get("refused"):
+    us = lambda p: f"{p['server_us_per_connect']:.0f} µs" if p.get("server_us_per_connect") else "—"
     lines += ["## Connects", "",
-              f"{c['concurrency']} at a time: **{c['connects_per_sec']:.0f} connects/s** (TCP + TLS handshake + "
-              f"WebSocket upgrade + session check + welcome); p50 / p99 / p99.9 / max {lat(c)} ms; failed {c['failed']}.", ""]
+              f"{c['concurrency']} at a time, each a TCP connect, TLS 1.3 handshake, WebSocket upgrade, session check "
+              "and `welcome`: first with full handshakes (the client keeps no TLS session), then resuming the TLS "
+              "session each time, as a reconnecting client does. The handshake counts are what TLS reported for "
+              "each connection.", "",
+              "| handshakes | connects/s | p50 / p99 / p99.9 / max (ms) | full / resumed | server CPU per connect | failed |",
+              "|---|---|---|---|---|---|"]
+    for name in ("full", "resumed"):
+        p = c[name]
+        lines.append(f"| {name} | **{p['connects_per_sec']:.0f}** | {lat(p)} | {p['full_handshakes']} / "
+                     f"{p['resumed_handshakes']} | {us(p)} | {p['failed']} |")
+    lines += [""]
+g = r["logins"]
+if not g.get("refused"):
+    w0, w1 = g["live_without"], g["live_with"]
+    lines += ["## Login storm", "",
+              f"{g['clients']} loops, an account each, log in over HTTPS as fast as they are answered (each login an "
+              f"argon2id check, on the server's password thread), while a room of N = {w0['receivers']} gets "
+              f"{w0['offered_rate']:.0f} messages/s: **{g['logins_per_sec']:.1f} logins/s**, login p50 / p99 / p99.9 / max "
+              f"{lat({'latency': g['login_latency']})} ms; {g['throttled']} attempts were told to slow down (they all "
+              f"come from one address, and the login throttle counts an attempt before its password is checked), "
+              f"{g['failed']} failed.", "",
+              "| live traffic | p50 / p99 / p99.9 / max (ms) | lost / dup / order / corrupt | server core |", "|---|---|---|---|",
+              f"| without the storm | {lat(w0)} | {faults(w0)} | {server_core(w0)} |",
+              f"| with the storm | {lat(w1)} | {faults(w1)} | {server_core(w1)} |", ""]
 s = r["storm"]
 if not s.get("refused"):
     lines += ["## Reconnect storm", "",
@@ -325,6 +380,29 @@ if not i.get("refused"):
               f"{i['server_rss_after_kib']} KiB, **{i['server_kib_per_connection']:.1f} KiB per connection** "
               f"(target ≤ 16 KiB); kernel {i['kernel_kib_per_connection']:.1f} KiB per connection (both ends of the "
               "loopback socket).", ""]
+sweep = []
+for k in (1000, 5000, 10000):
+    try:
+        x = load(f"idle_fresh{k}")
+    except OSError:
+        continue
+    if not x.get("refused"):
+        sweep.append(x)
+if sweep:
+    lines += ["**From a fresh process**, K connections each time (a new server for each K), so that the figure per "
+              "connection is a slope, not one point:", "",
+              "| K | server RSS before → after (KiB) | KiB per connection | kernel KiB per connection |", "|---|---|---|---|"]
+    for x in sweep:
+        lines.append(f"| {x['connections']} | {x['server_rss_before_kib']} → {x['server_rss_after_kib']} | "
+                     f"{x['server_kib_per_connection']:.1f} | {x['kernel_kib_per_connection']:.1f} |")
+    lines.append("")
+    if len(sweep) >= 2:
+        ks = [x["connections"] for x in sweep]
+        ys = [x["server_rss_after_kib"] for x in sweep]
+        mk, my = sum(ks) / len(ks), sum(ys) / len(ys)
+        slope = sum((k - mk) * (y - my) for k, y in zip(ks, ys)) / sum((k - mk) ** 2 for k in ks)
+        lines += [f"Least-squares slope of RSS over K: **{slope:.1f} KiB per idle connection** "
+                  f"(intercept {my - slope * mk:,.0f} KiB).", ""]
 lines += ["Raw figures: `bench/results/*.json`; the exact commands are in `bench/run`.", ""]
 with open(md_path, "w") as f:
     f.write("\n".join(lines))

@@ -9,7 +9,9 @@
 //!   and the load message format (each body carries its intended send
 //!   time); [`lean`]: a minimal WebSocket client that parses frames in
 //!   place, so that reading does not saturate the generator first;
-//! - [`scenarios`]: `fanout`, `durable`, `idle`, `connect`, `storm`;
+//! - [`scenarios`]: `fanout` (and `max`), `durable`, `idle`, `connect` (full
+//!   and resumed handshakes), `storm`, `slow`, `logins` (a login storm
+//!   against live traffic), `search`;
 //! - [`proof`]: what each receiver got, checked message by message (lost,
 //!   duplicated, out of order, corrupted);
 //! - [`stats`]: HDR latency histograms; [`procfs`]: memory and CPU

@@ -6,7 +6,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use securechat_bench::scenarios::{connect, durable, fanout, idle, search, slow, storm};
+use securechat_bench::scenarios::{connect, durable, fanout, idle, logins, search, slow, storm};
 use securechat_bench::target::{Proto, Target};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -51,7 +51,7 @@ enum Scenario {
     Durable(durable::Opts),
     /// Server memory per idle authenticated connection.
     Idle(idle::Opts),
-    /// TLS + upgrade + auth handshakes per second.
+    /// TLS + upgrade + auth handshakes per second: full, then resumed.
     Connect(connect::Opts),
     /// K clients cut at once reconnect and sync; nothing lost or doubled.
     Storm(storm::Opts),
@@ -59,6 +59,9 @@ enum Scenario {
     /// at least 1), in alternating rounds: the others' p99 and the
     /// server's peak memory.
     Slow(slow::Opts),
+    /// Logins (argon2id) from C loops at once against live traffic: logins
+    /// per second, and the traffic's latency without and with them.
+    Logins(logins::Opts),
     /// Search latency on a seeded database (`securechat-server seed`):
     /// common words, rare words, prefixes, filters.
     Search(search::Opts),
@@ -129,13 +132,26 @@ async fn main() -> Result<()> {
             };
             emit(cli.json, &idle::run(&target, o, pid).await?)?;
         }
+        Scenario::Logins(o) => {
+            let r = logins::run(&target, o).await?;
+            emit(cli.json, &r)?;
+            if r.live_without.wrong() + r.live_with.wrong() > 0 {
+                bail!("messages were duplicated, out of order or corrupted");
+            }
+            for live in [&r.live_without, &r.live_with] {
+                check_load(live.generator_load, cli.max_load)?;
+            }
+        }
         Scenario::Search(o) => {
             emit(cli.json, &search::run(&target, o).await?)?;
         }
         Scenario::Connect(o) => {
             let r = connect::run(&target, o).await?;
             emit(cli.json, &r)?;
-            check_load(r.generator_load, cli.max_load)?;
+            check_load(
+                r.full.generator_load.max(r.resumed.generator_load),
+                cli.max_load,
+            )?;
         }
         Scenario::Slow(o) => {
             let Some(&pid) = cli.server_pid.first() else {

@@ -148,6 +148,41 @@ impl Target {
         Ok(body)
     }
 
+    /// Registers one fresh user and returns its name (its password is the
+    /// generator's own, for [`Target::login_again`]).
+    pub async fn user_named(&self) -> Result<String> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "b{:x}l{}",
+            std::time::UNIX_EPOCH.elapsed()?.as_nanos() as u64,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        self.post(
+            "/api/register",
+            json!({"username": name, "password": PASSWORD}),
+            None,
+        )
+        .await?;
+        Ok(name)
+    }
+
+    /// Logs in a user made by [`Target::user_named`]: `Ok(false)` when the
+    /// server asked to slow down (429).
+    pub async fn login_again(&self, username: &str) -> Result<bool> {
+        let res = self
+            .http
+            .post(self.url("/api/login"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await?;
+        match res.status() {
+            s if s.is_success() => Ok(true),
+            reqwest::StatusCode::TOO_MANY_REQUESTS => Ok(false),
+            s => bail!("POST /api/login: {s}"),
+        }
+    }
+
     /// Registers `n` fresh users (names unique to this run) and returns
     /// their session tokens.
     pub async fn users(&self, n: usize) -> Result<Vec<String>> {

@@ -91,8 +91,36 @@ async fn every_scenario_runs_and_loses_nothing() {
     keep(results, &["fanout10"], &r);
     assert!(r["sent"].as_u64().unwrap() >= 90, "{r}");
     assert_eq!(r["deliveries"], r["expected_deliveries"], "{r}");
-    assert_eq!(r["lost"], 0, "{r}");
+    for fault in ["lost", "duplicated", "out_of_order", "corrupted"] {
+        assert_eq!(r[fault], 0, "{fault}: {r}");
+    }
     assert!(r["latency"]["p99_ms"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["server_load"].as_f64().is_some(), "{r}");
+
+    // A DM-sized room.
+    let r = bench(
+        addr,
+        &ca,
+        &[
+            "fanout",
+            "--receivers",
+            "3",
+            "--senders",
+            "2",
+            "--rate",
+            "50",
+            "--secs",
+            "2",
+            "--users",
+            "2",
+        ],
+    )
+    .await;
+    keep(results, &["fanout3"], &r);
+    assert_eq!(r["deliveries"], r["expected_deliveries"], "{r}");
+    for fault in ["lost", "duplicated", "out_of_order", "corrupted"] {
+        assert_eq!(r[fault], 0, "{fault}: {r}");
+    }
 
     let r = bench(
         addr,
@@ -163,11 +191,48 @@ async fn every_scenario_runs_and_loses_nothing() {
 
     let r = bench(addr, &ca, &["connect", "--concurrency", "2", "--secs", "1"]).await;
     keep(results, &["connect"], &r);
-    assert!(r["connects"].as_u64().unwrap() > 0, "{r}");
+    for phase in ["full", "resumed"] {
+        assert!(r[phase]["connects"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(r[phase]["failed"], 0, "{r}");
+    }
+    assert_eq!(r["full"]["resumed_handshakes"], 0, "{r}");
+    assert!(
+        r["resumed"]["resumed_handshakes"].as_u64().unwrap()
+            >= r["resumed"]["connects"].as_u64().unwrap() - 2,
+        "all but each worker's first connect resume: {r}"
+    );
+
+    let r = bench(
+        addr,
+        &ca,
+        &[
+            "logins",
+            "--clients",
+            "2",
+            "--receivers",
+            "3",
+            "--senders",
+            "1",
+            "--rate",
+            "50",
+            "--secs",
+            "1",
+            "--users",
+            "2",
+        ],
+    )
+    .await;
+    keep(results, &["logins"], &r);
+    assert!(r["logins"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["failed"], 0, "{r}");
+    for live in ["live_without", "live_with"] {
+        for fault in ["lost", "duplicated", "out_of_order", "corrupted"] {
+            assert_eq!(r[live][fault], 0, "{live} {fault}: {r}");
+        }
+    }
 
     let r = bench(addr, &ca, &["idle", "--connections", "50", "--users", "3"]).await;
-    keep(results, &["idle"], &r);
+    keep(results, &["idle", "idle_fresh1000"], &r);
     assert_eq!(r["connections"], 50, "{r}");
     assert!(r["server_rss_after_kib"].as_u64().unwrap() > 0, "{r}");
 
@@ -259,12 +324,14 @@ async fn every_scenario_runs_and_loses_nothing() {
     );
     let report = std::fs::read_to_string(&report).unwrap();
     for section in [
+        "## Small rooms",
         "## Fan-out",
         "### Side by side",
         "**Highest sustained at N = 5**",
         "## Durable sends",
         "## Slow consumer",
         "## Connects",
+        "## Login storm",
         "## Reconnect storm",
         "## Idle connections",
     ] {

@@ -138,6 +138,17 @@ pub async fn run(target: &Target, o: &Opts) -> Result<Report> {
 /// [`run`], also returning the latency histogram behind the report, so
 /// that runs can be pooled.
 pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64>)> {
+    measure_while(target, o, || {}).await
+}
+
+/// [`measure`], calling `on_start` once everything is set up (accounts,
+/// room, connections), as the load begins: for what should run alongside
+/// the load only.
+pub async fn measure_while(
+    target: &Target,
+    o: &Opts,
+    on_start: impl FnOnce(),
+) -> Result<(Report, Histogram<u64>)> {
     let tokens = target.users(o.users.max(1)).await?;
     let room = target.room(&tokens[0], &tokens).await?;
     let receivers = open_load(target, &tokens, o.receivers, 64).await?;
@@ -150,6 +161,7 @@ pub async fn measure(target: &Target, o: &Opts) -> Result<(Report, Histogram<u64
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (stop_tx, stop) = watch::channel(false);
+    on_start();
     let begin = now_ns() + 100_000_000;
     let measure_from = begin + WARMUP_NS;
     let measure_to = measure_from + (o.secs * 1e9) as u64;

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod durable;
 pub mod fanout;
 pub mod idle;
+pub mod logins;
 pub mod search;
 pub mod slow;
 pub mod storm;
